@@ -1,0 +1,60 @@
+# Berth: `make run` builds the image and boots it; `make test` runs every test.
+SHELL := /bin/bash
+GO ?= go
+VERSION ?= 0.1.0
+BUILD := build
+BIN := $(BUILD)/bin
+# Every timestamp in the image comes from the last commit: reproducible.
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+export SOURCE_DATE_EPOCH
+GOBUILD := CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=false -ldflags="-s -w -buildid="
+# Debian packages the host needs to build and boot images.
+HOST_PKGS := qemu-system-x86 qemu-utils ovmf systemd-boot-efi squashfs-tools mtools dosfstools gdisk e2fsprogs kmod dpkg apt
+TEST_TIMEOUT ?= 60m
+
+.PHONY: all deps image run run-efi test unit bench lock binaries clean
+
+all: image
+
+# Install what is missing, once; apt-get update only when needed.
+deps: $(BUILD)/.deps
+$(BUILD)/.deps: Makefile
+	@mkdir -p $(BUILD)
+	@missing=$$(for p in $(HOST_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing host packages: $$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@touch $@
+
+binaries:
+	@mkdir -p $(BIN)
+	$(GOBUILD) -o $(BIN)/berth-init ./cmd/berth-init
+	$(GOBUILD) -o $(BIN)/sysd ./cmd/sysd
+	$(GOBUILD) -o $(BIN)/berth-image ./cmd/berth-image
+
+image: deps binaries
+	$(BIN)/berth-image build -version $(VERSION) -bin $(BIN) -out $(BUILD) -cache $(BUILD)/cache
+	@ls -l $(BUILD)/release $(BUILD)/disk.img
+
+# Boots the disk through OVMF and systemd-boot on this terminal's serial
+# console; SSH is forwarded to port 2222. Ctrl-A X quits QEMU.
+run: image
+	$(GO) run ./cmd/berth-vm -disk $(BUILD)/disk.img
+
+lock: deps binaries
+	$(BIN)/berth-image lock -rootfs rootfs
+
+unit:
+	$(GO) vet ./...
+	$(GO) test ./...
+
+test: image
+	$(GO) vet ./...
+	BERTH_BUILD=$(CURDIR)/$(BUILD) $(GO) test -timeout $(TEST_TIMEOUT) -count=1 ./...
+
+bench: image
+	$(GO) run ./cmd/berth-bench -build $(BUILD) -n $${N:-5}
+
+clean:
+	rm -rf $(BUILD)/work $(BUILD)/release $(BUILD)/disk.img $(BIN)

@@ -1,0 +1,5 @@
+//go:build !linux
+
+package main
+
+func main() { panic("berth-init runs on Linux only") }

@@ -1,0 +1,310 @@
+package image
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"time"
+
+	"berth.dev/berth/init/kmod"
+	"berth.dev/berth/init/osrelease"
+)
+
+// Config says what to build and where.
+type Config struct {
+	Version string
+	Epoch   time.Time // SOURCE_DATE_EPOCH: every timestamp in the image
+	Rootfs  string    // the repository's rootfs/ directory
+	Bin     string    // directory holding the built berth-init and sysd
+	Out     string    // writes Out/disk.img and Out/release/
+	Cache   string    // downloaded .deb files, kept between builds
+	Logf    func(format string, args ...any)
+}
+
+func (c Config) work(p ...string) string {
+	return filepath.Join(append([]string{c.Out, "work"}, p...)...)
+}
+
+// Build makes the release parts and the disk image.
+func Build(c Config) error {
+	lock, err := readLock(filepath.Join(c.Rootfs, "packages.lock"))
+	if err != nil {
+		return err
+	}
+	if err := os.RemoveAll(c.work()); err != nil {
+		return err
+	}
+	rel := filepath.Join(c.Out, "release")
+	if err := os.MkdirAll(rel, 0o755); err != nil {
+		return err
+	}
+
+	c.Logf("kernel: %v", lock["kernel"])
+	k, err := unpackKernel(c, lock["kernel"])
+	if err != nil {
+		return err
+	}
+	if err := copyFile(filepath.Join(k.dir, "boot", "vmlinuz-"+k.ver), filepath.Join(rel, "vmlinuz")); err != nil {
+		return err
+	}
+
+	c.Logf("initramfs")
+	initrd, err := initrdTree(c, k, lock["initrd"])
+	if err != nil {
+		return err
+	}
+	f, err := os.Create(filepath.Join(rel, "initrd.img"))
+	if err != nil {
+		return err
+	}
+	if err := WriteInitramfs(f, initrd); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+
+	c.Logf("root image")
+	root, err := rootTree(c, k)
+	if err != nil {
+		return err
+	}
+	if err := Materialize(root, c.work("root"), c.Epoch); err != nil {
+		return fmt.Errorf("root image: %w", err)
+	}
+	if err := Squashfs(c.work("root"), filepath.Join(rel, "root.img"), c.Epoch); err != nil {
+		return err
+	}
+
+	r, err := Describe(rel, c.Version, k.ver)
+	if err != nil {
+		return err
+	}
+	if err := r.WriteJSON(filepath.Join(rel, "release.json")); err != nil {
+		return err
+	}
+
+	c.Logf("disk image")
+	if err := os.WriteFile(c.work("entry-a.conf"), []byte(BootEntry("A", c.Version)), 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(c.work("loader.conf"), []byte(LoaderConf), 0o644); err != nil {
+		return err
+	}
+	esp := c.work("esp.img")
+	if err := MakeESP(esp, Layout[0].SizeMB, []ESPFile{
+		{SystemdBootEFI, "/EFI/BOOT/BOOTX64.EFI"},
+		{c.work("loader.conf"), "/loader/loader.conf"},
+		{c.work("entry-a.conf"), "/loader/entries/" + EntryName("A", 0)},
+		{filepath.Join(rel, "vmlinuz"), ESPDir("A") + "/vmlinuz"},
+		{filepath.Join(rel, "initrd.img"), ESPDir("A") + "/initrd.img"},
+	}); err != nil {
+		return fmt.Errorf("ESP: %w", err)
+	}
+	return MakeDisk(filepath.Join(c.Out, "disk.img"), map[string]string{
+		LabelESP:   esp,
+		LabelRootA: filepath.Join(rel, "root.img"),
+	})
+}
+
+func readLock(path string) (Lock, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read package lock: %w (run `make lock`)", err)
+	}
+	defer f.Close()
+	l, err := ParseLock(path, f)
+	if err != nil {
+		return nil, err
+	}
+	for _, g := range []string{"kernel", "initrd"} {
+		if len(l[g]) == 0 {
+			return nil, fmt.Errorf("%s: no [%s] group (run `make lock`)", path, g)
+		}
+	}
+	return l, nil
+}
+
+type kernel struct {
+	dir, ver string
+	dep      ModDep
+}
+
+func (k kernel) modDir() string { return filepath.Join(k.dir, "lib/modules", k.ver) }
+
+// unpackKernel extracts the kernel package and makes the modules.dep that
+// Debian's package leaves to its maintainer scripts.
+func unpackKernel(c Config, pkgs []Pkg) (kernel, error) {
+	k := kernel{dir: c.work("kernel")}
+	debs, err := Fetch(c.Cache, pkgs)
+	if err != nil {
+		return k, err
+	}
+	if err := Extract(debs, k.dir); err != nil {
+		return k, err
+	}
+	vers, _ := filepath.Glob(filepath.Join(k.dir, "lib/modules/*"))
+	if len(vers) != 1 {
+		return k, fmt.Errorf("kernel package: want one lib/modules/VERSION, found %v", vers)
+	}
+	k.ver = filepath.Base(vers[0])
+	if err := depmod(k.dir, k.ver); err != nil {
+		return k, err
+	}
+	f, err := os.Open(filepath.Join(k.modDir(), "modules.dep"))
+	if err != nil {
+		return k, err
+	}
+	defer f.Close()
+	k.dep, err = ParseModDep(f)
+	return k, err
+}
+
+func depmod(base, ver string) error {
+	if out, err := exec.Command("depmod", "-b", base, ver).CombinedOutput(); err != nil {
+		return fmt.Errorf("depmod -b %s %s: %w: %s", base, ver, err, out)
+	}
+	return nil
+}
+
+// stageModules puts the given modules (with their dependencies) in a
+// module tree of their own, runs depmod there so that modules.dep and
+// modules.alias list exactly them, and adds it to t.
+func stageModules(c Config, k kernel, name string, mods []string, t Tree) error {
+	base := c.work(name)
+	dst := filepath.Join(base, "lib/modules", k.ver)
+	for _, m := range k.dep.Closure(mods) {
+		if err := linkOrCopy(filepath.Join(k.modDir(), m), filepath.Join(dst, m)); err != nil {
+			return err
+		}
+	}
+	for _, f := range []string{"modules.order", "modules.builtin", "modules.builtin.modinfo"} {
+		if err := linkOrCopy(filepath.Join(k.modDir(), f), filepath.Join(dst, f)); err != nil {
+			return err
+		}
+	}
+	if err := depmod(base, k.ver); err != nil {
+		return err
+	}
+	return t.CopyDir("/lib/modules/"+k.ver, dst)
+}
+
+// initrdTree is the initramfs: stage 1, the boot modules and mke2fs/e2fsck.
+func initrdTree(c Config, k kernel, pkgs []Pkg) (Tree, error) {
+	t := Tree{}
+	t.Mkdir(0o755, "/dev", "/proc", "/sys", "/run", "/newroot", "/sbin", "/etc")
+	t.Mkdir(0o1777, "/tmp")
+	// The kernel opens /dev/console for init before devtmpfs is mounted.
+	t.Add("/dev/console", Entry{Kind: CharDev, Mode: 0o600, Major: 5, Minor: 1})
+	if err := t.Copy("/init", filepath.Join(c.Bin, "berth-init")); err != nil {
+		return nil, err
+	}
+	t.File("/etc/os-release", 0o644, []byte(osrelease.Render(c.Version)))
+
+	list, err := os.ReadFile(filepath.Join(c.Rootfs, "modules/initrd.list"))
+	if err != nil {
+		return nil, err
+	}
+	t.File("/etc/berth/modules", 0o644, list)
+	mods, err := k.dep.ByName(moduleNames(string(list)))
+	if err != nil {
+		return nil, fmt.Errorf("rootfs/modules/initrd.list: %w", err)
+	}
+	if err := stageModules(c, k, "initrd-modules", mods, t); err != nil {
+		return nil, err
+	}
+
+	debs, err := Fetch(c.Cache, pkgs)
+	if err != nil {
+		return nil, err
+	}
+	pkgRoot := c.work("initrd-pkgs")
+	if err := Extract(debs, pkgRoot); err != nil {
+		return nil, err
+	}
+	for _, bin := range []string{"/sbin/mke2fs", "/sbin/e2fsck"} {
+		if err := AddELF(t, pkgRoot, bin); err != nil {
+			return nil, fmt.Errorf("initramfs: %w", err)
+		}
+	}
+	if err := t.Copy("/etc/mke2fs.conf", filepath.Join(pkgRoot, "etc/mke2fs.conf")); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// rootTree is the slot's read-only root file system.
+func rootTree(c Config, k kernel) (Tree, error) {
+	t := Tree{}
+	t.Mkdir(0o755, "/dev", "/proc", "/sys", "/run", "/var", "/etc", "/home", "/mnt",
+		"/usr/bin", "/usr/sbin", "/usr/lib/berth", "/bin")
+	t.Mkdir(0o700, "/root", "/state")
+	t.Mkdir(0o1777, "/tmp")
+	if err := t.Copy("/sbin/init", filepath.Join(c.Bin, "berth-init")); err != nil {
+		return nil, err
+	}
+	t.Symlink("/sbin/modprobe", "init")
+	if err := t.Copy("/usr/lib/berth/sysd", filepath.Join(c.Bin, "sysd")); err != nil {
+		return nil, err
+	}
+	t.File("/usr/lib/os-release", 0o644, []byte(osrelease.Render(c.Version)))
+	t.Symlink("/etc/os-release", "../usr/lib/os-release")
+	if err := t.CopyDir("/", filepath.Join(c.Rootfs, "files")); err != nil {
+		return nil, fmt.Errorf("rootfs/files: %w", err)
+	}
+
+	list, err := os.ReadFile(filepath.Join(c.Rootfs, "modules/boot.list"))
+	if err != nil {
+		return nil, err
+	}
+	t.File("/etc/berth/modules", 0o644, list)
+	boot, err := k.dep.ByName(moduleNames(string(list)))
+	if err != nil {
+		return nil, fmt.Errorf("rootfs/modules/boot.list: %w", err)
+	}
+	inc, err := os.ReadFile(filepath.Join(c.Rootfs, "modules/root.include"))
+	if err != nil {
+		return nil, err
+	}
+	include, exclude := ParsePrefixes(string(inc))
+	mods := append(k.dep.Select(include, exclude), boot...)
+	if err := stageModules(c, k, "root-modules", mods, t); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// moduleNames is a module list without its "-" barriers.
+func moduleNames(list string) []string {
+	var out []string
+	for _, n := range kmod.ParseList(list) {
+		if n != "-" {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func linkOrCopy(src, dst string) error {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	if os.Link(src, dst) == nil {
+		return nil
+	}
+	return copyFile(src, dst)
+}
+
+func copyFile(src, dst string) error {
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	st, err := os.Stat(src)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(dst, b, st.Mode().Perm())
+}

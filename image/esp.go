@@ -1,0 +1,64 @@
+package image
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path"
+	"sort"
+	"strings"
+)
+
+// SystemdBootEFI is systemd-boot as Debian's systemd-boot-efi installs it.
+const SystemdBootEFI = "/usr/lib/systemd/boot/efi/systemd-bootx64.efi"
+
+// ESPFile is one file to put on the ESP: Src on the host, Dst on the ESP.
+type ESPFile struct{ Src, Dst string }
+
+// MakeESP writes a FAT32 image of sizeMB holding files, with mkfs.vfat and
+// mtools: no loop device, no mount.
+func MakeESP(out string, sizeMB int64, files []ESPFile) error {
+	_ = os.Remove(out)
+	if err := os.WriteFile(out, nil, 0o644); err != nil {
+		return err
+	}
+	if err := os.Truncate(out, sizeMB*MiB); err != nil {
+		return err
+	}
+	if err := run("mkfs.vfat", "-F", "32", "-n", LabelESP, "-i", "0xBE47B007", "--invariant", out); err != nil {
+		return err
+	}
+	dirs := map[string]bool{}
+	var mk []string
+	for _, f := range files {
+		for d := path.Dir(f.Dst); d != "/" && !dirs[d]; d = path.Dir(d) {
+			dirs[d] = true
+			mk = append(mk, d)
+		}
+	}
+	// Parents first.
+	sort.Slice(mk, func(i, j int) bool {
+		di, dj := strings.Count(mk[i], "/"), strings.Count(mk[j], "/")
+		return di < dj || di == dj && mk[i] < mk[j]
+	})
+	for _, d := range mk {
+		if err := run("mmd", "-i", out, "::"+d); err != nil {
+			return err
+		}
+	}
+	for _, f := range files {
+		if err := run("mcopy", "-o", "-i", out, f.Src, "::"+f.Dst); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func run(name string, args ...string) error {
+	cmd := exec.Command(name, args...)
+	cmd.Env = append(os.Environ(), "MTOOLS_SKIP_CHECK=1")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}

@@ -1,0 +1,57 @@
+package image
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// noDeps marks a package list whose packages are taken alone: the kernel
+// package's dependencies (initramfs-tools, kmod…) are not part of Berth.
+const noDeps = "#!nodeps"
+
+// MakeLock resolves every rootfs/packages/GROUP.list against the host's apt
+// sources and writes rootfs/packages.lock.
+func MakeLock(rootfs string) (Lock, error) {
+	lists, err := filepath.Glob(filepath.Join(rootfs, "packages", "*.list"))
+	if err != nil || len(lists) == 0 {
+		return nil, fmt.Errorf("no package lists in %s/packages", rootfs)
+	}
+	l := Lock{}
+	for _, list := range lists {
+		raw, err := os.ReadFile(list)
+		if err != nil {
+			return nil, err
+		}
+		names := moduleNames(string(raw)) // same syntax: a name a line, # comments
+		pkgs, err := Resolve(names)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", list, err)
+		}
+		if strings.HasPrefix(string(raw), noDeps) {
+			pkgs = only(pkgs, names)
+		}
+		l[strings.TrimSuffix(filepath.Base(list), ".list")] = pkgs
+	}
+	var b bytes.Buffer
+	if err := l.Write(&b); err != nil {
+		return nil, err
+	}
+	return l, os.WriteFile(filepath.Join(rootfs, "packages.lock"), b.Bytes(), 0o644)
+}
+
+func only(pkgs []Pkg, names []string) []Pkg {
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
+	var out []Pkg
+	for _, p := range pkgs {
+		if want[p.Name] {
+			out = append(out, p)
+		}
+	}
+	return out
+}

@@ -1,0 +1,40 @@
+// Package blockdev finds partitions by their GPT label and tells whether a
+// device holds an ext4 file system, reading only sysfs and the device.
+package blockdev
+
+import (
+	"bufio"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// ParseUevent returns the KEY=value pairs of a sysfs uevent file.
+func ParseUevent(r io.Reader) map[string]string {
+	m := map[string]string{}
+	s := bufio.NewScanner(r)
+	for s.Scan() {
+		if k, v, ok := strings.Cut(s.Text(), "="); ok {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+// ext4 keeps its superblock at byte 1024; the magic 0xEF53 sits at offset
+// 56 in it (little endian).
+const (
+	superblockOffset = 1024
+	magicOffset      = 56
+	ext4Magic        = 0xEF53
+)
+
+// HasExt4 reports whether r starts with an ext2/3/4 superblock.
+func HasExt4(r io.ReaderAt) (bool, error) {
+	var b [2]byte
+	if _, err := r.ReadAt(b[:], superblockOffset+magicOffset); err != nil {
+		return false, fmt.Errorf("read superblock: %w", err)
+	}
+	return binary.LittleEndian.Uint16(b[:]) == ext4Magic, nil
+}

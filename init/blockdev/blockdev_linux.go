@@ -1,0 +1,63 @@
+package blockdev
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// ByLabel returns /dev/NAME for each GPT partition label found in sysfs.
+func ByLabel(sysBlock string) map[string]string {
+	out := map[string]string{}
+	ents, _ := filepath.Glob(filepath.Join(sysBlock, "*", "uevent"))
+	for _, u := range ents {
+		f, err := os.Open(u)
+		if err != nil {
+			continue
+		}
+		m := ParseUevent(f)
+		f.Close()
+		if m["DEVTYPE"] == "partition" && m["PARTNAME"] != "" && m["DEVNAME"] != "" {
+			out[m["PARTNAME"]] = "/dev/" + m["DEVNAME"]
+		}
+	}
+	return out
+}
+
+// WaitLabels polls sysfs until every label is present or ctx ends, and
+// returns what it found; the caller decides what a missing one means.
+func WaitLabels(ctx context.Context, labels ...string) map[string]string {
+	for {
+		found := ByLabel("/sys/class/block")
+		all := true
+		for _, l := range labels {
+			if _, ok := found[l]; !ok {
+				all = false
+			}
+		}
+		if all {
+			return found
+		}
+		select {
+		case <-ctx.Done():
+			return found
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// DeviceHasExt4 opens dev and checks for an ext4 superblock.
+func DeviceHasExt4(dev string) (bool, error) {
+	f, err := os.Open(dev)
+	if err != nil {
+		return false, fmt.Errorf("open %s: %w", dev, err)
+	}
+	defer f.Close()
+	ok, err := HasExt4(f)
+	if err != nil {
+		return false, fmt.Errorf("%s: %w", dev, err)
+	}
+	return ok, nil
+}

@@ -1,0 +1,56 @@
+package blockdev
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestParseUevent(t *testing.T) {
+	m := ParseUevent(strings.NewReader("MAJOR=254\nMINOR=2\nDEVNAME=vda2\nDEVTYPE=partition\nPARTN=2\nPARTNAME=ROOT-A\n"))
+	if m["PARTNAME"] != "ROOT-A" || m["DEVNAME"] != "vda2" {
+		t.Fatalf("got %v", m)
+	}
+}
+
+func TestByLabel(t *testing.T) {
+	dir := t.TempDir()
+	for name, ev := range map[string]string{
+		"vda":  "DEVNAME=vda\nDEVTYPE=disk\n",
+		"vda2": "DEVNAME=vda2\nDEVTYPE=partition\nPARTNAME=ROOT-A\n",
+		"vda4": "DEVNAME=vda4\nDEVTYPE=partition\nPARTNAME=STATE\n",
+	} {
+		os.MkdirAll(filepath.Join(dir, name), 0o755)
+		os.WriteFile(filepath.Join(dir, name, "uevent"), []byte(ev), 0o644)
+	}
+	got := ByLabel(dir)
+	if len(got) != 2 || got["ROOT-A"] != "/dev/vda2" || got["STATE"] != "/dev/vda4" {
+		t.Fatalf("got %v", got)
+	}
+}
+
+func TestHasExt4(t *testing.T) {
+	zero := bytes.NewReader(make([]byte, 4096))
+	if ok, err := HasExt4(zero); ok || err != nil {
+		t.Fatalf("zeroes: %v %v", ok, err)
+	}
+	if _, err := HasExt4(bytes.NewReader(make([]byte, 100))); err == nil {
+		t.Fatal("short device: no error")
+	}
+	mkfs, err := exec.LookPath("mkfs.ext4")
+	if err != nil {
+		t.Skip("mkfs.ext4 not installed")
+	}
+	img := filepath.Join(t.TempDir(), "fs")
+	if out, err := exec.Command(mkfs, "-q", "-F", img, "4M").CombinedOutput(); err != nil {
+		t.Fatalf("mkfs: %v %s", err, out)
+	}
+	f, _ := os.Open(img)
+	defer f.Close()
+	if ok, err := HasExt4(f); !ok || err != nil {
+		t.Fatalf("ext4: %v %v", ok, err)
+	}
+}

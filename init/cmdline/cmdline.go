@@ -1,0 +1,108 @@
+// Package cmdline reads the berth.* parameters of the kernel command line.
+//
+// The kernel passes every word it does not understand on to init, so a typo
+// such as "berth.solt=B" would otherwise vanish silently; Parse reports each
+// unknown berth.* word so that the console says what was ignored.
+package cmdline
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Known lists the berth.* parameters and what they mean. It is the single
+// source for validation and for the messages printed about unknown words.
+var Known = map[string]string{
+	"berth.slot":     "the root slot to boot: A or B",
+	"berth.userdata": "URL of the user-data to read (the user-data issue)",
+	"berth.debug":    "1 to print more detail on the console",
+}
+
+// Params is the parsed kernel command line.
+type Params struct {
+	// All holds every key=value word (a bare word maps to "").
+	All map[string]string
+	// Unknown holds the berth.* keys that Known does not list, sorted.
+	Unknown []string
+}
+
+// Parse splits a kernel command line as the kernel does: words separated
+// by white space, double quotes group a value containing spaces.
+func Parse(line string) Params {
+	p := Params{All: map[string]string{}}
+	for _, w := range split(line) {
+		k, v, _ := strings.Cut(w, "=")
+		p.All[k] = v
+		if strings.HasPrefix(k, "berth.") {
+			if _, ok := Known[k]; !ok {
+				p.Unknown = append(p.Unknown, k)
+			}
+		}
+	}
+	sort.Strings(p.Unknown)
+	return p
+}
+
+// Get returns the value of key and whether it was present.
+func (p Params) Get(key string) (string, bool) {
+	v, ok := p.All[key]
+	return v, ok
+}
+
+// Slot returns the validated berth.slot value, "A" or "B".
+func (p Params) Slot() (string, error) {
+	v, ok := p.All["berth.slot"]
+	if !ok {
+		return "", fmt.Errorf("kernel command line: berth.slot is missing: add berth.slot=A or berth.slot=B")
+	}
+	switch strings.ToUpper(v) {
+	case "A", "B":
+		return strings.ToUpper(v), nil
+	}
+	return "", fmt.Errorf("kernel command line: berth.slot=%q is not a slot: use A or B", v)
+}
+
+// UnknownMessages returns one console line per unknown berth.* word.
+func (p Params) UnknownMessages() []string {
+	var out []string
+	for _, k := range p.Unknown {
+		out = append(out, fmt.Sprintf("kernel command line: unknown parameter %q ignored (known: %s)", k, knownList()))
+	}
+	return out
+}
+
+func knownList() string {
+	keys := make([]string, 0, len(Known))
+	for k := range Known {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return strings.Join(keys, ", ")
+}
+
+func split(line string) []string {
+	var words []string
+	var cur strings.Builder
+	inQuote, have := false, false
+	for _, r := range line {
+		switch {
+		case r == '"':
+			inQuote = !inQuote
+			have = true
+		case !inQuote && (r == ' ' || r == '\t' || r == '\n'):
+			if have {
+				words = append(words, cur.String())
+				cur.Reset()
+				have = false
+			}
+		default:
+			cur.WriteRune(r)
+			have = true
+		}
+	}
+	if have {
+		words = append(words, cur.String())
+	}
+	return words
+}

@@ -1,0 +1,52 @@
+package cmdline
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestParse(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		line    string
+		slot    string
+		slotErr string
+		unknown []string
+	}{
+		{"slot A", "console=ttyS0 berth.slot=A quiet\n", "A", "", nil},
+		{"lower case", "berth.slot=b", "B", "", nil},
+		{"missing", "console=ttyS0", "", "berth.slot is missing", nil},
+		{"bad slot", "berth.slot=C", "", `berth.slot="C" is not a slot`, nil},
+		{"unknown", "berth.solt=B berth.slot=A berth.zz", "A", "", []string{"berth.solt", "berth.zz"}},
+		{"quoted", `foo="a b" berth.slot=A`, "A", "", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := Parse(tc.line)
+			slot, err := p.Slot()
+			if tc.slotErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.slotErr) {
+					t.Fatalf("Slot() error = %v, want %q", err, tc.slotErr)
+				}
+			} else if err != nil || slot != tc.slot {
+				t.Fatalf("Slot() = %q, %v; want %q", slot, err, tc.slot)
+			}
+			if !reflect.DeepEqual(p.Unknown, tc.unknown) {
+				t.Fatalf("Unknown = %v, want %v", p.Unknown, tc.unknown)
+			}
+			if len(p.UnknownMessages()) != len(tc.unknown) {
+				t.Fatalf("UnknownMessages = %v", p.UnknownMessages())
+			}
+		})
+	}
+}
+
+func TestQuotedValue(t *testing.T) {
+	p := Parse(`a="x y" b`)
+	if v, _ := p.Get("a"); v != "x y" {
+		t.Fatalf("a = %q", v)
+	}
+	if _, ok := p.Get("b"); !ok {
+		t.Fatal("bare word b missing")
+	}
+}

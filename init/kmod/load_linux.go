@@ -1,0 +1,87 @@
+package kmod
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/u-root/u-root/pkg/kmodule"
+	"golang.org/x/sys/unix"
+)
+
+// LoadAll loads every module of names with its dependencies, in parallel,
+// except that the names listed before a "-" entry (soft dependencies such as
+// crc32c_generic, which kmodule does not follow) are loaded first. It
+// returns one error per module that failed, naming the module.
+func LoadAll(names []string) []error {
+	p, err := kmodule.NewProber(kmodule.ProbeOpts{})
+	if err != nil {
+		return []error{fmt.Errorf("load modules: %w", err)}
+	}
+	var errs []error
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, n := range names {
+		if n == "-" {
+			wg.Wait() // the barrier: everything above first
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := p.Probe(n, ""); err != nil {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("load module %s: %w", n, err))
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return errs
+}
+
+// Modprobe is the /sbin/modprobe the kernel runs for on-demand loads.
+func Modprobe(args []string, stderr io.Writer) int {
+	req, err := parseModprobeArgs(args)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	var u unix.Utsname
+	_ = unix.Uname(&u)
+	dir := filepath.Join("/lib/modules", unix.ByteSliceToString(u.Release[:]))
+	var aliases Aliases
+	if f, err := os.Open(filepath.Join(dir, "modules.alias")); err == nil {
+		aliases, err = ParseAliases(f)
+		f.Close()
+		if err != nil {
+			fmt.Fprintln(stderr, "modprobe:", err)
+		}
+	}
+	p, err := kmodule.NewProber(kmodule.ProbeOpts{})
+	if err != nil {
+		fmt.Fprintf(stderr, "modprobe: read %s: %v\n", dir, err)
+		return 1
+	}
+	rc := 0
+	for _, n := range req.names {
+		var last error
+		ok := false
+		for _, m := range aliases.Resolve(n) {
+			if err := p.Probe(m, req.params); err != nil {
+				last = err
+				continue
+			}
+			ok = true
+		}
+		if !ok {
+			rc = 1
+			if !req.quiet {
+				fmt.Fprintf(stderr, "modprobe: load %s: %v\n", n, last)
+			}
+		}
+	}
+	return rc
+}

@@ -1,0 +1,37 @@
+package pid1
+
+import (
+	"golang.org/x/sys/unix"
+
+	"berth.dev/berth/init/early"
+)
+
+const (
+	nosuid = unix.MS_NOSUID
+	nodev  = unix.MS_NODEV
+	noexec = unix.MS_NOEXEC
+)
+
+// steps is stage 2's early file system. /dev, /proc, /sys and /run were
+// moved here by stage 1; this adds the rest every service expects.
+var steps = []early.Step{
+	early.Mount{Source: "tmpfs", Target: "/tmp", FSType: "tmpfs", Data: "mode=1777,size=20%", Flags: nosuid | nodev},
+	early.Mount{Source: "devpts", Target: "/dev/pts", FSType: "devpts", Data: "mode=0620,ptmxmode=0666,gid=5", Flags: nosuid | noexec},
+	early.Mount{Source: "tmpfs", Target: "/dev/shm", FSType: "tmpfs", Data: "mode=1777", Flags: nosuid | nodev},
+	early.Mount{Source: "mqueue", Target: "/dev/mqueue", FSType: "mqueue", Flags: nosuid | nodev | noexec},
+	early.Mount{Source: "cgroup2", Target: "/sys/fs/cgroup", FSType: "cgroup2", Data: "nsdelegate", Flags: nosuid | nodev | noexec},
+	early.Optional{Step: early.Mount{Source: "securityfs", Target: "/sys/kernel/security", FSType: "securityfs", Flags: nosuid | nodev | noexec}},
+	early.Optional{Step: early.Mount{Source: "bpf", Target: "/sys/fs/bpf", FSType: "bpf", Data: "mode=0700", Flags: nosuid | nodev | noexec}},
+	early.Symlink{Target: "/proc/self/fd", Link: "/dev/fd"},
+	early.Symlink{Target: "/proc/self/fd/0", Link: "/dev/stdin"},
+	early.Symlink{Target: "/proc/self/fd/1", Link: "/dev/stdout"},
+	early.Symlink{Target: "/proc/self/fd/2", Link: "/dev/stderr"},
+	early.Dir{Path: "/run/berth", Mode: 0o755},
+	// The kernel runs this for on-demand module loads; it is PID 1's own
+	// binary under another name.
+	early.Write{Path: "/proc/sys/kernel/modprobe", Content: "/sbin/modprobe\n"},
+	// Debian's default (0x1b6) plus signalling (0x40): Alt-SysRq-E/I on
+	// the console ends every process but PID 1, which then starts sysd
+	// afresh; the console operator owns the machine anyway.
+	early.Write{Path: "/proc/sys/kernel/sysrq", Content: "502\n"},
+}

@@ -1,0 +1,71 @@
+package pid1
+
+import (
+	"encoding/binary"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Linux input event constants (linux/input-event-codes.h).
+const (
+	evKey     = 0x01
+	keyPower  = 116
+	eventSize = 24 // struct input_event on 64-bit: timeval, type, code, value
+)
+
+// watchPowerButton calls press when an ACPI power button (QEMU's
+// system_powerdown) is pressed. Without acpid or logind nobody else turns
+// that key into a shutdown. The devices appear once the button and evdev
+// modules are loaded, so it looks for a while before giving up.
+func (p *pid1) watchPowerButton(press func()) {
+	var devs []string
+	for i := 0; i < 50 && len(devs) == 0; i++ {
+		devs = powerButtons()
+		if len(devs) == 0 {
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	if len(devs) == 0 {
+		p.log.Printf("power button: no input device named \"Power Button\"; ACPI power-off requests will be ignored")
+		return
+	}
+	for _, d := range devs {
+		p.goSafe("power button "+d, func() { readButton(d, press) })
+	}
+}
+
+func powerButtons() []string {
+	var out []string
+	names, _ := filepath.Glob("/sys/class/input/event*/device/name")
+	for _, n := range names {
+		b, err := os.ReadFile(n)
+		if err != nil || strings.TrimSpace(string(b)) != "Power Button" {
+			continue
+		}
+		ev := filepath.Base(filepath.Dir(filepath.Dir(n)))
+		out = append(out, "/dev/input/"+ev)
+	}
+	return out
+}
+
+func readButton(dev string, press func()) {
+	f, err := os.Open(dev)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	buf := make([]byte, eventSize)
+	for {
+		if _, err := f.Read(buf); err != nil {
+			return
+		}
+		typ := binary.LittleEndian.Uint16(buf[16:])
+		code := binary.LittleEndian.Uint16(buf[18:])
+		val := int32(binary.LittleEndian.Uint32(buf[20:]))
+		if typ == evKey && code == keyPower && val == 1 {
+			press()
+		}
+	}
+}

@@ -1,0 +1,55 @@
+package pid1
+
+import (
+	"berth.dev/berth/init/reaper"
+	"os"
+	"os/exec"
+	"syscall"
+	"time"
+)
+
+// superviseSysd keeps sysd running: it restarts it with backoff whenever it
+// exits, and stops it (SIGTERM, then SIGKILL) when shutdown begins.
+func (p *pid1) superviseSysd() {
+	defer close(p.sysdDone)
+	b := Backoff{Min: time.Second, Max: 30 * time.Second, Reset: time.Minute}
+	for {
+		cmd := exec.Command(sysdPath)
+		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+		cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root"}
+		// Its own session: a signal meant for PID 1's group never reaches it.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		started := time.Now()
+		exited, err := p.reaper.Start(cmd)
+		if err != nil {
+			p.log.Printf("sysd: %v", err)
+		} else {
+			select {
+			case e := <-exited:
+				p.log.Printf("sysd: %v", e)
+			case <-p.sysdStop:
+				p.stopSysd(cmd.Process.Pid, exited)
+				return
+			}
+		}
+		wait := b.Next(time.Since(started))
+		p.log.Printf("sysd: restarting in %v", wait)
+		select {
+		case <-time.After(wait):
+		case <-p.sysdStop:
+			return
+		}
+	}
+}
+
+func (p *pid1) stopSysd(pid int, exited <-chan reaper.Exit) {
+	_ = syscall.Kill(pid, syscall.SIGTERM)
+	select {
+	case e := <-exited:
+		p.log.Printf("sysd stopped: %v", e)
+	case <-time.After(sysdStopTimeout):
+		p.log.Printf("sysd did not stop within %v: killing it", sysdStopTimeout)
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+		<-exited
+	}
+}

@@ -1,0 +1,208 @@
+// Package stage1 is PID 1 inside the initramfs: it finds and mounts the
+// slot's root and the STATE partition, then switches to the root and execs
+// stage 2.
+package stage1
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/u-root/u-root/pkg/mount"
+	"golang.org/x/sys/unix"
+
+	"berth.dev/berth/init/blockdev"
+	"berth.dev/berth/init/cmdline"
+	"berth.dev/berth/init/early"
+	"berth.dev/berth/init/kmod"
+	"berth.dev/berth/init/osrelease"
+	"berth.dev/berth/init/shutdown"
+)
+
+// Paths inside the initramfs, as the image builder lays them out.
+const (
+	newRoot     = "/newroot"
+	stateDir    = newRoot + "/state"
+	modulesList = "/etc/berth/modules"
+	mke2fs      = "/sbin/mke2fs"
+	e2fsck      = "/sbin/e2fsck"
+	stage2      = "/sbin/init"
+)
+
+// The partition labels of design.md's disk layout.
+const (
+	labelState = "STATE"
+	labelRoot  = "ROOT-"
+)
+
+// apiMounts are the kernel file systems stage 1 needs; switch_root moves
+// them into the new root.
+var apiMounts = []early.Step{
+	early.Mount{Source: "devtmpfs", Target: "/dev", FSType: "devtmpfs", Data: "mode=0755", Flags: unix.MS_NOSUID},
+	early.Mount{Source: "proc", Target: "/proc", FSType: "proc", Flags: unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC},
+	early.Mount{Source: "sysfs", Target: "/sys", FSType: "sysfs", Flags: unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC},
+	early.Mount{Source: "tmpfs", Target: "/run", FSType: "tmpfs", Data: "mode=0755,size=20%", Flags: unix.MS_NOSUID | unix.MS_NODEV},
+}
+
+// Main runs stage 1. It does not return: it execs stage 2, or reboots so
+// that the boot loader's try counter can fall back to the other slot.
+func Main() {
+	l := log.New(os.Stderr, "berth: ", 0)
+	defer func() {
+		if r := recover(); r != nil {
+			fail(l, fmt.Errorf("stage 1 panicked: %v", r))
+		}
+	}()
+	if err := early.Run(apiMounts, func(s string) { l.Print(s) }); err != nil {
+		l.Printf("early mounts: %v", err)
+	}
+	l.Printf("init stage 1 version=%s", osrelease.Version("/etc/os-release"))
+	if err := run(l); err != nil {
+		fail(l, err)
+	}
+	select {}
+}
+
+func run(l *log.Logger) error {
+	raw, err := os.ReadFile("/proc/cmdline")
+	if err != nil {
+		return fmt.Errorf("read kernel command line: %w", err)
+	}
+	params := cmdline.Parse(string(raw))
+	for _, m := range params.UnknownMessages() {
+		l.Print(m)
+	}
+	slot, err := params.Slot()
+	if err != nil {
+		return err
+	}
+	loadModules(l)
+
+	rootLabel := labelRoot + slot
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	parts := blockdev.WaitLabels(ctx, rootLabel, labelState)
+	cancel()
+	rootDev, ok := parts[rootLabel]
+	if !ok {
+		return fmt.Errorf("slot %s: no partition labelled %s found (have %v)", slot, rootLabel, keys(parts))
+	}
+	if err := mountRoot(rootDev); err != nil {
+		return fmt.Errorf("slot %s: partition %s (%s) is missing or unreadable: %w", slot, rootLabel, rootDev, err)
+	}
+	l.Printf("root: slot %s from %s (%s)", slot, rootLabel, rootDev)
+
+	stateDev, ok := parts[labelState]
+	if !ok {
+		l.Printf("STATE: no partition labelled STATE: /etc and /var live in memory this boot and are lost at shutdown")
+	}
+	if err := mountState(l, stateDev); err != nil {
+		l.Printf("STATE: %v: /etc and /var live in memory this boot", err)
+		stateDev = ""
+	}
+	if err := early.Run(stateSteps(stateDev != ""), func(s string) { l.Print(s) }); err != nil {
+		return fmt.Errorf("prepare /etc and /var: %w", err)
+	}
+	if err := mount.SwitchRoot(newRoot, stage2); err != nil {
+		return fmt.Errorf("switch to the root of slot %s: %w", slot, err)
+	}
+	return errors.New("switch_root returned")
+}
+
+// loadModules loads the initramfs module list. A module that fails is
+// named and boot goes on: the device it serves may not be needed.
+func loadModules(l *log.Logger) {
+	raw, err := os.ReadFile(modulesList)
+	if err != nil {
+		l.Printf("modules: %v", err)
+		return
+	}
+	for _, err := range kmod.LoadAll(kmod.ParseList(string(raw))) {
+		l.Print(err)
+	}
+}
+
+func mountRoot(dev string) error {
+	if err := os.MkdirAll(newRoot, 0o755); err != nil {
+		return err
+	}
+	return unix.Mount(dev, newRoot, "squashfs", unix.MS_RDONLY|unix.MS_NODEV, "")
+}
+
+// mountState mounts STATE at /newroot/state, creating the file system if
+// the partition has none (first boot, or a zeroed partition).
+func mountState(l *log.Logger, dev string) error {
+	if dev == "" {
+		return errors.New("no device")
+	}
+	has, err := blockdev.DeviceHasExt4(dev)
+	if err != nil {
+		return err
+	}
+	if !has {
+		l.Printf("STATE: %s has no file system: creating ext4 (first boot, or the partition was wiped)", dev)
+		if out, err := exec.Command(mke2fs, "-t", "ext4", "-q", "-F", "-L", labelState,
+			"-E", "lazy_itable_init=1,lazy_journal_init=1", dev).CombinedOutput(); err != nil {
+			return fmt.Errorf("mke2fs %s: %w: %s", dev, err, strings.TrimSpace(string(out)))
+		}
+	} else {
+		checkState(l, dev)
+	}
+	if err := unix.Mount(dev, stateDir, "ext4", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOATIME, ""); err != nil {
+		return fmt.Errorf("mount %s on %s: %w", dev, stateDir, err)
+	}
+	return nil
+}
+
+// checkState runs e2fsck -p, which repairs what a power cut can leave
+// behind and returns at once on a clean file system.
+func checkState(l *log.Logger, dev string) {
+	out, err := exec.Command(e2fsck, "-p", dev).CombinedOutput()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee) && ee.ExitCode() < 4:
+		l.Printf("STATE: e2fsck repaired %s: %s", dev, strings.TrimSpace(string(out)))
+	default:
+		l.Printf("STATE: e2fsck %s: %v: %s", dev, err, strings.TrimSpace(string(out)))
+	}
+}
+
+// stateSteps lays out /etc (an overlay: image defaults below, STATE above)
+// and /var (STATE) in the new root; without STATE both are tmpfs-backed.
+func stateSteps(haveState bool) []early.Step {
+	base := stateDir
+	var steps []early.Step
+	if !haveState {
+		steps = append(steps, early.Mount{Source: "tmpfs", Target: stateDir, FSType: "tmpfs", Data: "mode=0755"})
+	}
+	return append(steps,
+		early.Dir{Path: base + "/etc/upper", Mode: 0o755},
+		early.Dir{Path: base + "/etc/work", Mode: 0o700},
+		early.Dir{Path: base + "/var", Mode: 0o755},
+		early.Mount{Source: "overlay", Target: newRoot + "/etc", FSType: "overlay",
+			Data: fmt.Sprintf("lowerdir=%s/etc,upperdir=%s/etc/upper,workdir=%s/etc/work", newRoot, base, base)},
+		early.Mount{Source: base + "/var", Target: newRoot + "/var", FSType: "none", Flags: unix.MS_BIND},
+	)
+}
+
+// fail reports err, gives the reader a moment, and reboots: with boot
+// counting the boot loader then tries the other slot.
+func fail(l *log.Logger, err error) {
+	l.Printf("boot failed: %v", err)
+	l.Printf("rebooting in 5s")
+	time.Sleep(5 * time.Second)
+	shutdown.Final(shutdown.Reboot)
+}
+
+func keys(m map[string]string) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}

@@ -1,0 +1,119 @@
+package qemu
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Line is one line of the serial console and when the harness read it.
+type Line struct {
+	At   time.Time
+	Text string
+}
+
+// Console collects the guest's serial output line by line. Matching is done
+// from a cursor, so each Expect sees only what came after the previous match.
+type Console struct {
+	mu      sync.Mutex
+	lines   []Line
+	partial string
+	closed  bool
+	changed chan struct{} // closed and replaced on every change
+	cursor  int
+	log     io.Writer
+}
+
+func newConsole(log io.Writer) *Console {
+	return &Console{changed: make(chan struct{}), log: log}
+}
+
+// read consumes r until EOF; \r is dropped.
+func (c *Console) read(r io.Reader) {
+	br := bufio.NewReader(r)
+	for {
+		s, err := br.ReadString('\n')
+		c.mu.Lock()
+		if s != "" {
+			if c.log != nil {
+				io.WriteString(c.log, s)
+			}
+			c.partial += strings.ReplaceAll(s, "\r", "")
+			if strings.HasSuffix(c.partial, "\n") {
+				c.lines = append(c.lines, Line{time.Now(), strings.TrimSuffix(c.partial, "\n")})
+				c.partial = ""
+			}
+		}
+		if err != nil {
+			if c.partial != "" {
+				c.lines = append(c.lines, Line{time.Now(), c.partial})
+				c.partial = ""
+			}
+			c.closed = true
+		}
+		close(c.changed)
+		c.changed = make(chan struct{})
+		c.mu.Unlock()
+		if err != nil {
+			return
+		}
+	}
+}
+
+// ErrClosed is returned by Expect when QEMU ended before the line came.
+var ErrClosed = fmt.Errorf("console closed (QEMU exited)")
+
+// Expect waits until a line after the cursor matches re and moves the
+// cursor past it. It returns the line and the regexp's submatches.
+func (c *Console) Expect(re *regexp.Regexp, timeout time.Duration) (Line, []string, error) {
+	deadline := time.After(timeout)
+	for {
+		c.mu.Lock()
+		for i := c.cursor; i < len(c.lines); i++ {
+			if m := re.FindStringSubmatch(c.lines[i].Text); m != nil {
+				c.cursor = i + 1
+				l := c.lines[i]
+				c.mu.Unlock()
+				return l, m, nil
+			}
+		}
+		closed, ch := c.closed, c.changed
+		c.mu.Unlock()
+		if closed {
+			return Line{}, nil, fmt.Errorf("waiting for /%s/: %w", re, ErrClosed)
+		}
+		select {
+		case <-ch:
+		case <-deadline:
+			return Line{}, nil, fmt.Errorf("no console line matched /%s/ within %v", re, timeout)
+		}
+	}
+}
+
+// Lines returns a copy of every complete line so far.
+func (c *Console) Lines() []Line {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]Line(nil), c.lines...)
+}
+
+// Tail returns the last n lines as text, with the partial line.
+func (c *Console) Tail(n int) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	from := len(c.lines) - n
+	if from < 0 {
+		from = 0
+	}
+	var b strings.Builder
+	for _, l := range c.lines[from:] {
+		b.WriteString(l.Text)
+		b.WriteByte('\n')
+	}
+	b.WriteString(c.partial)
+	return b.String()
+}

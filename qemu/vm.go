@@ -1,0 +1,294 @@
+// Package qemu boots Berth images in QEMU for tests, benchmarks and
+// `make run`: a copy-on-write overlay per VM, its own OVMF variables, TCG,
+// an RNG, user networking with port forwards, a QMP monitor and the serial
+// console captured and matched line by line.
+package qemu
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+)
+
+// OVMF as Debian's ovmf package installs it.
+const (
+	OVMFCode = "/usr/share/OVMF/OVMF_CODE_4M.fd"
+	OVMFVars = "/usr/share/OVMF/OVMF_VARS_4M.fd"
+)
+
+// Forward maps a host TCP port on 127.0.0.1 to a guest port.
+type Forward struct{ Host, Guest int }
+
+// Config describes one VM.
+type Config struct {
+	Dir string // the VM's own directory: overlay, OVMF vars, sockets, console.log
+	// Disk is the base raw image. The VM writes to Dir/disk.qcow2 on top
+	// of it; an existing overlay is reused, so a second Start with the same
+	// Dir boots the same machine again.
+	Disk string
+	// Kernel, Initrd and Append boot directly, without firmware or boot
+	// loader. Empty Kernel means: boot the disk through OVMF.
+	Kernel, Initrd, Append string
+	MemoryMB               int // default 512
+	CPUs                   int // default 1
+	Forwards               []Forward
+	// NoReboot makes QEMU exit when the guest reboots.
+	NoReboot bool
+	// Interactive connects the serial console to this process's terminal
+	// instead of capturing it.
+	Interactive bool
+	Extra       []string
+}
+
+// VM is a running QEMU.
+type VM struct {
+	Console *Console
+	cfg     Config
+	args    []string
+	cmd     *exec.Cmd
+	stdin   io.WriteCloser
+	started time.Time
+	done    chan struct{}
+	waitErr error
+	qmpOnce sync.Mutex
+	qmp     *QMP
+}
+
+// Overlay is the VM's copy-on-write disk in dir.
+func Overlay(dir string) string { return filepath.Join(dir, "disk.qcow2") }
+
+// Start prepares the VM's files and starts QEMU.
+func Start(cfg Config) (*VM, error) {
+	if cfg.MemoryMB == 0 {
+		cfg.MemoryMB = 512
+	}
+	if cfg.CPUs == 0 {
+		cfg.CPUs = 1
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+		return nil, err
+	}
+	if err := prepareDisk(cfg); err != nil {
+		return nil, err
+	}
+	args, err := cfg.args()
+	if err != nil {
+		return nil, err
+	}
+	v := &VM{cfg: cfg, args: args, done: make(chan struct{})}
+	v.cmd = exec.Command(args[0], args[1:]...)
+	logf, err := os.Create(filepath.Join(cfg.Dir, "qemu.log"))
+	if err != nil {
+		return nil, err
+	}
+	v.cmd.Stderr = logf
+	var out io.ReadCloser
+	if cfg.Interactive {
+		v.cmd.Stdin, v.cmd.Stdout = os.Stdin, os.Stdout
+	} else {
+		if v.stdin, err = v.cmd.StdinPipe(); err != nil {
+			return nil, err
+		}
+		if out, err = v.cmd.StdoutPipe(); err != nil {
+			return nil, err
+		}
+	}
+	conLog, err := os.Create(filepath.Join(cfg.Dir, "console.log"))
+	if err != nil {
+		return nil, err
+	}
+	v.Console = newConsole(conLog)
+	v.started = time.Now()
+	if err := v.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", v.CommandLine(), err)
+	}
+	var readDone chan struct{}
+	if out != nil {
+		readDone = make(chan struct{})
+		go func() { v.Console.read(out); close(readDone) }()
+	}
+	go func() {
+		if readDone != nil {
+			<-readDone // all output is in before anyone hears of the exit
+		}
+		v.waitErr = v.cmd.Wait()
+		logf.Close()
+		conLog.Close()
+		close(v.done)
+	}()
+	return v, nil
+}
+
+func prepareDisk(cfg Config) error {
+	ov := Overlay(cfg.Dir)
+	if _, err := os.Stat(ov); err != nil {
+		disk, err := filepath.Abs(cfg.Disk)
+		if err != nil {
+			return err
+		}
+		if _, err := os.Stat(disk); err != nil {
+			return fmt.Errorf("disk image: %w (run `make image`)", err)
+		}
+		if out, err := exec.Command("qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", disk, ov).CombinedOutput(); err != nil {
+			return fmt.Errorf("qemu-img create overlay on %s: %w: %s", disk, err, out)
+		}
+	}
+	if cfg.Kernel == "" {
+		vars := filepath.Join(cfg.Dir, "OVMF_VARS.fd")
+		if _, err := os.Stat(vars); err != nil {
+			b, err := os.ReadFile(OVMFVars)
+			if err != nil {
+				return fmt.Errorf("OVMF variables: %w (install Debian's ovmf)", err)
+			}
+			if err := os.WriteFile(vars, b, 0o644); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (c Config) args() ([]string, error) {
+	a := []string{"qemu-system-x86_64",
+		"-nodefaults", "-display", "none",
+		"-machine", "q35", "-accel", "tcg", "-cpu", "max",
+		"-smp", fmt.Sprint(c.CPUs), "-m", fmt.Sprint(c.MemoryMB),
+		// The kernel's RNG never becomes ready under TCG without help.
+		"-device", "virtio-rng-pci",
+		"-qmp", "unix:" + filepath.Join(c.Dir, "qmp.sock") + ",server=on,wait=off",
+		"-drive", "if=none,id=disk0,format=qcow2,file=" + Overlay(c.Dir),
+		"-device", "virtio-blk-pci,drive=disk0",
+	}
+	if c.Interactive {
+		a = append(a, "-serial", "mon:stdio")
+	} else {
+		a = append(a, "-chardev", "stdio,id=con,signal=off", "-serial", "chardev:con")
+	}
+	netdev := "user,id=net0"
+	for _, f := range c.Forwards {
+		netdev += fmt.Sprintf(",hostfwd=tcp:127.0.0.1:%d-:%d", f.Host, f.Guest)
+	}
+	// romfile= keeps OVMF from trying to boot from the network.
+	a = append(a, "-netdev", netdev, "-device", "virtio-net-pci,netdev=net0,romfile=")
+	if c.Kernel != "" {
+		a = append(a, "-kernel", c.Kernel, "-initrd", c.Initrd, "-append", c.Append)
+	} else {
+		a = append(a,
+			"-drive", "if=pflash,format=raw,readonly=on,file="+OVMFCode,
+			"-drive", "if=pflash,format=raw,file="+filepath.Join(c.Dir, "OVMF_VARS.fd"))
+	}
+	if c.NoReboot {
+		a = append(a, "-no-reboot")
+	}
+	return append(a, c.Extra...), nil
+}
+
+// CommandLine is the QEMU command, ready to paste into a shell.
+func (v *VM) CommandLine() string {
+	q := make([]string, len(v.args))
+	for i, s := range v.args {
+		if strings.ContainsAny(s, " ;,=") && strings.Contains(s, " ") {
+			s = "'" + s + "'"
+		}
+		q[i] = s
+	}
+	return strings.Join(q, " ")
+}
+
+// Started is when the QEMU process was started.
+func (v *VM) Started() time.Time { return v.started }
+
+// Expect waits for a console line matching the regular expression.
+func (v *VM) Expect(re string, timeout time.Duration) (Line, []string, error) {
+	return v.Console.Expect(regexp.MustCompile(re), timeout)
+}
+
+// Type sends text to the serial console.
+func (v *VM) Type(s string) error {
+	if v.stdin == nil {
+		return errors.New("interactive VM: the console is the terminal")
+	}
+	_, err := io.WriteString(v.stdin, s)
+	return err
+}
+
+// QMP returns the monitor connection, connecting on first use.
+func (v *VM) QMP() (*QMP, error) {
+	v.qmpOnce.Lock()
+	defer v.qmpOnce.Unlock()
+	if v.qmp != nil {
+		return v.qmp, nil
+	}
+	q, err := dialQMP(filepath.Join(v.cfg.Dir, "qmp.sock"), 10*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	v.qmp = q
+	return q, nil
+}
+
+// Powerdown presses the ACPI power button.
+func (v *VM) Powerdown() error {
+	q, err := v.QMP()
+	if err != nil {
+		return err
+	}
+	_, err = q.Execute("system_powerdown", nil)
+	return err
+}
+
+// SendKeys presses the keys together (QEMU key names: "alt", "sysrq", "e").
+func (v *VM) SendKeys(keys ...string) error {
+	q, err := v.QMP()
+	if err != nil {
+		return err
+	}
+	var ks []map[string]string
+	for _, k := range keys {
+		ks = append(ks, map[string]string{"type": "qcode", "data": k})
+	}
+	_, err = q.Execute("send-key", map[string]any{"keys": ks})
+	return err
+}
+
+// Wait waits up to timeout for QEMU to exit.
+func (v *VM) Wait(timeout time.Duration) error {
+	select {
+	case <-v.done:
+		return v.waitErr
+	case <-time.After(timeout):
+		return fmt.Errorf("QEMU still running after %v", timeout)
+	}
+}
+
+// Done is closed when QEMU has exited.
+func (v *VM) Done() <-chan struct{} { return v.done }
+
+// Kill ends QEMU at once: a power cut.
+func (v *VM) Kill() {
+	if v.qmp != nil {
+		v.qmp.Close()
+	}
+	if v.cmd.Process != nil {
+		v.cmd.Process.Kill()
+	}
+	<-v.done
+}
+
+// FreePort returns a TCP port on 127.0.0.1 that nothing listens on now.
+func FreePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
