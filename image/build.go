@@ -71,7 +71,7 @@ func Build(c Config) error {
 	if err != nil {
 		return err
 	}
-	if err := Materialize(root, c.work("root"), c.Epoch); err != nil {
+	if err := Materialize(root, c.work("root"), c.work(), c.Epoch); err != nil {
 		return fmt.Errorf("root image: %w", err)
 	}
 	if err := Squashfs(c.work("root"), filepath.Join(rel, "root.img"), c.Epoch); err != nil {

@@ -6,15 +6,17 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
 )
 
 // Materialize writes t below dir with its modes and every timestamp set to
-// epoch, ready for mksquashfs. Regular files from the host are hard-linked
-// when possible (the kernel modules are hundreds of MB) and copied otherwise.
-func Materialize(t Tree, dir string, epoch time.Time) error {
+// epoch, ready for mksquashfs. Files whose source lies below linkUnder (the
+// build's scratch space: the kernel modules are hundreds of MB) are
+// hard-linked, since their times may be changed; all others are copied.
+func Materialize(t Tree, dir, linkUnder string, epoch time.Time) error {
 	if err := os.RemoveAll(dir); err != nil {
 		return err
 	}
@@ -34,7 +36,7 @@ func Materialize(t Tree, dir string, epoch time.Time) error {
 		case CharDev:
 			return fmt.Errorf("%s: device nodes are not supported in the root image (devtmpfs provides them)", p)
 		default:
-			if err := writeFile(hp, e); err != nil {
+			if err := writeFile(hp, e, linkUnder); err != nil {
 				return err
 			}
 		}
@@ -59,8 +61,8 @@ func Materialize(t Tree, dir string, epoch time.Time) error {
 
 // writeFile hard-links or writes e's content at hp. A hard link shares its
 // mode with the source, so it is only used when the modes agree.
-func writeFile(hp string, e Entry) error {
-	if e.Src != "" {
+func writeFile(hp string, e Entry, linkUnder string) error {
+	if e.Src != "" && linkUnder != "" && strings.HasPrefix(e.Src, linkUnder+"/") {
 		if st, err := os.Stat(e.Src); err == nil && st.Mode().Perm() == e.Mode {
 			if os.Link(e.Src, hp) == nil {
 				return nil

@@ -94,6 +94,31 @@ func (c *Console) Expect(re *regexp.Regexp, timeout time.Duration) (Line, []stri
 	}
 }
 
+// Seen waits until any line, before or after the cursor, matches re; the
+// cursor does not move. For lines whose order against others is not fixed.
+func (c *Console) Seen(re *regexp.Regexp, timeout time.Duration) (Line, error) {
+	deadline := time.After(timeout)
+	for {
+		c.mu.Lock()
+		for _, l := range c.lines {
+			if re.MatchString(l.Text) {
+				c.mu.Unlock()
+				return l, nil
+			}
+		}
+		closed, ch := c.closed, c.changed
+		c.mu.Unlock()
+		if closed {
+			return Line{}, fmt.Errorf("waiting for /%s/: %w", re, ErrClosed)
+		}
+		select {
+		case <-ch:
+		case <-deadline:
+			return Line{}, fmt.Errorf("no console line matched /%s/ within %v", re, timeout)
+		}
+	}
+}
+
 // Lines returns a copy of every complete line so far.
 func (c *Console) Lines() []Line {
 	c.mu.Lock()

@@ -3,6 +3,7 @@ package qemu
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"testing"
 	"time"
 )
@@ -80,4 +81,19 @@ func (v *VM) MustExpect(t testing.TB, re string, timeout time.Duration) (Line, [
 		t.Fatal(err)
 	}
 	return l, m
+}
+
+// PowerOff presses the power button once PID 1 watches it, and waits for
+// QEMU to exit.
+func (v *VM) PowerOff(t testing.TB, timeout time.Duration) {
+	t.Helper()
+	if _, err := v.Console.Seen(regexp.MustCompile(`^berth: power button: watching`), 60*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Powerdown(); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Wait(timeout); err != nil {
+		t.Fatalf("after the power button: %v", err)
+	}
 }

@@ -73,10 +73,7 @@ func Start(cfg Config) (*VM, error) {
 	if cfg.CPUs == 0 {
 		cfg.CPUs = 1
 	}
-	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
-		return nil, err
-	}
-	if err := prepareDisk(cfg); err != nil {
+	if err := Prepare(cfg); err != nil {
 		return nil, err
 	}
 	args, err := cfg.args()
@@ -127,7 +124,12 @@ func Start(cfg Config) (*VM, error) {
 	return v, nil
 }
 
-func prepareDisk(cfg Config) error {
+// Prepare creates the VM's directory, overlay and OVMF variables without
+// starting it, so that a test can change the disk first.
+func Prepare(cfg Config) error {
+	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+		return err
+	}
 	ov := Overlay(cfg.Dir)
 	if _, err := os.Stat(ov); err != nil {
 		disk, err := filepath.Abs(cfg.Disk)

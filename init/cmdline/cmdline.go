@@ -17,6 +17,7 @@ var Known = map[string]string{
 	"berth.slot":     "the root slot to boot: A or B",
 	"berth.userdata": "URL of the user-data to read (the user-data issue)",
 	"berth.debug":    "1 to print more detail on the console",
+	"berth.modules":  "extra kernel modules to load at boot, comma separated",
 }
 
 // Params is the parsed kernel command line.
@@ -48,6 +49,17 @@ func Parse(line string) Params {
 func (p Params) Get(key string) (string, bool) {
 	v, ok := p.All[key]
 	return v, ok
+}
+
+// List returns a comma-separated value as its non-empty items.
+func (p Params) List(key string) []string {
+	var out []string
+	for _, s := range strings.Split(p.All[key], ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // Slot returns the validated berth.slot value, "A" or "B".

@@ -50,3 +50,13 @@ func TestQuotedValue(t *testing.T) {
 		t.Fatal("bare word b missing")
 	}
 }
+
+func TestList(t *testing.T) {
+	p := Parse("berth.modules=dummy,,veth berth.slot=A")
+	if got := p.List("berth.modules"); !reflect.DeepEqual(got, []string{"dummy", "veth"}) {
+		t.Fatalf("got %v", got)
+	}
+	if got := p.List("nothing"); got != nil {
+		t.Fatalf("got %v", got)
+	}
+}

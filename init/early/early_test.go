@@ -12,7 +12,7 @@ type fake struct {
 	ran  *[]string
 }
 
-func (f fake) Create() error   { *f.ran = append(*f.ran, f.name); return f.err }
+func (f fake) Create() error  { *f.ran = append(*f.ran, f.name); return f.err }
 func (f fake) String() string { return f.name }
 
 func TestRunGoesOnAndJoinsRequiredErrors(t *testing.T) {

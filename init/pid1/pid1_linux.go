@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"berth.dev/berth/init/cmdline"
 	"berth.dev/berth/init/early"
 	"berth.dev/berth/init/kmod"
 	"berth.dev/berth/init/osrelease"
@@ -81,16 +82,30 @@ func (p *pid1) run() {
 			}
 		}
 	})
-	if raw, err := os.ReadFile(modulesList); err == nil {
-		for _, err := range kmod.LoadAll(kmod.ParseList(string(raw))) {
-			p.log.Print(err)
-		}
-	}
+	// Nothing sysd needs at its start waits for these: load them beside it.
+	p.goSafe("modules", p.loadModules)
 	p.goSafe("power button", func() {
 		p.watchPowerButton(func() { p.request(shutdown.Poweroff, "power button") })
 	})
 	p.goSafe("sysd", p.superviseSysd)
 	p.shutdown(<-p.down)
+}
+
+// loadModules loads the root image's boot list and berth.modules=.
+// A module that fails is named with the error; boot goes on.
+func (p *pid1) loadModules() {
+	var names []string
+	if raw, err := os.ReadFile(modulesList); err == nil {
+		names = kmod.ParseList(string(raw))
+	} else {
+		p.log.Printf("modules: %v", err)
+	}
+	if raw, err := os.ReadFile("/proc/cmdline"); err == nil {
+		names = append(names, cmdline.Parse(string(raw)).List("berth.modules")...)
+	}
+	for _, err := range kmod.LoadAll(names) {
+		p.log.Print(err)
+	}
 }
 
 // request asks for a shutdown; later requests are ignored.

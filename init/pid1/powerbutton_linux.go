@@ -31,8 +31,20 @@ func (p *pid1) watchPowerButton(press func()) {
 		p.log.Printf("power button: no input device named \"Power Button\"; ACPI power-off requests will be ignored")
 		return
 	}
+	// Open every device before saying so: a press while nobody holds
+	// the device open is lost.
+	var open []string
 	for _, d := range devs {
-		p.goSafe("power button "+d, func() { readButton(d, press) })
+		f, err := os.Open(d)
+		if err != nil {
+			p.log.Printf("power button: %v", err)
+			continue
+		}
+		open = append(open, d)
+		p.goSafe("power button "+d, func() { readButton(f, press) })
+	}
+	if len(open) > 0 {
+		p.log.Printf("power button: watching %s", strings.Join(open, " "))
 	}
 }
 
@@ -50,11 +62,7 @@ func powerButtons() []string {
 	return out
 }
 
-func readButton(dev string, press func()) {
-	f, err := os.Open(dev)
-	if err != nil {
-		return
-	}
+func readButton(f *os.File, press func()) {
 	defer f.Close()
 	buf := make([]byte, eventSize)
 	for {

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log"
 	"os"
 	"os/exec"
@@ -53,6 +54,8 @@ var apiMounts = []early.Step{
 // that the boot loader's try counter can fall back to the other slot.
 func Main() {
 	l := log.New(os.Stderr, "berth: ", 0)
+	// u-root's switch_root narrates through the standard logger.
+	log.SetOutput(io.Discard)
 	defer func() {
 		if r := recover(); r != nil {
 			fail(l, fmt.Errorf("stage 1 panicked: %v", r))

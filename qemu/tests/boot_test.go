@@ -3,6 +3,9 @@
 package tests
 
 import (
+	"os"
+	"os/exec"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -12,20 +15,164 @@ import (
 
 // Deadlines are generous: CI runs TCG on two busy cores.
 const (
-	bootTimeout = 120 * time.Second
+	bootTimeout = 180 * time.Second
 	readyRE     = `^berth: ready version=(\S+) slot=([AB]) boot_ms=(\d+)$`
+	bootRE      = `^berth: boot n=(\d+) machine-id=([0-9a-f]{32})$`
 )
 
 func direct(b qemu.Build, slot string) qemu.Config {
 	return qemu.Config{Disk: b.Disk, Kernel: b.Kernel, Initrd: b.Initrd, Append: image.Cmdline(slot)}
 }
 
-func TestDirectBootSlotA(t *testing.T) {
+func extent(label string) image.Extent {
+	ext, _ := image.Plan(image.Layout)
+	return ext[label]
+}
+
+func expectReady(t *testing.T, vm *qemu.VM, slot string) {
+	t.Helper()
+	_, m := vm.MustExpect(t, readyRE, bootTimeout)
+	if m[2] != slot {
+		t.Fatalf("ready line says slot %s, want %s", m[2], slot)
+	}
+}
+
+func TestUEFIBootThroughSystemdBoot(t *testing.T) {
+	t.Parallel()
+	b := qemu.FindBuild(t)
+	vm := qemu.StartT(t, qemu.Config{Disk: b.Disk})
+	expectReady(t, vm, "A")
+}
+
+// Slot B boots once it holds a root; the same kernel and initramfs are
+// given directly. Unknown berth.* words and a module that does not exist
+// are reported, and boot goes on.
+func TestDirectBootSlotB(t *testing.T) {
+	t.Parallel()
+	b := qemu.FindBuild(t)
+	dir := t.TempDir()
+	cfg := direct(b, "B")
+	cfg.Dir = dir
+	cfg.Append += " berth.bogus=1 berth.modules=nosuchmodule,dummy"
+	if err := qemu.Prepare(cfg); err != nil {
+		t.Fatal(err)
+	}
+	root := filepath.Join(b.Dir, "release", "root.img")
+	st, err := os.Stat(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := qemu.WriteFileAt(qemu.Overlay(dir), root, extent(image.LabelRootB).Offset(), st.Size()); err != nil {
+		t.Fatal(err)
+	}
+	vm := qemu.StartT(t, cfg)
+	vm.MustExpect(t, `unknown parameter "berth.bogus" ignored`, bootTimeout)
+	vm.MustExpect(t, `root: slot B from ROOT-B`, bootTimeout)
+	expectReady(t, vm, "B")
+	vm.MustExpect(t, `load module nosuchmodule: .*nosuchmodule`, 30*time.Second)
+}
+
+// A slot whose partition holds no root: a message naming the partition,
+// then a reboot (QEMU exits with -no-reboot), never a hang.
+func TestEmptySlotRebootsWithMessage(t *testing.T) {
+	t.Parallel()
+	b := qemu.FindBuild(t)
+	cfg := direct(b, "B")
+	cfg.NoReboot = true
+	vm := qemu.StartT(t, cfg)
+	vm.MustExpect(t, `boot failed: slot B: partition ROOT-B \(/dev/vda3\) is missing or unreadable`, bootTimeout)
+	vm.MustExpect(t, `rebooting`, 10*time.Second)
+	if err := vm.Wait(60 * time.Second); err != nil {
+		t.Fatalf("QEMU did not exit after the guest rebooted: %v", err)
+	}
+}
+
+// The power button gives a clean poweroff within 15 s, and STATE is clean
+// when the host checks it afterwards.
+func TestPowerButtonCleanShutdown(t *testing.T) {
+	t.Parallel()
+	b := qemu.FindBuild(t)
+	cfg := direct(b, "A")
+	cfg.Dir = t.TempDir()
+	vm := qemu.StartT(t, cfg)
+	expectReady(t, vm, "A")
+	pressed := time.Now()
+	vm.PowerOff(t, 15*time.Second)
+	t.Logf("power button to QEMU exit: %v", time.Since(pressed).Round(time.Millisecond))
+	vm.MustExpect(t, `poweroff requested by power button`, time.Second)
+	vm.MustExpect(t, `file systems unmounted`, time.Second)
+	fsckState(t, qemu.Overlay(cfg.Dir))
+}
+
+func fsckState(t *testing.T, overlay string) {
+	t.Helper()
+	st := extent(image.LabelState)
+	raw := filepath.Join(t.TempDir(), "state.raw")
+	if err := qemu.ExportRange(overlay, st.Offset(), st.Size(), raw); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("e2fsck", "-fn", raw).CombinedOutput()
+	if err != nil {
+		t.Fatalf("e2fsck -fn on STATE: %v\n%s", err, out)
+	}
+}
+
+// Two boots of one machine: the boot counter on /var and the machine ID on
+// the /etc overlay survive; after STATE is wiped, init recreates it and the
+// machine starts afresh.
+func TestStatePersistsAndIsRecreated(t *testing.T) {
+	t.Parallel()
+	b := qemu.FindBuild(t)
+	cfg := direct(b, "A")
+	cfg.Dir = t.TempDir()
+
+	boot := func(wantFormat bool) (n, id string) {
+		t.Helper()
+		vm := qemu.StartT(t, cfg)
+		if wantFormat {
+			vm.MustExpect(t, `STATE: /dev/vda4 has no file system: creating ext4`, bootTimeout)
+		}
+		_, m := vm.MustExpect(t, bootRE, bootTimeout)
+		expectReady(t, vm, "A")
+		for _, l := range vm.Console.Lines() {
+			if !wantFormat && regexpMatch(`has no file system`, l.Text) {
+				t.Fatalf("STATE was formatted again: %s", l.Text)
+			}
+		}
+		vm.PowerOff(t, 60*time.Second)
+		return m[1], m[2]
+	}
+	n1, id1 := boot(true)
+	n2, id2 := boot(false)
+	if n1 != "1" || n2 != "2" {
+		t.Fatalf("boot counter on /var: first %s, second %s; want 1, 2", n1, n2)
+	}
+	if id1 != id2 {
+		t.Fatalf("machine-id on /etc changed across boots: %s then %s", id1, id2)
+	}
+	st := extent(image.LabelState)
+	if err := qemu.ZeroRange(qemu.Overlay(cfg.Dir), st.Offset(), st.Size()); err != nil {
+		t.Fatal(err)
+	}
+	n3, id3 := boot(true)
+	if n3 != "1" || id3 == id1 {
+		t.Fatalf("after wiping STATE: boot n=%s machine-id=%s; want n=1 and a new id (old %s)", n3, id3, id1)
+	}
+	fsckState(t, qemu.Overlay(cfg.Dir))
+}
+
+// Alt-SysRq-I on the console kills every process but PID 1; PID 1 starts
+// sysd again and the machine comes back to ready.
+func TestSysdKilledIsRestarted(t *testing.T) {
 	t.Parallel()
 	b := qemu.FindBuild(t)
 	vm := qemu.StartT(t, direct(b, "A"))
-	_, m := vm.MustExpect(t, readyRE, bootTimeout)
-	if m[2] != "A" {
-		t.Fatalf("ready line says slot %s, want A", m[2])
+	expectReady(t, vm, "A")
+	if err := vm.SendKeys("alt", "sysrq", "i"); err != nil {
+		t.Fatal(err)
 	}
+	vm.MustExpect(t, `sysd: pid \d+ killed by signal killed`, 30*time.Second)
+	vm.MustExpect(t, `sysd: restarting in`, 5*time.Second)
+	vm.MustExpect(t, `^berth: sysd starting pid=\d+$`, 30*time.Second)
+	expectReady(t, vm, "A")
 }
