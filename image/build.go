@@ -74,7 +74,7 @@ func Build(c Config) error {
 	if err := Materialize(root, c.work("root"), c.work(), c.Epoch); err != nil {
 		return fmt.Errorf("root image: %w", err)
 	}
-	if err := Squashfs(c.work("root"), filepath.Join(rel, "root.img"), c.Epoch); err != nil {
+	if err := Erofs(c.work("root"), filepath.Join(rel, "root.img"), c.Epoch); err != nil {
 		return err
 	}
 

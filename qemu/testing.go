@@ -3,7 +3,6 @@ package qemu
 import (
 	"os"
 	"path/filepath"
-	"regexp"
 	"testing"
 	"time"
 )
@@ -87,10 +86,10 @@ func (v *VM) MustExpect(t testing.TB, re string, timeout time.Duration) (Line, [
 // QEMU to exit.
 func (v *VM) PowerOff(t testing.TB, timeout time.Duration) {
 	t.Helper()
-	if _, err := v.Console.Seen(regexp.MustCompile(`^berth: power button: watching`), 60*time.Second); err != nil {
+	if _, err := v.Console.Seen(watchingRE, 60*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if err := v.Powerdown(); err != nil {
+	if err := v.PressPowerButton(30 * time.Second); err != nil {
 		t.Fatal(err)
 	}
 	if err := v.Wait(timeout); err != nil {

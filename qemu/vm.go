@@ -247,6 +247,27 @@ func (v *VM) Powerdown() error {
 	return err
 }
 
+// PressPowerButton presses the power button until PID 1 says it heard it.
+// A press in the moment the guest's ACPI button driver is still setting
+// up is lost (the kernel clears the pending event when it installs its
+// handler), so, like a person, it presses again.
+func (v *VM) PressPowerButton(timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	heard := regexp.MustCompile(`poweroff requested by power button`)
+	for {
+		if err := v.Powerdown(); err != nil {
+			return err
+		}
+		_, err := v.Console.Seen(heard, 3*time.Second)
+		if err == nil || errors.Is(err, ErrClosed) {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the guest did not react to the power button within %v", timeout)
+		}
+	}
+}
+
 // SendKeys presses the keys together (QEMU key names: "alt", "sysrq", "e").
 func (v *VM) SendKeys(keys ...string) error {
 	q, err := v.QMP()

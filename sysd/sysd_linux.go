@@ -1,9 +1,9 @@
 package sysd
 
 import (
+	"berth.dev/berth/init/console"
 	"fmt"
 	"io"
-	"log"
 	"os"
 	"os/signal"
 	"strings"
@@ -23,7 +23,7 @@ const (
 
 // Main runs sysd until SIGTERM and returns the exit status.
 func Main(stdout io.Writer) int {
-	l := log.New(stdout, "berth: ", 0)
+	l := console.Logger(stdout)
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT)
 
@@ -49,7 +49,7 @@ func Main(stdout io.Writer) int {
 
 	// The readiness line is a stable, machine-readable contract: tests and
 	// the benchmark match it exactly.
-	fmt.Fprintf(stdout, "berth: ready version=%s slot=%s boot_ms=%d\n", version, slot, sinceBootMS())
+	fmt.Fprintf(stdout, "berth: ready version=%s slot=%s boot_ms=%d\n", version, slot, console.SinceBootMS())
 	if f, err := os.Open("/proc/meminfo"); err == nil {
 		m := Meminfo(f)
 		f.Close()
@@ -59,13 +59,4 @@ func Main(stdout io.Writer) int {
 	s := <-sigs
 	l.Printf("sysd stopping (%v)", s)
 	return 0
-}
-
-// sinceBootMS is the time since the kernel started, suspend included.
-func sinceBootMS() int64 {
-	var ts unix.Timespec
-	if err := unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts); err != nil {
-		return -1
-	}
-	return ts.Nano() / 1e6
 }

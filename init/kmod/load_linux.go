@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 
 	"github.com/u-root/u-root/pkg/kmodule"
@@ -15,7 +16,12 @@ import (
 // except that the names listed before a "-" entry (soft dependencies such as
 // crc32c_generic, which kmodule does not follow) are loaded first. It
 // returns one error per module that failed, naming the module.
-func LoadAll(names []string) []error {
+func LoadAll(names []string) []error { return LoadAllNice(names, 0) }
+
+// LoadAllNice is LoadAll with the loading threads at the given nice value,
+// so that loads in the background yield the CPU to the boot's critical
+// path (module loading is CPU work: relocation and signature checks).
+func LoadAllNice(names []string, nice int) []error {
 	p, err := kmodule.NewProber(kmodule.ProbeOpts{})
 	if err != nil {
 		return []error{fmt.Errorf("load modules: %w", err)}
@@ -31,6 +37,12 @@ func LoadAll(names []string) []error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			if nice != 0 {
+				// The thread dies with the goroutine, and its nice value
+				// with it: never unlocked on purpose.
+				runtime.LockOSThread()
+				_ = unix.Setpriority(unix.PRIO_PROCESS, unix.Gettid(), nice)
+			}
 			if err := p.Probe(n, ""); err != nil {
 				mu.Lock()
 				errs = append(errs, fmt.Errorf("load module %s: %w", n, err))

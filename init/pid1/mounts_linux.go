@@ -21,7 +21,6 @@ var steps = []early.Step{
 	early.Mount{Source: "mqueue", Target: "/dev/mqueue", FSType: "mqueue", Flags: nosuid | nodev | noexec},
 	early.Mount{Source: "cgroup2", Target: "/sys/fs/cgroup", FSType: "cgroup2", Data: "nsdelegate", Flags: nosuid | nodev | noexec},
 	early.Optional{Step: early.Mount{Source: "securityfs", Target: "/sys/kernel/security", FSType: "securityfs", Flags: nosuid | nodev | noexec}},
-	early.Optional{Step: early.Mount{Source: "bpf", Target: "/sys/fs/bpf", FSType: "bpf", Data: "mode=0700", Flags: nosuid | nodev | noexec}},
 	early.Symlink{Target: "/proc/self/fd", Link: "/dev/fd"},
 	early.Symlink{Target: "/proc/self/fd/0", Link: "/dev/stdin"},
 	early.Symlink{Target: "/proc/self/fd/1", Link: "/dev/stdout"},

@@ -4,6 +4,7 @@
 package pid1
 
 import (
+	"berth.dev/berth/init/console"
 	"context"
 	"fmt"
 	"log"
@@ -48,7 +49,7 @@ type pid1 struct {
 // down and reboots rather than letting the kernel panic.
 func Main() {
 	p := &pid1{
-		log:      log.New(os.Stderr, "berth: ", 0),
+		log:      console.Logger(os.Stderr),
 		reaper:   reaper.New(),
 		down:     make(chan shutdown.Action, 1),
 		sysdStop: make(chan struct{}),
@@ -103,7 +104,7 @@ func (p *pid1) loadModules() {
 	if raw, err := os.ReadFile("/proc/cmdline"); err == nil {
 		names = append(names, cmdline.Parse(string(raw)).List("berth.modules")...)
 	}
-	for _, err := range kmod.LoadAll(names) {
+	for _, err := range kmod.LoadAllNice(names, 10) {
 		p.log.Print(err)
 	}
 }

@@ -35,7 +35,7 @@ func (p *pid1) watchPowerButton(press func()) {
 	// the device open is lost.
 	var open []string
 	for _, d := range devs {
-		f, err := os.Open(d)
+		f, err := openSoon(d)
 		if err != nil {
 			p.log.Printf("power button: %v", err)
 			continue
@@ -75,5 +75,17 @@ func readButton(f *os.File, press func()) {
 		if typ == evKey && code == keyPower && val == 1 {
 			press()
 		}
+	}
+}
+
+// openSoon opens a device node that sysfs already announced but devtmpfs
+// may not have created yet.
+func openSoon(dev string) (*os.File, error) {
+	for i := 0; ; i++ {
+		f, err := os.Open(dev)
+		if err == nil || !os.IsNotExist(err) || i == 50 {
+			return f, err
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

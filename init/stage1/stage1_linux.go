@@ -4,6 +4,7 @@
 package stage1
 
 import (
+	"berth.dev/berth/init/console"
 	"context"
 	"errors"
 	"fmt"
@@ -14,7 +15,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/u-root/u-root/pkg/mount"
 	"golang.org/x/sys/unix"
 
 	"berth.dev/berth/init/blockdev"
@@ -53,8 +53,9 @@ var apiMounts = []early.Step{
 // Main runs stage 1. It does not return: it execs stage 2, or reboots so
 // that the boot loader's try counter can fall back to the other slot.
 func Main() {
+	// /proc (for berth.debug) is not there yet: the first logger is plain.
 	l := log.New(os.Stderr, "berth: ", 0)
-	// u-root's switch_root narrates through the standard logger.
+	// u-root's helpers narrate through the standard logger.
 	log.SetOutput(io.Discard)
 	defer func() {
 		if r := recover(); r != nil {
@@ -64,6 +65,7 @@ func Main() {
 	if err := early.Run(apiMounts, func(s string) { l.Print(s) }); err != nil {
 		l.Printf("early mounts: %v", err)
 	}
+	l = console.Logger(os.Stderr)
 	l.Printf("init stage 1 version=%s", osrelease.Version("/etc/os-release"))
 	if err := run(l); err != nil {
 		fail(l, err)
@@ -84,9 +86,8 @@ func run(l *log.Logger) error {
 	if err != nil {
 		return err
 	}
-	loadModules(l)
-
 	rootLabel := labelRoot + slot
+	loadModules(l, rootLabel, labelState)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	parts := blockdev.WaitLabels(ctx, rootLabel, labelState)
 	cancel()
@@ -98,7 +99,6 @@ func run(l *log.Logger) error {
 		return fmt.Errorf("slot %s: partition %s (%s) is missing or unreadable: %w", slot, rootLabel, rootDev, err)
 	}
 	l.Printf("root: slot %s from %s (%s)", slot, rootLabel, rootDev)
-
 	stateDev, ok := parts[labelState]
 	if !ok {
 		l.Printf("STATE: no partition labelled STATE: /etc and /var live in memory this boot and are lost at shutdown")
@@ -106,34 +106,54 @@ func run(l *log.Logger) error {
 	if err := mountState(l, stateDev); err != nil {
 		l.Printf("STATE: %v: /etc and /var live in memory this boot", err)
 		stateDev = ""
+	} else {
+		l.Printf("STATE: %s mounted", stateDev)
 	}
 	if err := early.Run(stateSteps(stateDev != ""), func(s string) { l.Print(s) }); err != nil {
 		return fmt.Errorf("prepare /etc and /var: %w", err)
 	}
-	if err := mount.SwitchRoot(newRoot, stage2); err != nil {
+	if err := switchRoot(newRoot, stage2); err != nil {
 		return fmt.Errorf("switch to the root of slot %s: %w", slot, err)
 	}
 	return errors.New("switch_root returned")
 }
 
-// loadModules loads the initramfs module list. A module that fails is
-// named and boot goes on: the device it serves may not be needed.
-func loadModules(l *log.Logger) {
+// loadModules loads the initramfs module list group by group ("-" ends a
+// group) and stops once the partitions with the given labels are there:
+// under emulation every module costs time, and storage drivers for
+// hardware that does not hold the boot disk (AHCI on a virtio machine)
+// are loaded later from the root. A module that fails is named and boot
+// goes on: the device it serves may not be needed.
+func loadModules(l *log.Logger, labels ...string) {
 	raw, err := os.ReadFile(modulesList)
 	if err != nil {
 		l.Printf("modules: %v", err)
 		return
 	}
-	for _, err := range kmod.LoadAll(kmod.ParseList(string(raw))) {
-		l.Print(err)
+	for _, group := range kmod.Groups(kmod.ParseList(string(raw))) {
+		for _, err := range kmod.LoadAll(group) {
+			l.Print(err)
+		}
+		if found := blockdev.ByLabel("/sys/class/block"); hasAll(found, labels) {
+			return
+		}
 	}
+}
+
+func hasAll(m map[string]string, keys []string) bool {
+	for _, k := range keys {
+		if _, ok := m[k]; !ok {
+			return false
+		}
+	}
+	return true
 }
 
 func mountRoot(dev string) error {
 	if err := os.MkdirAll(newRoot, 0o755); err != nil {
 		return err
 	}
-	return unix.Mount(dev, newRoot, "squashfs", unix.MS_RDONLY|unix.MS_NODEV, "")
+	return unix.Mount(dev, newRoot, "erofs", unix.MS_RDONLY|unix.MS_NODEV, "")
 }
 
 // mountState mounts STATE at /newroot/state, creating the file system if

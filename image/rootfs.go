@@ -13,7 +13,7 @@ import (
 )
 
 // Materialize writes t below dir with its modes and every timestamp set to
-// epoch, ready for mksquashfs. Files whose source lies below linkUnder (the
+// epoch, ready for mkfs.erofs. Files whose source lies below linkUnder (the
 // build's scratch space: the kernel modules are hundreds of MB) are
 // hard-linked, since their times may be changed; all others are copied.
 func Materialize(t Tree, dir, linkUnder string, epoch time.Time) error {
@@ -76,16 +76,20 @@ func writeFile(hp string, e Entry, linkUnder string) error {
 	return os.WriteFile(hp, b, e.Mode)
 }
 
-// Squashfs packs dir into out (zstd, every file owned by root, no
-// extended attributes). mksquashfs sorts directory entries itself and, with
-// SOURCE_DATE_EPOCH, stamps the file system with that time.
-func Squashfs(dir, out string, epoch time.Time) error {
+// Erofs packs dir into out: EROFS with LZ4HC, every file owned by root,
+// every time set to epoch, a fixed UUID, no extended attributes. EROFS,
+// not squashfs: under emulation, executing a Go binary from squashfs took
+// 0.7 s against 0.12 s from EROFS (squashfs decompresses a whole 128 KiB
+// block for each page fault of the binary's random-access start-up).
+func Erofs(dir, out string, epoch time.Time) error {
 	_ = os.Remove(out)
-	cmd := exec.Command("mksquashfs", dir, out, "-comp", "zstd", "-Xcompression-level", "19",
-		"-noappend", "-all-root", "-no-xattrs", "-quiet", "-no-progress")
-	cmd.Env = append(os.Environ(), "SOURCE_DATE_EPOCH="+strconv.FormatInt(epoch.Unix(), 10))
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("mksquashfs %s: %w: %s", dir, err, out)
+	cmd := exec.Command("mkfs.erofs", "-zlz4hc", "-T"+strconv.FormatInt(epoch.Unix(), 10),
+		"-U"+RootFSUUID, "--all-root", "-x-1", "--quiet", out, dir)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("mkfs.erofs %s: %w: %s", dir, err, b)
 	}
 	return nil
 }
+
+// RootFSUUID is the root file system's UUID, the same in every build.
+const RootFSUUID = "b3c1e1a0-00ff-4b1e-8e27-000000000000"

@@ -1,0 +1,94 @@
+// Command berth-bench boots the image N times and prints boot time and
+// idle memory beside the floor: the same kernel booting a trivial Go init.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"berth.dev/berth/image"
+	"berth.dev/berth/qemu"
+)
+
+func main() {
+	build := flag.String("build", "build", "build directory of `make image`")
+	n := flag.Int("n", 5, "boots of each kind")
+	mem := flag.Int("m", 512, "memory in MiB")
+	flag.Parse()
+	if err := run(*build, *n, *mem); err != nil {
+		fmt.Fprintln(os.Stderr, "berth-bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(build string, n, mem int) error {
+	tmp, err := os.MkdirTemp("", "berth-bench")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	floorInit, err := qemu.BuildFloorInit(tmp)
+	if err != nil {
+		return err
+	}
+	base := qemu.Config{
+		Disk:     filepath.Join(build, "disk.img"),
+		Kernel:   filepath.Join(build, "release", "vmlinuz"),
+		Initrd:   filepath.Join(build, "release", "initrd.img"),
+		Append:   image.Cmdline("A"),
+		MemoryMB: mem,
+	}
+	var first, ready, used, floor, firstBoot []float64
+	for i := 0; i < n; i++ {
+		// Alternate so that a change in machine load hits both alike.
+		cfg := base
+		cfg.Dir = filepath.Join(tmp, fmt.Sprintf("floor%d", i))
+		f, err := qemu.MeasureFloor(cfg, floorInit)
+		if err != nil {
+			return err
+		}
+		floor = append(floor, f.Seconds())
+
+		// A machine's first boot creates STATE; the figures are of the
+		// boots after it, the ones a machine lives with.
+		cfg = base
+		cfg.Dir = filepath.Join(tmp, fmt.Sprintf("berth%d", i))
+		fb, err := qemu.MeasureBoot(cfg)
+		if err != nil {
+			return err
+		}
+		firstBoot = append(firstBoot, fb.Ready.Seconds())
+		s, err := qemu.MeasureBoot(cfg)
+		if err != nil {
+			return err
+		}
+		first = append(first, s.FirstLine.Seconds())
+		ready = append(ready, s.Ready.Seconds())
+		used = append(used, float64(s.UsedKB)/1024)
+		fmt.Fprintf(os.Stderr, "boot %d: floor %.2fs, first line %.2fs, ready %.2fs, used %.1f MiB\n",
+			i+1, f.Seconds(), s.FirstLine.Seconds(), s.Ready.Seconds(), float64(s.UsedKB)/1024)
+	}
+	fmt.Printf("direct boot (-kernel), TCG, %d MiB, %d samples; a sample is the second boot of a fresh machine\n", mem, n)
+	fmt.Printf("%-40s %8s %8s %8s\n", "figure", "min", "median", "max")
+	row := func(name string, s qemu.Stats, unit string) {
+		fmt.Printf("%-40s %7.2f%s %7.2f%s %7.2f%s\n", name, s.Min, unit, s.Median, unit, s.Max, unit)
+	}
+	row("floor: QEMU start → first line", qemu.Summarize(floor), "s")
+	row("berth: QEMU start → PID 1 first line", qemu.Summarize(first), "s")
+	row("berth: QEMU start → ready line", qemu.Summarize(ready), "s")
+	row("first boot (creates STATE): QEMU start → ready", qemu.Summarize(firstBoot), "s")
+	var gap []float64
+	for i := range ready {
+		gap = append(gap, ready[i]-floor[i])
+	}
+	row("ready − floor first line (goal ≤ 1.0 s)", qemu.Summarize(gap), "s")
+	row("idle memory used (goal ≤ 35 MiB)", qemu.Summarize(used), "M")
+	for _, p := range append(image.ReleaseParts, "release.json") {
+		if st, err := os.Stat(filepath.Join(build, "release", p)); err == nil {
+			fmt.Printf("size %-35s %8.1f MiB\n", p, float64(st.Size())/(1<<20))
+		}
+	}
+	return nil
+}

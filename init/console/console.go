@@ -1,0 +1,39 @@
+// Package console makes the loggers Berth's early processes write to the
+// serial console with: "berth: " lines, and with berth.debug=1 on the
+// kernel command line, the time since boot in front as the kernel does.
+package console
+
+import (
+	"fmt"
+	"io"
+	"log"
+	"os"
+	"sync"
+
+	"berth.dev/berth/init/cmdline"
+)
+
+// Logger returns a console logger writing to w.
+func Logger(w io.Writer) *log.Logger {
+	raw, _ := os.ReadFile("/proc/cmdline")
+	if v, _ := cmdline.Parse(string(raw)).Get("berth.debug"); v == "1" {
+		w = &stamped{w: w}
+	}
+	return log.New(w, "berth: ", 0)
+}
+
+// stamped puts the boot clock in front of each write (one log line).
+type stamped struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *stamped) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ms := sinceBootMS()
+	if _, err := fmt.Fprintf(s.w, "[%5d.%03d] ", ms/1000, ms%1000); err != nil {
+		return 0, err
+	}
+	return s.w.Write(p)
+}
