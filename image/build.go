@@ -71,14 +71,14 @@ func Build(c Config) error {
 	if err != nil {
 		return err
 	}
-	if err := Materialize(root, c.work("root"), c.work(), c.Epoch); err != nil {
+	if err := Materialize(root, c.work("root"), c.Epoch); err != nil {
 		return fmt.Errorf("root image: %w", err)
 	}
 	if err := Erofs(c.work("root"), filepath.Join(rel, "root.img"), c.Epoch); err != nil {
 		return err
 	}
 
-	r, err := Describe(rel, c.Version, k.ver)
+	r, err := Describe(rel, c.Version, k.ver, c.Epoch.Unix())
 	if err != nil {
 		return err
 	}

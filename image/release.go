@@ -12,10 +12,13 @@ import (
 
 // Release describes the parts of one slot, as written to release.json.
 type Release struct {
-	Version      string          `json:"version"`
-	Architecture string          `json:"architecture"`
-	Kernel       string          `json:"kernel"`
-	Parts        map[string]Part `json:"parts"`
+	Version      string `json:"version"`
+	Architecture string `json:"architecture"`
+	Kernel       string `json:"kernel"`
+	// SourceDateEpoch is the time every file in the parts carries; with
+	// it the same commit rebuilds the same bytes.
+	SourceDateEpoch int64           `json:"source_date_epoch"`
+	Parts           map[string]Part `json:"parts"`
 }
 
 // Part is one file of a release.
@@ -28,8 +31,8 @@ type Part struct {
 var ReleaseParts = []string{"vmlinuz", "initrd.img", "root.img"}
 
 // Describe hashes the parts in dir.
-func Describe(dir, version, kver string) (Release, error) {
-	r := Release{Version: version, Architecture: "amd64", Kernel: kver, Parts: map[string]Part{}}
+func Describe(dir, version, kver string, epoch int64) (Release, error) {
+	r := Release{Version: version, Architecture: "amd64", Kernel: kver, SourceDateEpoch: epoch, Parts: map[string]Part{}}
 	for _, name := range ReleaseParts {
 		p, err := hashFile(filepath.Join(dir, name))
 		if err != nil {
@@ -52,6 +55,19 @@ func hashFile(path string) (Part, error) {
 		return Part{}, fmt.Errorf("hash %s: %w", path, err)
 	}
 	return Part{Size: n, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
+}
+
+// ReadRelease reads a release.json.
+func ReadRelease(path string) (Release, error) {
+	var r Release
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return r, err
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		return r, fmt.Errorf("%s: %w", path, err)
+	}
+	return r, nil
 }
 
 // WriteJSON writes r as indented JSON.

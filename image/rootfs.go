@@ -6,17 +6,15 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
 )
 
 // Materialize writes t below dir with its modes and every timestamp set to
-// epoch, ready for mkfs.erofs. Files whose source lies below linkUnder (the
-// build's scratch space: the kernel modules are hundreds of MB) are
-// hard-linked, since their times may be changed; all others are copied.
-func Materialize(t Tree, dir, linkUnder string, epoch time.Time) error {
+// epoch, ready for mkfs.erofs. Files are copied, never linked: a link
+// would share (and change) the source's mode and times.
+func Materialize(t Tree, dir string, epoch time.Time) error {
 	if err := os.RemoveAll(dir); err != nil {
 		return err
 	}
@@ -36,7 +34,7 @@ func Materialize(t Tree, dir, linkUnder string, epoch time.Time) error {
 		case CharDev:
 			return fmt.Errorf("%s: device nodes are not supported in the root image (devtmpfs provides them)", p)
 		default:
-			if err := writeFile(hp, e, linkUnder); err != nil {
+			if err := writeFile(hp, e); err != nil {
 				return err
 			}
 		}
@@ -59,16 +57,7 @@ func Materialize(t Tree, dir, linkUnder string, epoch time.Time) error {
 	return unix.UtimesNanoAt(unix.AT_FDCWD, dir, ts, 0)
 }
 
-// writeFile hard-links or writes e's content at hp. A hard link shares its
-// mode with the source, so it is only used when the modes agree.
-func writeFile(hp string, e Entry, linkUnder string) error {
-	if e.Src != "" && linkUnder != "" && strings.HasPrefix(e.Src, linkUnder+"/") {
-		if st, err := os.Stat(e.Src); err == nil && st.Mode().Perm() == e.Mode {
-			if os.Link(e.Src, hp) == nil {
-				return nil
-			}
-		}
-	}
+func writeFile(hp string, e Entry) error {
 	b, err := e.Content()
 	if err != nil {
 		return err
@@ -85,6 +74,9 @@ func Erofs(dir, out string, epoch time.Time) error {
 	_ = os.Remove(out)
 	cmd := exec.Command("mkfs.erofs", "-zlz4hc", "-T"+strconv.FormatInt(epoch.Unix(), 10),
 		"-U"+RootFSUUID, "--all-root", "-x-1", "--quiet", out, dir)
+	// mkfs.erofs reads SOURCE_DATE_EPOCH too: the build must not depend on
+	// the caller's environment.
+	cmd.Env = append(os.Environ(), "SOURCE_DATE_EPOCH="+strconv.FormatInt(epoch.Unix(), 10))
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("mkfs.erofs %s: %w: %s", dir, err, b)
 	}

@@ -1,0 +1,49 @@
+package image_test
+
+import (
+	"log"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"berth.dev/berth/image"
+	"berth.dev/berth/qemu"
+)
+
+// TestRebuildIsByteIdentical builds the image a second time from the same
+// binaries, packages and epoch as `make image` did, and compares: the
+// initramfs and the root image must be the same bytes.
+func TestRebuildIsByteIdentical(t *testing.T) {
+	b := qemu.FindBuild(t)
+	first, err := image.ReadRelease(filepath.Join(b.Dir, "release", "release.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, _ := filepath.Abs("..")
+	out := t.TempDir()
+	err = image.Build(image.Config{
+		Version: first.Version,
+		Epoch:   time.Unix(first.SourceDateEpoch, 0),
+		Rootfs:  filepath.Join(root, "rootfs"),
+		Bin:     filepath.Join(b.Dir, "bin"),
+		Out:     out,
+		Cache:   filepath.Join(b.Dir, "cache"),
+		Logf:    log.New(testWriter{t}, "", 0).Printf,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := image.ReadRelease(filepath.Join(out, "release", "release.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"initrd.img", "root.img", "vmlinuz"} {
+		if first.Parts[p] != second.Parts[p] {
+			t.Errorf("%s differs between two builds: %+v vs %+v", p, first.Parts[p], second.Parts[p])
+		}
+	}
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
