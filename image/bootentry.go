@@ -30,15 +30,5 @@ options %[4]s
 `, slot, version, ESPDir(slot), Cmdline(slot))
 }
 
-// EntryName is the entry's file name: berth-a.conf, or with a try counter
-// berth-b+3.conf for a slot on trial (systemd-boot's boot counting).
-func EntryName(slot string, tries int) string {
-	n := "berth-" + strings.ToLower(slot)
-	if tries > 0 {
-		n += fmt.Sprintf("+%d", tries)
-	}
-	return n + ".conf"
-}
-
 // LoaderConf is loader/loader.conf: no menu delay; keys still open it.
 const LoaderConf = "timeout 0\neditor no\nconsole-mode keep\n"

@@ -9,6 +9,7 @@ import (
 
 	"berth.dev/berth/init/kmod"
 	"berth.dev/berth/init/osrelease"
+	"berth.dev/berth/update"
 )
 
 // Config says what to build and where.
@@ -97,7 +98,7 @@ func Build(c Config) error {
 	if err := MakeESP(esp, Layout[0].SizeMB, []ESPFile{
 		{SystemdBootEFI, "/EFI/BOOT/BOOTX64.EFI"},
 		{c.work("loader.conf"), "/loader/loader.conf"},
-		{c.work("entry-a.conf"), "/loader/entries/" + EntryName("A", 0)},
+		{c.work("entry-a.conf"), "/loader/entries/" + update.Entry{Slot: "A"}.Name()},
 		{filepath.Join(rel, "vmlinuz"), ESPDir("A") + "/vmlinuz"},
 		{filepath.Join(rel, "initrd.img"), ESPDir("A") + "/initrd.img"},
 	}); err != nil {
