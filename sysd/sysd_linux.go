@@ -46,6 +46,9 @@ func Main(stdout io.Writer) int {
 		l.Printf("sysd: %v", err)
 	}
 	l.Printf("boot n=%d machine-id=%s", b.N, id)
+	if e := LoaderEntrySelected("/sys/firmware/efi/efivars"); e != "" {
+		l.Printf("boot loader entry=%s", e)
+	}
 
 	// The readiness line is a stable, machine-readable contract: tests and
 	// the benchmark match it exactly.

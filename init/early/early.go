@@ -20,6 +20,14 @@ type Optional struct{ Step }
 
 func (o Optional) String() string { return o.Step.String() + " (optional)" }
 
+// IfExists runs Step only when Path exists (efivarfs only on EFI boots).
+type IfExists struct {
+	Path string
+	Step
+}
+
+func (i IfExists) String() string { return i.Step.String() + " (if " + i.Path + " exists)" }
+
 // Dir is a directory created with its parents.
 type Dir struct {
 	Path string

@@ -48,3 +48,10 @@ func (w Write) Create() error {
 	}
 	return nil
 }
+
+func (i IfExists) Create() error {
+	if _, err := os.Stat(i.Path); err != nil {
+		return nil
+	}
+	return i.Step.Create()
+}

@@ -29,6 +29,10 @@ var steps = []early.Step{
 	// The kernel runs this for on-demand module loads; it is PID 1's own
 	// binary under another name.
 	early.Write{Path: "/proc/sys/kernel/modprobe", Content: "/sbin/modprobe\n"},
+	// EFI variables (the boot loader's, for the updater). The module is
+	// not preloaded: the mount asks the kernel, which asks /sbin/modprobe.
+	early.Optional{Step: early.IfExists{Path: "/sys/firmware/efi", Step: early.Mount{
+		Source: "efivarfs", Target: "/sys/firmware/efi/efivars", FSType: "efivarfs", Flags: nosuid | nodev | noexec}}},
 	// Debian's default (0x1b6) plus signalling (0x40): Alt-SysRq-E/I on
 	// the console ends every process but PID 1, which then starts sysd
 	// afresh; the console operator owns the machine anyway.

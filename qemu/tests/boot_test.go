@@ -41,6 +41,9 @@ func TestUEFIBootThroughSystemdBoot(t *testing.T) {
 	t.Parallel()
 	b := qemu.FindBuild(t)
 	vm := qemu.StartT(t, qemu.Config{Disk: b.Disk})
+	// systemd-boot's own report, read from EFI variables: efivarfs was
+	// mounted, its module loaded on demand through PID 1's modprobe.
+	vm.MustExpect(t, `^berth: boot loader entry=berth-a\.conf$`, bootTimeout)
 	expectReady(t, vm, "A")
 }
 

@@ -50,3 +50,17 @@ func TestStrings(t *testing.T) {
 		}
 	}
 }
+
+func TestIfExists(t *testing.T) {
+	var ran []string
+	dir := t.TempDir()
+	if err := Run([]Step{
+		IfExists{Path: dir + "/missing", Step: fake{"skipped", errors.New("must not run"), &ran}},
+		IfExists{Path: dir, Step: fake{"ran", nil, &ran}},
+	}, func(string) {}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(ran, ",") != "ran" {
+		t.Fatalf("ran %v", ran)
+	}
+}

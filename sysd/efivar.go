@@ -1,0 +1,36 @@
+package sysd
+
+import (
+	"encoding/binary"
+	"os"
+	"strings"
+	"unicode/utf16"
+)
+
+// loaderVendor is the vendor GUID of the Boot Loader Interface variables
+// systemd-boot sets.
+const loaderVendor = "4a67b082-0a4c-41cf-b6c7-440b29bb8c4f"
+
+// DecodeEFIString decodes an efivarfs file holding a UTF-16LE string: four
+// bytes of attributes, then the string, NUL-terminated.
+func DecodeEFIString(b []byte) string {
+	if len(b) < 4 {
+		return ""
+	}
+	b = b[4:]
+	u := make([]uint16, 0, len(b)/2)
+	for i := 0; i+1 < len(b); i += 2 {
+		u = append(u, binary.LittleEndian.Uint16(b[i:]))
+	}
+	return strings.TrimRight(string(utf16.Decode(u)), "\x00")
+}
+
+// LoaderEntrySelected is the boot entry systemd-boot booted, or "" when
+// the machine did not boot through it.
+func LoaderEntrySelected(efivars string) string {
+	b, err := os.ReadFile(efivars + "/LoaderEntrySelected-" + loaderVendor)
+	if err != nil {
+		return ""
+	}
+	return DecodeEFIString(b)
+}
