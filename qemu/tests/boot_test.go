@@ -179,3 +179,23 @@ func TestSysdKilledIsRestarted(t *testing.T) {
 	vm.MustExpect(t, `^berth: sysd starting pid=\d+$`, 30*time.Second)
 	expectReady(t, vm, "A")
 }
+
+// Ctrl-Alt-Del reaches PID 1 as SIGINT and gives a clean reboot (QEMU,
+// told -no-reboot, exits instead of starting again).
+func TestCtrlAltDelReboots(t *testing.T) {
+	t.Parallel()
+	b := qemu.FindBuild(t)
+	cfg := direct(b, "A")
+	cfg.NoReboot = true
+	vm := qemu.StartT(t, cfg)
+	expectReady(t, vm, "A")
+	if err := vm.SendKeys("ctrl", "alt", "delete"); err != nil {
+		t.Fatal(err)
+	}
+	vm.MustExpect(t, `reboot requested by SIGINT \(ctrl-alt-del\)`, 30*time.Second)
+	vm.MustExpect(t, `file systems unmounted`, 30*time.Second)
+	vm.MustExpect(t, `^berth: reboot$`, 10*time.Second)
+	if err := vm.Wait(30 * time.Second); err != nil {
+		t.Fatalf("QEMU did not exit after the guest rebooted: %v", err)
+	}
+}
