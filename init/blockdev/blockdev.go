@@ -30,6 +30,20 @@ const (
 	ext4Magic        = 0xEF53
 )
 
+// Ext4Clean reports whether the superblock says the file system needs no
+// check: s_state (offset 58) is EXT4_VALID_FS (1) without EXT4_ERROR_FS
+// (2), and the journal needs no recovery (feature_incompat, offset 96,
+// without RECOVER, 0x4: set while mounted, so still set after a power cut).
+func Ext4Clean(r io.ReaderAt) (bool, error) {
+	var b [100]byte
+	if _, err := r.ReadAt(b[:], superblockOffset); err != nil {
+		return false, fmt.Errorf("read superblock: %w", err)
+	}
+	state := binary.LittleEndian.Uint16(b[58:])
+	incompat := binary.LittleEndian.Uint32(b[96:])
+	return state == 1 && incompat&0x4 == 0, nil
+}
+
 // HasExt4 reports whether r starts with an ext2/3/4 superblock.
 func HasExt4(r io.ReaderAt) (bool, error) {
 	var b [2]byte

@@ -48,16 +48,17 @@ func WaitLabels(ctx context.Context, labels ...string) map[string]string {
 	}
 }
 
-// DeviceHasExt4 opens dev and checks for an ext4 superblock.
-func DeviceHasExt4(dev string) (bool, error) {
+// DeviceExt4 opens dev and reports whether it holds an ext4 file system
+// and whether that was cleanly unmounted.
+func DeviceExt4(dev string) (has, clean bool, err error) {
 	f, err := os.Open(dev)
 	if err != nil {
-		return false, fmt.Errorf("open %s: %w", dev, err)
+		return false, false, fmt.Errorf("open %s: %w", dev, err)
 	}
 	defer f.Close()
-	ok, err := HasExt4(f)
-	if err != nil {
-		return false, fmt.Errorf("%s: %w", dev, err)
+	if has, err = HasExt4(f); err != nil || !has {
+		return has, false, err
 	}
-	return ok, nil
+	clean, err = Ext4Clean(f)
+	return has, clean, err
 }

@@ -53,4 +53,23 @@ func TestHasExt4(t *testing.T) {
 	if ok, err := HasExt4(f); !ok || err != nil {
 		t.Fatalf("ext4: %v %v", ok, err)
 	}
+	if clean, err := Ext4Clean(f); !clean || err != nil {
+		t.Fatalf("fresh ext4 not clean: %v %v", clean, err)
+	}
+	// Errors recorded, or a journal to replay (mounted, or a power cut).
+	f.Close()
+	g, _ := os.OpenFile(img, os.O_RDWR, 0)
+	defer g.Close()
+	g.WriteAt([]byte{0, 0}, 1024+58)
+	if clean, err := Ext4Clean(g); clean || err != nil {
+		t.Fatalf("state 0 reads clean: %v %v", clean, err)
+	}
+	g.WriteAt([]byte{1, 0}, 1024+58)
+	var inc [4]byte
+	g.ReadAt(inc[:], 1024+96)
+	inc[0] |= 0x4 // a journal to replay
+	g.WriteAt(inc[:], 1024+96)
+	if clean, err := Ext4Clean(g); clean || err != nil {
+		t.Fatalf("needs_recovery reads clean: %v %v", clean, err)
+	}
 }

@@ -162,7 +162,7 @@ func mountState(l *log.Logger, dev string) error {
 	if dev == "" {
 		return errors.New("no device")
 	}
-	has, err := blockdev.DeviceHasExt4(dev)
+	has, clean, err := blockdev.DeviceExt4(dev)
 	if err != nil {
 		return err
 	}
@@ -172,7 +172,10 @@ func mountState(l *log.Logger, dev string) error {
 			"-E", "lazy_itable_init=1,lazy_journal_init=1", dev).CombinedOutput(); err != nil {
 			return fmt.Errorf("mke2fs %s: %w: %s", dev, err, strings.TrimSpace(string(out)))
 		}
-	} else {
+	} else if !clean {
+		// Not unmounted cleanly (a power cut) or errors recorded: repair
+		// before mounting. A clean one needs nothing, and e2fsck costs a
+		// process start.
 		checkState(l, dev)
 	}
 	if err := unix.Mount(dev, stateDir, "ext4", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOATIME, ""); err != nil {
@@ -182,8 +185,9 @@ func mountState(l *log.Logger, dev string) error {
 }
 
 // checkState runs e2fsck -p, which repairs what a power cut can leave
-// behind and returns at once on a clean file system.
+// behind.
 func checkState(l *log.Logger, dev string) {
+	l.Printf("STATE: %s was not unmounted cleanly: checking it", dev)
 	out, err := exec.Command(e2fsck, "-p", dev).CombinedOutput()
 	var ee *exec.ExitError
 	switch {

@@ -199,3 +199,26 @@ func TestCtrlAltDelReboots(t *testing.T) {
 		t.Fatalf("QEMU did not exit after the guest rebooted: %v", err)
 	}
 }
+
+// A power cut (QEMU killed) leaves STATE mounted; the next boot checks and
+// repairs it before use, and what was written before the cut is there.
+func TestPowerCutStateIsChecked(t *testing.T) {
+	t.Parallel()
+	b := qemu.FindBuild(t)
+	cfg := direct(b, "A")
+	cfg.Dir = t.TempDir()
+	vm := qemu.StartT(t, cfg)
+	_, first := vm.MustExpect(t, bootRE, bootTimeout)
+	expectReady(t, vm, "A")
+	vm.Kill()
+
+	vm = qemu.StartT(t, cfg)
+	vm.MustExpect(t, `STATE: /dev/vda4 was not unmounted cleanly: checking it`, bootTimeout)
+	_, second := vm.MustExpect(t, bootRE, bootTimeout)
+	expectReady(t, vm, "A")
+	if second[1] != "2" || second[2] != first[2] {
+		t.Fatalf("after the power cut: boot n=%s machine-id=%s; want n=2 and %s", second[1], second[2], first[2])
+	}
+	vm.PowerOff(t, time.Minute)
+	fsckState(t, qemu.Overlay(cfg.Dir))
+}
