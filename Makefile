@@ -54,7 +54,7 @@ test: image
 	BERTH_BUILD=$(CURDIR)/$(BUILD) $(GO) test -timeout $(TEST_TIMEOUT) -count=1 ./...
 
 bench: image
-	$(GO) run ./cmd/berth-bench -build $(BUILD) -n $${N:-5}
+	$(GO) run ./cmd/berth-bench -build $(BUILD) -n $${N:-5} -smp $${SMP:-1}
 
 clean:
 	rm -rf $(BUILD)/work $(BUILD)/release $(BUILD)/disk.img $(BIN)

@@ -51,7 +51,7 @@ func Build(c Config) error {
 	}
 
 	c.Logf("initramfs")
-	initrd, err := initrdTree(c, k, lock["initrd"])
+	initrd, err := initrdTree(c, k)
 	if err != nil {
 		return err
 	}
@@ -68,7 +68,7 @@ func Build(c Config) error {
 	}
 
 	c.Logf("root image")
-	root, err := rootTree(c, k)
+	root, err := rootTree(c, k, lock["root"])
 	if err != nil {
 		return err
 	}
@@ -120,7 +120,7 @@ func readLock(path string) (Lock, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, g := range []string{"kernel", "initrd"} {
+	for _, g := range []string{"kernel", "root"} {
 		if len(l[g]) == 0 {
 			return nil, fmt.Errorf("%s: no [%s] group (run `make lock`)", path, g)
 		}
@@ -192,8 +192,8 @@ func stageModules(c Config, k kernel, name string, mods []string, t Tree) error 
 	return t.CopyDir("/lib/modules/"+k.ver, dst)
 }
 
-// initrdTree is the initramfs: stage 1, the boot modules and mke2fs/e2fsck.
-func initrdTree(c Config, k kernel, pkgs []Pkg) (Tree, error) {
+// initrdTree is the initramfs: stage 1 and the boot modules.
+func initrdTree(c Config, k kernel) (Tree, error) {
 	t := Tree{}
 	t.Mkdir(0o755, "/dev", "/proc", "/sys", "/run", "/newroot", "/sbin", "/etc")
 	t.Mkdir(0o1777, "/tmp")
@@ -217,27 +217,11 @@ func initrdTree(c Config, k kernel, pkgs []Pkg) (Tree, error) {
 		return nil, err
 	}
 
-	debs, err := Fetch(c.Cache, pkgs)
-	if err != nil {
-		return nil, err
-	}
-	pkgRoot := c.work("initrd-pkgs")
-	if err := Extract(debs, pkgRoot); err != nil {
-		return nil, err
-	}
-	for _, bin := range []string{"/sbin/mke2fs", "/sbin/e2fsck"} {
-		if err := AddELF(t, pkgRoot, bin); err != nil {
-			return nil, fmt.Errorf("initramfs: %w", err)
-		}
-	}
-	if err := t.Copy("/etc/mke2fs.conf", filepath.Join(pkgRoot, "etc/mke2fs.conf")); err != nil {
-		return nil, err
-	}
 	return t, nil
 }
 
 // rootTree is the slot's read-only root file system.
-func rootTree(c Config, k kernel) (Tree, error) {
+func rootTree(c Config, k kernel, pkgs []Pkg) (Tree, error) {
 	t := Tree{}
 	t.Mkdir(0o755, "/dev", "/proc", "/sys", "/run", "/var", "/etc", "/home", "/mnt",
 		"/usr/bin", "/usr/sbin", "/usr/lib/berth", "/bin")
@@ -254,6 +238,25 @@ func rootTree(c Config, k kernel) (Tree, error) {
 	t.Symlink("/etc/os-release", "../usr/lib/os-release")
 	if err := t.CopyDir("/", filepath.Join(c.Rootfs, "files")); err != nil {
 		return nil, fmt.Errorf("rootfs/files: %w", err)
+	}
+
+	// e2fsprogs: stage 1 runs mke2fs and e2fsck from here, before the
+	// switch, with the root's own loader and libraries.
+	debs, err := Fetch(c.Cache, pkgs)
+	if err != nil {
+		return nil, err
+	}
+	pkgRoot := c.work("root-pkgs")
+	if err := Extract(debs, pkgRoot); err != nil {
+		return nil, err
+	}
+	for _, bin := range []string{"/sbin/mke2fs", "/sbin/e2fsck"} {
+		if err := AddELF(t, pkgRoot, bin); err != nil {
+			return nil, fmt.Errorf("root image: %w", err)
+		}
+	}
+	if err := t.Copy("/etc/mke2fs.conf", filepath.Join(pkgRoot, "etc/mke2fs.conf")); err != nil {
+		return nil, err
 	}
 
 	list, err := os.ReadFile(filepath.Join(c.Rootfs, "modules/boot.list"))

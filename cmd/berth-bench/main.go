@@ -16,14 +16,15 @@ func main() {
 	build := flag.String("build", "build", "build directory of `make image`")
 	n := flag.Int("n", 5, "boots of each kind")
 	mem := flag.Int("m", 512, "memory in MiB")
+	cpus := flag.Int("smp", 1, "virtual CPUs")
 	flag.Parse()
-	if err := run(*build, *n, *mem); err != nil {
+	if err := run(*build, *n, *mem, *cpus); err != nil {
 		fmt.Fprintln(os.Stderr, "berth-bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(build string, n, mem int) error {
+func run(build string, n, mem, cpus int) error {
 	tmp, err := os.MkdirTemp("", "berth-bench")
 	if err != nil {
 		return err
@@ -39,6 +40,7 @@ func run(build string, n, mem int) error {
 		Initrd:   filepath.Join(build, "release", "initrd.img"),
 		Append:   image.Cmdline("A"),
 		MemoryMB: mem,
+		CPUs:     cpus,
 	}
 	var first, ready, used, floor, firstBoot []float64
 	for i := 0; i < n; i++ {
@@ -70,7 +72,7 @@ func run(build string, n, mem int) error {
 		fmt.Fprintf(os.Stderr, "boot %d: floor %.2fs, first line %.2fs, ready %.2fs, used %.1f MiB\n",
 			i+1, f.Seconds(), s.FirstLine.Seconds(), s.Ready.Seconds(), float64(s.UsedKB)/1024)
 	}
-	fmt.Printf("direct boot (-kernel), TCG, %d MiB, %d samples; a sample is the second boot of a fresh machine\n", mem, n)
+	fmt.Printf("direct boot (-kernel), TCG, %d MiB, %d vCPU, %d samples; a sample is the second boot of a fresh machine\n", mem, cpus, n)
 	fmt.Printf("%-40s %8s %8s %8s\n", "figure", "min", "median", "max")
 	row := func(name string, s qemu.Stats, unit string) {
 		fmt.Printf("%-40s %7.2f%s %7.2f%s %7.2f%s\n", name, s.Min, unit, s.Median, unit, s.Max, unit)

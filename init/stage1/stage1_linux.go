@@ -30,9 +30,11 @@ const (
 	newRoot     = "/newroot"
 	stateDir    = newRoot + "/state"
 	modulesList = "/etc/berth/modules"
-	mke2fs      = "/sbin/mke2fs"
-	e2fsck      = "/sbin/e2fsck"
-	stage2      = "/sbin/init"
+	// e2fsprogs live in the root image and run with its own loader and
+	// libraries: the initramfs stays small.
+	mke2fs = newRoot + "/sbin/mke2fs"
+	e2fsck = newRoot + "/sbin/e2fsck"
+	stage2 = "/sbin/init"
 )
 
 // The partition labels of design.md's disk layout.
@@ -168,7 +170,7 @@ func mountState(l *log.Logger, dev string) error {
 	}
 	if !has {
 		l.Printf("STATE: %s has no file system: creating ext4 (first boot, or the partition was wiped)", dev)
-		if out, err := exec.Command(mke2fs, "-t", "ext4", "-q", "-F", "-L", labelState,
+		if out, err := rootCommand(mke2fs, "-t", "ext4", "-q", "-F", "-L", labelState,
 			"-E", "lazy_itable_init=1,lazy_journal_init=1", dev).CombinedOutput(); err != nil {
 			return fmt.Errorf("mke2fs %s: %w: %s", dev, err, strings.TrimSpace(string(out)))
 		}
@@ -188,7 +190,7 @@ func mountState(l *log.Logger, dev string) error {
 // behind.
 func checkState(l *log.Logger, dev string) {
 	l.Printf("STATE: %s was not unmounted cleanly: checking it", dev)
-	out, err := exec.Command(e2fsck, "-p", dev).CombinedOutput()
+	out, err := rootCommand(e2fsck, "-p", dev).CombinedOutput()
 	var ee *exec.ExitError
 	switch {
 	case err == nil:
@@ -197,6 +199,17 @@ func checkState(l *log.Logger, dev string) {
 	default:
 		l.Printf("STATE: e2fsck %s: %v: %s", dev, err, strings.TrimSpace(string(out)))
 	}
+}
+
+// rootCommand runs a dynamically linked program of the mounted root with
+// the root's loader and libraries, before switching to it.
+func rootCommand(prog string, args ...string) *exec.Cmd {
+	// Not /lib64/ld-linux-x86-64.so.2: that is an absolute link, which
+	// would resolve in the initramfs.
+	cmd := exec.Command(newRoot+"/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
+		append([]string{"--library-path", newRoot + "/lib/x86_64-linux-gnu:" + newRoot + "/usr/lib/x86_64-linux-gnu", prog}, args...)...)
+	cmd.Env = []string{"MKE2FS_CONFIG=" + newRoot + "/etc/mke2fs.conf", "E2FSCK_CONFIG=/dev/null"}
+	return cmd
 }
 
 // stateSteps lays out /etc (an overlay: image defaults below, STATE above)
