@@ -197,7 +197,7 @@ func (c Config) args() ([]string, error) {
 func (v *VM) CommandLine() string {
 	q := make([]string, len(v.args))
 	for i, s := range v.args {
-		if strings.ContainsAny(s, " ;,=") && strings.Contains(s, " ") {
+		if strings.Contains(s, " ") {
 			s = "'" + s + "'"
 		}
 		q[i] = s
