@@ -19,6 +19,7 @@ all: image
 # Install what is missing, once; apt-get update only when needed.
 deps: $(BUILD)/.deps
 $(BUILD)/.deps: Makefile
+	@command -v $(GO) >/dev/null || { echo "Go is not on PATH: install Go 1.21 or newer (it fetches the toolchain go.mod names)"; exit 1; }
 	@mkdir -p $(BUILD)
 	@missing=$$(for p in $(HOST_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ] || ! ls /var/lib/apt/lists/*_Packages >/dev/null 2>&1; then \
@@ -27,7 +28,7 @@ $(BUILD)/.deps: Makefile
 	fi
 	@touch $@
 
-binaries:
+binaries: deps
 	@mkdir -p $(BIN)
 	$(GOBUILD) -o $(BIN)/berth-init ./cmd/berth-init
 	$(GOBUILD) -o $(BIN)/sysd ./cmd/sysd
