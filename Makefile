@@ -22,7 +22,7 @@ $(BUILD)/.deps: Makefile
 	@command -v $(GO) >/dev/null || { echo "Go is not on PATH: install Go 1.21 or newer (it fetches the toolchain go.mod names)"; exit 1; }
 	@mkdir -p $(BUILD)
 	@missing=$$(for p in $(HOST_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
-	if [ -n "$$missing" ] || ! ls /var/lib/apt/lists/*_Packages >/dev/null 2>&1; then \
+	if [ -n "$$missing" ] || ! ls /var/lib/apt/lists/*_Packages* >/dev/null 2>&1; then \
 		echo "installing host packages: $$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
