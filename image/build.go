@@ -72,7 +72,7 @@ func Build(c Config) error {
 	if err != nil {
 		return err
 	}
-	if err := Materialize(root, c.work("root"), c.Epoch); err != nil {
+	if err := Materialize(root, c.work("root")); err != nil {
 		return fmt.Errorf("root image: %w", err)
 	}
 	if err := Erofs(c.work("root"), filepath.Join(rel, "root.img"), c.Epoch); err != nil {

@@ -7,14 +7,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
-// Materialize writes t below dir with its modes and every timestamp set to
-// epoch, ready for mkfs.erofs. Files are copied, never linked: a link
-// would share (and change) the source's mode and times.
-func Materialize(t Tree, dir string, epoch time.Time) error {
+// Materialize writes t below dir with its modes, ready for mkfs.erofs,
+// which gives every file the build's timestamp itself (-T). Files are
+// copied, never linked: a link would share (and change) the source's mode.
+func Materialize(t Tree, dir string) error {
 	if err := os.RemoveAll(dir); err != nil {
 		return err
 	}
@@ -39,22 +37,15 @@ func Materialize(t Tree, dir string, epoch time.Time) error {
 			}
 		}
 	}
-	// Modes and times last, children before parents, so that writing a
-	// child does not bump its directory's mtime afterwards.
-	ts := []unix.Timespec{unix.NsecToTimespec(epoch.UnixNano()), unix.NsecToTimespec(epoch.UnixNano())}
-	for i := len(paths) - 1; i >= 0; i-- {
-		p, e := paths[i], t[paths[i]]
-		hp := filepath.Join(dir, p)
-		if e.Kind != Link {
-			if err := os.Chmod(hp, e.Mode); err != nil {
+	// Modes last: a directory may need write permission while it fills.
+	for _, p := range paths {
+		if e := t[p]; e.Kind != Link {
+			if err := os.Chmod(filepath.Join(dir, p), e.Mode); err != nil {
 				return err
 			}
 		}
-		if err := unix.UtimesNanoAt(unix.AT_FDCWD, hp, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-			return fmt.Errorf("set times on %s: %w", hp, err)
-		}
 	}
-	return unix.UtimesNanoAt(unix.AT_FDCWD, dir, ts, 0)
+	return nil
 }
 
 func writeFile(hp string, e Entry) error {
