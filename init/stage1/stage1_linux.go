@@ -102,14 +102,16 @@ func run(l *log.Logger) error {
 	}
 	l.Printf("root: slot %s from %s (%s)", slot, rootLabel, rootDev)
 	stateDev, ok := parts[labelState]
-	if !ok {
+	switch {
+	case !ok:
 		l.Printf("STATE: no partition labelled STATE: /etc and /var live in memory this boot and are lost at shutdown")
-	}
-	if err := mountState(l, stateDev); err != nil {
-		l.Printf("STATE: %v: /etc and /var live in memory this boot", err)
-		stateDev = ""
-	} else {
-		l.Printf("STATE: %s mounted", stateDev)
+	default:
+		if err := mountState(l, stateDev); err != nil {
+			l.Printf("STATE: %v: /etc and /var live in memory this boot and are lost at shutdown", err)
+			stateDev = ""
+		} else {
+			l.Printf("STATE: %s mounted", stateDev)
+		}
 	}
 	if err := early.Run(stateSteps(stateDev != ""), func(s string) { l.Print(s) }); err != nil {
 		return fmt.Errorf("prepare /etc and /var: %w", err)
@@ -161,9 +163,6 @@ func mountRoot(dev string) error {
 // mountState mounts STATE at /newroot/state, creating the file system if
 // the partition has none (first boot, or a zeroed partition).
 func mountState(l *log.Logger, dev string) error {
-	if dev == "" {
-		return errors.New("no device")
-	}
 	has, clean, err := blockdev.DeviceExt4(dev)
 	if err != nil {
 		return err
