@@ -1,6 +1,7 @@
 package qemu
 
 import (
+	"berth.dev/berth/image"
 	"os"
 	"path/filepath"
 	"testing"
@@ -10,6 +11,22 @@ import (
 // Build is what `make image` left in the build directory.
 type Build struct {
 	Dir, Disk, Kernel, Initrd string
+}
+
+// BuildAt names the artefacts of the build directory dir.
+func BuildAt(dir string) Build {
+	return Build{
+		Dir:    dir,
+		Disk:   filepath.Join(dir, "disk.img"),
+		Kernel: filepath.Join(dir, "release", "vmlinuz"),
+		Initrd: filepath.Join(dir, "release", "initrd.img"),
+	}
+}
+
+// Direct is a VM that boots the build's kernel and initramfs directly,
+// as slot slot, from a copy-on-write overlay of its disk.
+func (b Build) Direct(slot string) Config {
+	return Config{Disk: b.Disk, Kernel: b.Kernel, Initrd: b.Initrd, Append: image.Cmdline(slot)}
 }
 
 // FindBuild locates the build directory: $BERTH_BUILD, else build/ at the
@@ -27,12 +44,7 @@ func FindBuild(t testing.TB) Build {
 			}
 		}
 	}
-	b := Build{
-		Dir:    dir,
-		Disk:   filepath.Join(dir, "disk.img"),
-		Kernel: filepath.Join(dir, "release", "vmlinuz"),
-		Initrd: filepath.Join(dir, "release", "initrd.img"),
-	}
+	b := BuildAt(dir)
 	for _, f := range []string{b.Disk, b.Kernel, b.Initrd} {
 		if _, err := os.Stat(f); err != nil {
 			if os.Getenv("CI") != "" {

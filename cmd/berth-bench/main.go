@@ -34,14 +34,8 @@ func run(build string, n, mem, cpus int) error {
 	if err != nil {
 		return err
 	}
-	base := qemu.Config{
-		Disk:     filepath.Join(build, "disk.img"),
-		Kernel:   filepath.Join(build, "release", "vmlinuz"),
-		Initrd:   filepath.Join(build, "release", "initrd.img"),
-		Append:   image.Cmdline("A"),
-		MemoryMB: mem,
-		CPUs:     cpus,
-	}
+	base := qemu.BuildAt(build).Direct("A")
+	base.MemoryMB, base.CPUs = mem, cpus
 	var first, ready, used, floor, firstBoot []float64
 	for i := 0; i < n; i++ {
 		// Alternate so that a change in machine load hits both alike.

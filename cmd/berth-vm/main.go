@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"berth.dev/berth/image"
 	"berth.dev/berth/qemu"
 )
 
@@ -26,19 +25,13 @@ func main() {
 	if !*keep {
 		os.RemoveAll(dir)
 	}
-	cfg := qemu.Config{
-		Dir:         dir,
-		Disk:        filepath.Join(*build, "disk.img"),
-		MemoryMB:    *mem,
-		CPUs:        *cpus,
-		Forwards:    []qemu.Forward{{Host: *ssh, Guest: 22}},
-		Interactive: true,
-	}
+	b := qemu.BuildAt(*build)
+	cfg := qemu.Config{Disk: b.Disk}
 	if *direct != "" {
-		cfg.Kernel = filepath.Join(*build, "release", "vmlinuz")
-		cfg.Initrd = filepath.Join(*build, "release", "initrd.img")
-		cfg.Append = image.Cmdline(*direct)
+		cfg = b.Direct(*direct)
 	}
+	cfg.Dir, cfg.MemoryMB, cfg.CPUs, cfg.Interactive = dir, *mem, *cpus, true
+	cfg.Forwards = []qemu.Forward{{Host: *ssh, Guest: 22}}
 	vm, err := qemu.Start(cfg)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "berth-vm:", err)

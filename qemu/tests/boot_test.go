@@ -20,9 +20,7 @@ const (
 	bootRE      = `^berth: boot n=(\d+) machine-id=([0-9a-f]{32})$`
 )
 
-func direct(b qemu.Build, slot string) qemu.Config {
-	return qemu.Config{Disk: b.Disk, Kernel: b.Kernel, Initrd: b.Initrd, Append: image.Cmdline(slot)}
-}
+func direct(b qemu.Build, slot string) qemu.Config { return b.Direct(slot) }
 
 func extent(label string) image.Extent {
 	ext, _ := image.Plan(image.Layout)
