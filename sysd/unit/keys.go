@@ -23,20 +23,8 @@ var table = map[string]map[string]setter{
 		"StartLimitIntervalSec": span(func(u *Unit) *time.Duration { return &u.Service.StartLimitIntervalSec }),
 	},
 	"Service": {
-		"Type": func(u *Unit, v string) error {
-			if err := oneOf(v, "simple", "notify", "oneshot"); err != nil {
-				return err
-			}
-			u.Service.Type = v
-			return nil
-		},
-		"Restart": func(u *Unit, v string) error {
-			if err := oneOf(v, "no", "on-failure", "always"); err != nil {
-				return err
-			}
-			u.Service.Restart = v
-			return nil
-		},
+		"Type":                  choice(func(u *Unit) *string { return &u.Service.Type }, "simple", "notify", "oneshot"),
+		"Restart":               choice(func(u *Unit) *string { return &u.Service.Restart }, "no", "on-failure", "always"),
 		"RestartSec":            span(func(u *Unit) *time.Duration { return &u.Service.RestartSec }),
 		"TimeoutStartSec":       span(func(u *Unit) *time.Duration { return &u.Service.TimeoutStartSec }),
 		"TimeoutStopSec":        span(func(u *Unit) *time.Duration { return &u.Service.TimeoutStopSec }),
@@ -77,14 +65,7 @@ var table = map[string]map[string]setter{
 		"User":       str(func(u *Unit) *string { return &u.Container.User }),
 		"Group":      str(func(u *Unit) *string { return &u.Container.Group }),
 		"WorkingDir": absPath(func(u *Unit) *string { return &u.Container.WorkingDir }),
-		"Exec": func(u *Unit, v string) error {
-			words, err := splitWords(v)
-			if err != nil {
-				return err
-			}
-			u.Container.Exec = words
-			return nil
-		},
+		"Exec":       command(func(u *Unit) *[]string { return &u.Container.Exec }),
 		"Volume": func(u *Unit, v string) error {
 			f := strings.Split(v, ":")
 			if len(f) < 2 || len(f) > 3 || !strings.HasPrefix(f[1], "/") || f[0] == "" {
@@ -100,34 +81,15 @@ var table = map[string]map[string]setter{
 			u.Container.Volumes = append(u.Container.Volumes, vol)
 			return nil
 		},
-		"Network": func(u *Unit, v string) error {
-			if err := oneOf(v, "host", "none", "private"); err != nil {
-				return err
-			}
-			u.Container.Network = v
-			return nil
-		},
-		"PID": func(u *Unit, v string) error {
-			if err := oneOf(v, "host", "private"); err != nil {
-				return err
-			}
-			u.Container.PID = v
-			return nil
-		},
-		"ReadOnly":       boolean(func(u *Unit) *bool { return &u.Container.ReadOnly }),
-		"Privileged":     boolean(func(u *Unit) *bool { return &u.Container.Privileged }),
-		"Notify":         boolean(func(u *Unit) *bool { return &u.Container.Notify }),
-		"Tmpfs":          list(func(u *Unit) *[]string { return &u.Container.Tmpfs }),
-		"AddCapability":  caps(func(u *Unit) *[]string { return &u.Container.AddCapability }),
-		"DropCapability": caps(func(u *Unit) *[]string { return &u.Container.DropCapability }),
-		"HealthCmd": func(u *Unit, v string) error {
-			words, err := splitWords(v)
-			if err != nil {
-				return err
-			}
-			u.Container.HealthCmd = words
-			return nil
-		},
+		"Network":           choice(func(u *Unit) *string { return &u.Container.Network }, "host", "none", "private"),
+		"PID":               choice(func(u *Unit) *string { return &u.Container.PID }, "host", "private"),
+		"ReadOnly":          boolean(func(u *Unit) *bool { return &u.Container.ReadOnly }),
+		"Privileged":        boolean(func(u *Unit) *bool { return &u.Container.Privileged }),
+		"Notify":            boolean(func(u *Unit) *bool { return &u.Container.Notify }),
+		"Tmpfs":             list(func(u *Unit) *[]string { return &u.Container.Tmpfs }),
+		"AddCapability":     caps(func(u *Unit) *[]string { return &u.Container.AddCapability }),
+		"DropCapability":    caps(func(u *Unit) *[]string { return &u.Container.DropCapability }),
+		"HealthCmd":         command(func(u *Unit) *[]string { return &u.Container.HealthCmd }),
 		"HealthInterval":    span(func(u *Unit) *time.Duration { return &u.Container.HealthInterval }),
 		"HealthTimeout":     span(func(u *Unit) *time.Duration { return &u.Container.HealthTimeout }),
 		"HealthStartPeriod": span(func(u *Unit) *time.Duration { return &u.Container.HealthStartPeriod }),
@@ -147,6 +109,17 @@ var unsupported = map[string]string{
 
 func str(f func(*Unit) *string) setter {
 	return func(u *Unit, v string) error { *f(u) = v; return nil }
+}
+
+// choice accepts one of the allowed values.
+func choice(f func(*Unit) *string, allowed ...string) setter {
+	return func(u *Unit, v string) error {
+		if err := oneOf(v, allowed...); err != nil {
+			return err
+		}
+		*f(u) = v
+		return nil
+	}
 }
 
 func absPath(f func(*Unit) *string) setter {
@@ -199,6 +172,18 @@ func integer(v string, lo int, dst *int) error {
 	}
 	*dst = n
 	return nil
+}
+
+// command is a command line: the last assignment wins.
+func command(f func(*Unit) *[]string) setter {
+	return func(u *Unit, v string) error {
+		words, err := splitWords(v)
+		if err != nil {
+			return err
+		}
+		*f(u) = words
+		return nil
+	}
 }
 
 // list appends the words of v; an empty value resets the list (systemd).
