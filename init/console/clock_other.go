@@ -2,7 +2,5 @@
 
 package console
 
-func sinceBootMS() int64 { return -1 }
-
-// SinceBootMS is exported for the ready line.
+// SinceBootMS is unknown off Linux.
 func SinceBootMS() int64 { return -1 }

@@ -31,7 +31,7 @@ type stamped struct {
 func (s *stamped) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ms := sinceBootMS()
+	ms := SinceBootMS()
 	if _, err := fmt.Fprintf(s.w, "[%5d.%03d] ", ms/1000, ms%1000); err != nil {
 		return 0, err
 	}
