@@ -21,8 +21,17 @@ var table = map[string]map[string]setter{
 			return integer(v, 0, &u.Service.StartLimitBurst)
 		},
 		"StartLimitIntervalSec": span(func(u *Unit) *time.Duration { return &u.Service.StartLimitIntervalSec }),
+		"ConditionKernelCommandLine": func(u *Unit, v string) error {
+			if v == "" {
+				u.ConditionKernelCommandLine = nil
+				return nil
+			}
+			u.ConditionKernelCommandLine = append(u.ConditionKernelCommandLine, v)
+			return nil
+		},
 	},
 	"Service": {
+		"TTYPath":               absPath(func(u *Unit) *string { return &u.Service.TTYPath }),
 		"Type":                  choice(func(u *Unit) *string { return &u.Service.Type }, "simple", "notify", "oneshot"),
 		"Restart":               choice(func(u *Unit) *string { return &u.Service.Restart }, "no", "on-failure", "always"),
 		"RestartSec":            span(func(u *Unit) *time.Duration { return &u.Service.RestartSec }),
@@ -228,14 +237,23 @@ func caps(f func(*Unit) *[]string) setter {
 	}
 }
 
-var knownCaps = func() map[string]bool {
-	m := map[string]bool{}
+// Capabilities lists Linux's capabilities by number: CAP_CHOWN is 0.
+var Capabilities = func() []string {
+	var l []string
 	for _, c := range strings.Fields(`CHOWN DAC_OVERRIDE DAC_READ_SEARCH FOWNER FSETID KILL SETGID SETUID
 		SETPCAP LINUX_IMMUTABLE NET_BIND_SERVICE NET_BROADCAST NET_ADMIN NET_RAW IPC_LOCK IPC_OWNER
 		SYS_MODULE SYS_RAWIO SYS_CHROOT SYS_PTRACE SYS_PACCT SYS_ADMIN SYS_BOOT SYS_NICE SYS_RESOURCE
 		SYS_TIME SYS_TTY_CONFIG MKNOD LEASE AUDIT_WRITE AUDIT_CONTROL SETFCAP MAC_OVERRIDE MAC_ADMIN
 		SYSLOG WAKE_ALARM BLOCK_SUSPEND AUDIT_READ PERFMON BPF CHECKPOINT_RESTORE`) {
-		m["CAP_"+c] = true
+		l = append(l, "CAP_"+c)
+	}
+	return l
+}()
+
+var knownCaps = func() map[string]bool {
+	m := map[string]bool{}
+	for _, c := range Capabilities {
+		m[c] = true
 	}
 	return m
 }()

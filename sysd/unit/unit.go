@@ -17,6 +17,10 @@ type Unit struct {
 
 	Description                    string
 	Requires, Wants, After, Before []string
+	// ConditionKernelCommandLine: every entry must match a word of
+	// /proc/cmdline (WORD or KEY=VALUE; "!" negates), else the unit is
+	// skipped, as in systemd.unit(5).
+	ConditionKernelCommandLine []string
 
 	Service   Service
 	Container Container
@@ -34,7 +38,8 @@ type Service struct {
 	StartLimitIntervalSec         time.Duration
 	Environment                   []string // KEY=value
 	EnvironmentFile               []string
-	MemoryMax                     int64 // bytes; -1 for infinity, 0 unset
+	TTYPath                       string // stdin/stdout/stderr on this terminal, as its controlling tty
+	MemoryMax                     int64  // bytes; -1 for infinity, 0 unset
 	CPUWeight, TasksMax, IOWeight int64
 }
 

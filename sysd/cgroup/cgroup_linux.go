@@ -1,0 +1,203 @@
+// Package cgroup manages one cgroup v2 directory per service under a
+// subtree of its own: limits written from the unit, the directory handed
+// to clone(CLONE_INTO_CGROUP) so a service never runs outside it, usage
+// read back for the API, and cgroup.kill to end everything in it at once.
+package cgroup
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Limits are the unit's resource settings; zero means unset.
+type Limits struct {
+	MemoryMax int64 // bytes; -1 is infinity
+	CPUWeight int64
+	IOWeight  int64
+	TasksMax  int64
+}
+
+// Tree is the subtree services live in, e.g. /sys/fs/cgroup/berth.
+type Tree struct{ Dir string }
+
+// Init creates the subtree and enables every controller it is given, so
+// that each service's limits can be written. It returns the controllers
+// that are missing (a cgroup v1 host has none in v2).
+func (t Tree) Init() (missing []string, err error) {
+	if err := os.MkdirAll(t.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create cgroup %s: %w", t.Dir, err)
+	}
+	parent := filepath.Dir(t.Dir)
+	have, _ := os.ReadFile(filepath.Join(parent, "cgroup.controllers"))
+	avail := strings.Fields(string(have))
+	var enable []string
+	for _, c := range []string{"cpu", "io", "memory", "pids"} {
+		if contains(avail, c) {
+			enable = append(enable, "+"+c)
+		} else {
+			missing = append(missing, c)
+		}
+	}
+	for _, dir := range []string{parent, t.Dir} {
+		if len(enable) == 0 {
+			break
+		}
+		f := filepath.Join(dir, "cgroup.subtree_control")
+		if err := os.WriteFile(f, []byte(strings.Join(enable, " ")), 0); err != nil {
+			return missing, fmt.Errorf("enable controllers %v in %s: %w", enable, f, err)
+		}
+	}
+	return missing, nil
+}
+
+// Group is one service's cgroup.
+type Group struct{ Dir string }
+
+// Create makes (or empties and reuses) the service's directory and writes
+// its limits. A limit whose controller is missing is an error naming it.
+func (t Tree) Create(name string, l Limits) (*Group, error) {
+	g := &Group{Dir: filepath.Join(t.Dir, name)}
+	if err := os.Mkdir(g.Dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		return nil, fmt.Errorf("create cgroup %s: %w", g.Dir, err)
+	}
+	set := []struct {
+		file string
+		v    int64
+		unit string
+	}{
+		{"memory.max", l.MemoryMax, "MemoryMax"},
+		{"cpu.weight", l.CPUWeight, "CPUWeight"},
+		{"io.weight", l.IOWeight, "IOWeight"},
+		{"pids.max", l.TasksMax, "TasksMax"},
+	}
+	for _, s := range set {
+		v := strconv.FormatInt(s.v, 10)
+		switch {
+		case s.v == 0:
+			v = "max"
+			if s.file == "cpu.weight" || s.file == "io.weight" {
+				continue // the kernel's default weight
+			}
+		case s.v < 0:
+			v = "max"
+		}
+		f := filepath.Join(g.Dir, s.file)
+		if s.file == "io.weight" {
+			v = "default " + v
+		}
+		if err := os.WriteFile(f, []byte(v), 0); err != nil {
+			if s.v == 0 && errors.Is(err, os.ErrNotExist) {
+				continue // resetting a limit the kernel cannot set
+			}
+			return g, fmt.Errorf("%s=%s: write %s: %w", s.unit, v, f, err)
+		}
+	}
+	return g, nil
+}
+
+// Open returns the directory for clone(CLONE_INTO_CGROUP).
+func (g *Group) Open() (*os.File, error) {
+	f, err := os.OpenFile(g.Dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open cgroup %s: %w", g.Dir, err)
+	}
+	return f, nil
+}
+
+// Kill ends every process in the group (cgroup.kill, Linux 5.14).
+// Equivalent to: echo 1 > DIR/cgroup.kill
+func (g *Group) Kill() error {
+	f := filepath.Join(g.Dir, "cgroup.kill")
+	if err := os.WriteFile(f, []byte("1"), 0); err != nil {
+		return fmt.Errorf("kill cgroup %s: %w", g.Dir, err)
+	}
+	return nil
+}
+
+// Empty reports whether no process is left in the group.
+func (g *Group) Empty() bool {
+	b, err := os.ReadFile(filepath.Join(g.Dir, "cgroup.events"))
+	if err != nil {
+		return true
+	}
+	return strings.Contains(string(b), "populated 0")
+}
+
+// Remove kills what is left and removes the directory, waiting up to d
+// for the processes to be gone.
+func (g *Group) Remove(d time.Duration) error {
+	if !g.Empty() {
+		_ = g.Kill()
+	}
+	deadline := time.Now().Add(d)
+	for {
+		err := unix.Rmdir(g.Dir)
+		if err == nil || errors.Is(err, unix.ENOENT) {
+			return nil
+		}
+		if !errors.Is(err, unix.EBUSY) || time.Now().After(deadline) {
+			return fmt.Errorf("remove cgroup %s: %w", g.Dir, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Usage is what the group uses now.
+type Usage struct {
+	MemoryBytes int64 `json:"memory_bytes"`
+	CPUUsec     int64 `json:"cpu_usec"`
+	Tasks       int64 `json:"tasks"`
+	OOMKills    int64 `json:"oom_kills"`
+}
+
+// Usage reads memory.current, cpu.stat, pids.current and memory.events;
+// a file the kernel does not have reads as zero.
+func (g *Group) Usage() Usage {
+	var u Usage
+	u.MemoryBytes = readInt(filepath.Join(g.Dir, "memory.current"))
+	u.Tasks = readInt(filepath.Join(g.Dir, "pids.current"))
+	u.CPUUsec = keyed(filepath.Join(g.Dir, "cpu.stat"), "usage_usec")
+	u.OOMKills = keyed(filepath.Join(g.Dir, "memory.events"), "oom_kill")
+	return u
+}
+
+func readInt(f string) int64 {
+	b, err := os.ReadFile(f)
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	return n
+}
+
+// keyed reads "key value" lines.
+func keyed(f, key string) int64 {
+	b, err := os.ReadFile(f)
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(line, " ")
+		if ok && k == key {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+func contains(l []string, s string) bool {
+	for _, x := range l {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,197 @@
+package container
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"berth.dev/berth/init/reaper"
+)
+
+func TestMain(m *testing.M) {
+	if filepath.Base(os.Args[0]) == InitName {
+		Init()
+	}
+	os.Exit(m.Run())
+}
+
+// needRoot skips a privileged test on an unprivileged developer machine.
+func needRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: creates namespaces and mounts")
+	}
+}
+
+// run starts s with the host's own root file system as the image and
+// returns what it printed and its exit.
+func run(t *testing.T, s Spec) (string, reaper.Exit) {
+	t.Helper()
+	r := reaper.New()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go r.Run(ctx)
+	if s.Root == "" {
+		s.Root = "/"
+	}
+	s.Staging = t.TempDir()
+	if s.Name == "" {
+		s.Name = "t"
+		s.Hostname = "t"
+	}
+	if s.Caps == nil {
+		s.Caps = DefaultCaps
+	}
+	if s.Network == "" {
+		s.Network = "private"
+	}
+	out, err := os.CreateTemp(t.TempDir(), "out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Start(r, s, nil, Stdio{nil, out, out})
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	var e reaper.Exit
+	select {
+	case e = <-p.Exit:
+	case <-time.After(30 * time.Second):
+		t.Fatal("container did not exit")
+	}
+	b, _ := os.ReadFile(out.Name())
+	return string(b), e
+}
+
+func field(status, key string) string {
+	for _, l := range strings.Split(status, "\n") {
+		if v, ok := strings.CutPrefix(l, key+":"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+func TestServiceIsPID1WithBoundedCapsAndNoNewPrivs(t *testing.T) {
+	needRoot(t)
+	out, e := run(t, Spec{Args: []string{"sh", "-c", "echo pid=$$; hostname; cat /proc/self/status; ls /proc/self/fd"}, Name: "svc", Hostname: "svc"})
+	if !e.Status.Exited() || e.Status.ExitStatus() != 0 {
+		t.Fatalf("exit %v\n%s", e, out)
+	}
+	if !strings.Contains(out, "pid=1\n") {
+		t.Errorf("service is not PID 1 in its namespace:\n%s", out)
+	}
+	if !strings.Contains(out, "\nsvc\n") {
+		t.Errorf("hostname is not the unit's:\n%s", out)
+	}
+	want := fmt.Sprintf("%016x", mask(t, DefaultCaps))
+	for _, k := range []string{"CapBnd", "CapEff", "CapPrm"} {
+		if got := field(out, k); got != want {
+			t.Errorf("%s = %s, want Docker's default set %s", k, got, want)
+		}
+	}
+	for _, k := range []string{"CapInh", "CapAmb"} {
+		if got := field(out, k); got != "0000000000000000" {
+			t.Errorf("%s = %s, want none", k, got)
+		}
+	}
+	if got := field(out, "NoNewPrivs"); got != "1" {
+		t.Errorf("NoNewPrivs = %q, want 1", got)
+	}
+	// ls's own fd for the directory is 3; nothing else is inherited.
+	fds := strings.Fields(out[strings.LastIndex(out, "0\n1\n"):])
+	if len(fds) > 4 {
+		t.Errorf("descriptors beyond stdio reached the container: %v", fds)
+	}
+}
+
+func TestDropAddAndPrivileged(t *testing.T) {
+	needRoot(t)
+	caps := []string{"CAP_NET_ADMIN", "CAP_KILL"}
+	out, _ := run(t, Spec{Caps: caps, Args: []string{"cat", "/proc/self/status"}})
+	if got, want := field(out, "CapBnd"), fmt.Sprintf("%016x", mask(t, caps)); got != want {
+		t.Errorf("CapBnd = %s, want %s", got, want)
+	}
+	out, _ = run(t, Spec{Privileged: true, Args: []string{"cat", "/proc/self/status"}})
+	if got := field(out, "NoNewPrivs"); got != "0" {
+		t.Errorf("privileged: NoNewPrivs = %s, want 0", got)
+	}
+	if got := field(out, "CapEff"); got == fmt.Sprintf("%016x", mask(t, DefaultCaps)) {
+		t.Errorf("privileged: CapEff is only the default set")
+	}
+}
+
+func TestUserDropsCapabilities(t *testing.T) {
+	needRoot(t)
+	out, _ := run(t, Spec{User: "nobody", Args: []string{"sh", "-c", "id -u; cat /proc/self/status"}})
+	if !strings.HasPrefix(out, "65534\n") {
+		t.Errorf("not running as nobody:\n%s", out)
+	}
+	if got := field(out, "CapEff"); got != "0000000000000000" {
+		t.Errorf("a non-root user has effective capabilities %s", got)
+	}
+}
+
+func TestMountsMaskedAndReadonly(t *testing.T) {
+	needRoot(t)
+	vol := t.TempDir()
+	os.WriteFile(filepath.Join(vol, "data"), []byte("kept"), 0o644)
+	out, e := run(t, Spec{
+		Mounts: []Mount{{Source: vol, Target: "/mnt", Type: "bind", ReadOnly: true}, {Source: "tmpfs", Target: "/run/x", Type: "tmpfs"}},
+		Args: []string{"sh", "-c", `
+			cat /mnt/data; echo
+			touch /mnt/new 2>/dev/null && echo mnt-writable
+			touch /usr/new 2>/dev/null && echo root-writable
+			touch /run/x/ok && echo run-writable
+			echo 1 > /proc/sys/kernel/panic 2>/dev/null && echo procsys-writable
+			echo keys=$(wc -c < /proc/keys)
+			ls /sys/firmware | wc -l
+			ls /dev | tr '\n' ' '; echo
+			ip link show 2>/dev/null | grep -c '^[0-9]' || cat /proc/net/dev | tail -n +3 | wc -l`},
+	})
+	if !e.Status.Exited() || e.Status.ExitStatus() != 0 {
+		t.Fatalf("exit %v\n%s", e, out)
+	}
+	for _, want := range []string{"kept\n", "run-writable", "keys=0", "\n0\n", "null", "urandom", "pts", "ptmx"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in:\n%s", want, out)
+		}
+	}
+	for _, bad := range []string{"mnt-writable", "root-writable", "procsys-writable", "sda", "kmsg"} {
+		if strings.Contains(out, bad) {
+			t.Errorf("found %q in:\n%s", bad, out)
+		}
+	}
+	if !strings.HasSuffix(strings.TrimSpace(out), "\n1") {
+		t.Errorf("a private network namespace should hold lo only:\n%s", out)
+	}
+}
+
+func TestStartErrorIsReported(t *testing.T) {
+	needRoot(t)
+	r := reaper.New()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go r.Run(ctx)
+	_, err := Start(r, Spec{Name: "bad", Root: "/", Staging: t.TempDir(), Network: "none", Args: []string{"no-such-program"}}, nil, Stdio{})
+	if err == nil || !strings.Contains(err.Error(), "no-such-program: not found on PATH") {
+		t.Fatalf("err = %v", err)
+	}
+	_, err = Start(r, Spec{Name: "bad", Root: "/", Staging: t.TempDir(), Network: "none", Args: []string{"true"},
+		Mounts: []Mount{{Source: t.TempDir(), Target: "/no/such/dir", Type: "bind"}}}, nil, Stdio{})
+	if err == nil || !strings.Contains(err.Error(), "read-only") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func mask(t *testing.T, caps []string) uint64 {
+	m, err := capSet(&Spec{Caps: caps})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
