@@ -1,11 +1,11 @@
 package sysd
 
 import (
+	"berth.dev/berth/sysd/atomicfile"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 )
 
@@ -27,50 +27,10 @@ func EnsureMachineID(path string) (string, error) {
 	raw[6] = raw[6]&0x0f | 0x40
 	raw[8] = raw[8]&0x3f | 0x80
 	id := hex.EncodeToString(raw[:])
-	if err := WriteFileAtomic(path, []byte(id+"\n"), 0o444); err != nil {
+	if err := atomicfile.Write(path, []byte(id+"\n"), 0o444); err != nil {
 		return "", err
 	}
 	return id, nil
-}
-
-// WriteFileAtomic replaces path with data so that after a power cut at any
-// moment the file is either the old one or the new one, complete: a temp
-// file beside it, fsync, rename, fsync of the directory.
-func WriteFileAtomic(path string, data []byte, mode os.FileMode) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // after a successful rename: nothing there
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", tmp, err)
-	}
-	if err := f.Chmod(mode); err != nil {
-		f.Close()
-		return fmt.Errorf("chmod %s: %w", tmp, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("fsync %s: %w", tmp, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", tmp, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("install %s: %w", path, err)
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("open %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("fsync %s: %w", dir, err)
-	}
-	return nil
 }
 
 func validMachineID(s string) bool {

@@ -20,7 +20,7 @@ func (p *pid1) superviseSysd() {
 		// Its own session: a signal meant for PID 1's group never reaches it.
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 		started := time.Now()
-		exited, err := p.reaper.Start(cmd)
+		pid, exited, err := p.reaper.Start(cmd)
 		if err != nil {
 			p.log.Printf("sysd: %v", err)
 		} else {
@@ -28,7 +28,7 @@ func (p *pid1) superviseSysd() {
 			case e := <-exited:
 				p.log.Printf("sysd: %v", e)
 			case <-p.sysdStop:
-				p.stopSysd(cmd.Process.Pid, exited)
+				p.stopSysd(pid, exited)
 				return
 			}
 		}

@@ -111,14 +111,16 @@ func (r *Reaper) publish(e Exit) {
 	}
 }
 
-// Start starts cmd and returns a channel that receives its exit. Never call
-// cmd.Wait: the reaper owns wait4.
-func (r *Reaper) Start(cmd *exec.Cmd) (<-chan Exit, error) {
+// Start starts cmd and returns its pid and a channel that receives its
+// exit. Never call cmd.Wait: the reaper owns wait4. Nor use
+// cmd.Process.Pid afterwards: releasing the process sets it to -1, and
+// kill(-1) signals every process there is.
+func (r *Reaper) Start(cmd *exec.Cmd) (int, <-chan Exit, error) {
 	ch := make(chan Exit, 1)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", cmd.Path, err)
+		return 0, nil, fmt.Errorf("start %s: %w", cmd.Path, err)
 	}
 	pid := cmd.Process.Pid
 	// Drop the pidfd Go keeps; we learn about the exit from wait4.
@@ -129,7 +131,7 @@ func (r *Reaper) Start(cmd *exec.Cmd) (<-chan Exit, error) {
 	} else {
 		r.waiters[pid] = ch
 	}
-	return ch, nil
+	return pid, ch, nil
 }
 
 // WaitNone reaps until PID 1 has no children left or ctx ends.

@@ -19,7 +19,7 @@ func TestStartPublishesExit(t *testing.T) {
 		args []string
 		code int
 	}{{[]string{"true"}, 0}, {[]string{"sh", "-c", "exit 7"}, 7}} {
-		ch, err := r.Start(exec.Command(tc.args[0], tc.args[1:]...))
+		_, ch, err := r.Start(exec.Command(tc.args[0], tc.args[1:]...))
 		if err != nil {
 			t.Fatal(err)
 		}

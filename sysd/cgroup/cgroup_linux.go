@@ -92,10 +92,13 @@ func (t Tree) Create(name string, l Limits) (*Group, error) {
 		if s.file == "io.weight" {
 			v = "default " + v
 		}
-		if err := os.WriteFile(f, []byte(v), 0); err != nil {
-			if s.v == 0 && errors.Is(err, os.ErrNotExist) {
+		if _, err := os.Stat(f); err != nil {
+			if s.v == 0 {
 				continue // resetting a limit the kernel cannot set
 			}
+			return g, fmt.Errorf("%s=%s: the %s controller is not available in %s: %w", s.unit, v, strings.Split(s.file, ".")[0], t.Dir, err)
+		}
+		if err := os.WriteFile(f, []byte(v), 0); err != nil {
 			return g, fmt.Errorf("%s=%s: write %s: %w", s.unit, v, f, err)
 		}
 	}
@@ -117,6 +120,26 @@ func (g *Group) Kill() error {
 	f := filepath.Join(g.Dir, "cgroup.kill")
 	if err := os.WriteFile(f, []byte("1"), 0); err != nil {
 		return fmt.Errorf("kill cgroup %s: %w", g.Dir, err)
+	}
+	return nil
+}
+
+// KillWait kills every process in the group and waits up to d until none
+// is left, so that a process started in the group afterwards is not caught
+// by a kill still in progress.
+func (g *Group) KillWait(d time.Duration) error {
+	if g.Empty() {
+		return nil
+	}
+	if err := g.Kill(); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(d)
+	for !g.Empty() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("kill cgroup %s: processes still there after %v", g.Dir, d)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 	return nil
 }

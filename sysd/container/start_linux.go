@@ -89,11 +89,11 @@ func spawn(r *reaper.Reaper, s Spec, cg *os.File, stdio Stdio, attr *syscall.Sys
 	}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = files[0], files[1], files[2]
 
-	exit, err := r.Start(cmd)
+	pid, exit, err := r.Start(cmd)
 	if err != nil {
 		return nil, fmt.Errorf("container %s: %w", s.Name, err)
 	}
-	p := &Process{Pid: cmd.Process.Pid, Exit: exit}
+	p := &Process{Pid: pid, Exit: exit}
 	cfgR.Close()
 	syncW.Close()
 	if _, err := cfgW.Write(cfg); err != nil {

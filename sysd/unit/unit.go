@@ -66,13 +66,16 @@ type Container struct {
 	HealthRetries                 int
 }
 
-// Defaults are systemd's, where systemd has the setting.
+// Defaults are systemd's, where systemd has the setting, except
+// TimeoutStopSec: 10s, as Docker's stop timeout, because PID 1 gives the
+// whole shutdown 30s and a service that ignores SIGTERM (a shell script
+// as its container's PID 1 does) must not use all of it.
 func defaults(name string) Unit {
 	return Unit{
 		Name: name,
 		Service: Service{
 			Type: "simple", Restart: "no", RestartSec: 100 * time.Millisecond,
-			TimeoutStartSec: 90 * time.Second, TimeoutStopSec: 90 * time.Second,
+			TimeoutStartSec: 90 * time.Second, TimeoutStopSec: 10 * time.Second,
 			StartLimitBurst: 5, StartLimitIntervalSec: 10 * time.Second,
 		},
 		Container: Container{

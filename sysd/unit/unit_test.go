@@ -95,7 +95,7 @@ func TestDefaults(t *testing.T) {
 	if len(ds) != 0 {
 		t.Fatal(ds)
 	}
-	if u.Service.Type != "simple" || u.Service.Restart != "no" || u.Service.TimeoutStopSec != 90*time.Second ||
+	if u.Service.Type != "simple" || u.Service.Restart != "no" || u.Service.TimeoutStopSec != 10*time.Second ||
 		u.Container.Network != "private" || u.Container.HealthRetries != 3 {
 		t.Fatalf("defaults: %+v", u)
 	}

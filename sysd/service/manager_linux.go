@@ -1,0 +1,332 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"berth.dev/berth/init/reaper"
+	"berth.dev/berth/sysd/atomicfile"
+	"berth.dev/berth/sysd/cgroup"
+	"berth.dev/berth/sysd/logs"
+)
+
+// Config is where the manager finds and keeps things.
+type Config struct {
+	Dirs         []string // unit directories; a later one overrides an earlier
+	DisabledFile string   // names disabled by the admin, one a line
+	ImagesDir    string   // Image=NAME is NAME.erofs or NAME/ here
+	RunDir       string   // staging roots, notify sockets, image mounts
+	LogDir       string   // NAME.log files; empty keeps logs in memory only
+	LogLines     int      // ring buffer size per service
+	LogMaxSize   int64
+	Cgroups      cgroup.Tree
+	Cmdline      string
+	Reaper       *reaper.Reaper
+	MaxBackoff   time.Duration
+	// Logs are further logs reachable by name (sysd's own, the kernel's).
+	Logs map[string]*logs.Log
+}
+
+// ErrNotFound is returned for a name that is neither a service nor a log.
+var ErrNotFound = errors.New("no such service")
+
+// Manager supervises every service. One lock guards the state of all of
+// them; subscribers are told of events after it is released.
+type Manager struct {
+	cfg Config
+
+	mu      sync.Mutex
+	defs    map[string]*Definition
+	svcs    map[string]*svc
+	changed chan struct{} // closed and replaced on every state change
+	subs    map[chan Event]struct{}
+
+	booted bool // StartAll has launched every enabled service
+
+	imgMu  sync.Mutex
+	images map[string]string
+}
+
+// New returns a manager with nothing loaded.
+func New(cfg Config) *Manager {
+	if cfg.LogLines == 0 {
+		cfg.LogLines = 1000
+	}
+	if cfg.LogMaxSize == 0 {
+		cfg.LogMaxSize = 1 << 20
+	}
+	if cfg.MaxBackoff == 0 {
+		cfg.MaxBackoff = 30 * time.Second
+	}
+	return &Manager{cfg: cfg, defs: map[string]*Definition{}, svcs: map[string]*svc{},
+		changed: make(chan struct{}), subs: map[chan Event]struct{}{}, images: map[string]string{}}
+}
+
+// Load reads the unit files. Services already known keep running; a
+// changed definition applies from their next start.
+func (m *Manager) Load() error {
+	defs, err := Load(m.cfg.Dirs)
+	if err != nil {
+		return err
+	}
+	disabled := ReadDisabled(m.cfg.DisabledFile)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.defs = defs
+	for name, d := range defs {
+		s, ok := m.svcs[name]
+		if !ok {
+			path := ""
+			if m.cfg.LogDir != "" {
+				path = filepath.Join(m.cfg.LogDir, strings.TrimSuffix(name, ".service")+".log")
+			}
+			s = &svc{m: m, name: name, log: logs.New(path, m.cfg.LogLines, m.cfg.LogMaxSize)}
+			m.svcs[name] = s
+		}
+		s.def = d
+		s.enabled = !disabled[name]
+		if s.active() {
+			continue
+		}
+		switch {
+		case d.Invalid != "":
+			s.set(StateInvalid, d.Invalid)
+		case !s.enabled:
+			s.set(StateDisabled, "")
+		default:
+			if ok, why := ConditionHolds(d.Unit.ConditionKernelCommandLine, m.cfg.Cmdline); !ok {
+				s.set(StateSkipped, why)
+			} else if s.state == "" || s.state == StateDisabled || s.state == StateInvalid || s.state == StateSkipped {
+				s.set("inactive", "")
+			}
+		}
+	}
+	m.broadcastLocked()
+	return nil
+}
+
+// StartAll starts every enabled, valid service whose conditions hold;
+// each waits for what it is ordered after, so independent ones start in
+// parallel.
+func (m *Manager) StartAll() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, name := range sortedNames(m.defs) {
+		s := m.svcs[name]
+		if s.enabled && s.state == "inactive" {
+			s.launch()
+		}
+	}
+	m.booted = true
+}
+
+// StopAll stops every service in reverse dependency order.
+func (m *Manager) StopAll() {
+	m.mu.Lock()
+	order := StopOrder(m.defs)
+	m.mu.Unlock()
+	for _, level := range order {
+		var wg sync.WaitGroup
+		for _, name := range level {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				m.Stop(name)
+			}()
+		}
+		wg.Wait()
+	}
+}
+
+func (m *Manager) get(name string) (*svc, error) {
+	if !strings.Contains(name, ".") {
+		name += ".service"
+	}
+	s, ok := m.svcs[name]
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, name)
+	}
+	return s, nil
+}
+
+// Start starts a service (and what it requires) now.
+func (m *Manager) Start(name string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s, err := m.get(name)
+	if err != nil {
+		return err
+	}
+	if s.def.Invalid != "" {
+		return fmt.Errorf("%s is not valid: %s", s.name, s.def.Invalid)
+	}
+	s.launch()
+	return nil
+}
+
+// Stop stops a service and waits until it has stopped.
+func (m *Manager) Stop(name string) error {
+	m.mu.Lock()
+	s, err := m.get(name)
+	if err != nil {
+		m.mu.Unlock()
+		return err
+	}
+	cancel, done := s.cancel, s.done
+	m.mu.Unlock()
+	if cancel == nil {
+		return nil
+	}
+	cancel()
+	<-done
+	return nil
+}
+
+// Restart stops and starts a service.
+func (m *Manager) Restart(name string) error {
+	if err := m.Stop(name); err != nil {
+		return err
+	}
+	return m.Start(name)
+}
+
+// Enable and Disable persist the choice in the disabled file; they do not
+// start or stop the service (os-ctl's --now does).
+func (m *Manager) Enable(name string) error  { return m.setEnabled(name, true) }
+func (m *Manager) Disable(name string) error { return m.setEnabled(name, false) }
+
+func (m *Manager) setEnabled(name string, on bool) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s, err := m.get(name)
+	if err != nil {
+		return err
+	}
+	disabled := ReadDisabled(m.cfg.DisabledFile)
+	if on {
+		delete(disabled, s.name)
+	} else {
+		disabled[s.name] = true
+	}
+	var names []string
+	for n := range disabled {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	if err := os.MkdirAll(filepath.Dir(m.cfg.DisabledFile), 0o755); err != nil {
+		return fmt.Errorf("persist enable/disable: %w", err)
+	}
+	data := "# services disabled with os-ctl service disable\n" + strings.Join(names, "\n") + "\n"
+	if err := atomicfile.Write(m.cfg.DisabledFile, []byte(data), 0o644); err != nil {
+		return err
+	}
+	s.enabled = on
+	if !on && !s.active() {
+		s.set(StateDisabled, "")
+	} else if on && s.state == StateDisabled {
+		s.set("inactive", "")
+	}
+	m.broadcastLocked()
+	return nil
+}
+
+// List returns every service's status, by name.
+func (m *Manager) List() []Status {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []Status
+	for _, name := range sortedNames(m.defs) {
+		out = append(out, m.svcs[name].status(false))
+	}
+	return out
+}
+
+// Get returns one service's status with its event history.
+func (m *Manager) Get(name string) (Status, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s, err := m.get(name)
+	if err != nil {
+		return Status{}, err
+	}
+	return s.status(true), nil
+}
+
+// Log returns the log of a service or of sysd or the kernel.
+func (m *Manager) Log(name string) (*logs.Log, error) {
+	if l, ok := m.cfg.Logs[name]; ok {
+		return l, nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s, err := m.get(name)
+	if err != nil {
+		return nil, err
+	}
+	return s.log, nil
+}
+
+// Subscribe returns a channel of every event from now on.
+func (m *Manager) Subscribe() (<-chan Event, func()) {
+	ch := make(chan Event, 256)
+	m.mu.Lock()
+	m.subs[ch] = struct{}{}
+	m.mu.Unlock()
+	return ch, func() {
+		m.mu.Lock()
+		delete(m.subs, ch)
+		m.mu.Unlock()
+	}
+}
+
+// WaitUp waits until every named service is up (or finished, for a
+// oneshot) and returns the first that ended otherwise.
+func (m *Manager) WaitUp(ctx context.Context, names ...string) error {
+	for _, n := range names {
+		c := &upCondition{m: m, name: n}
+		if err := c.Wait(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (m *Manager) publish(evs []Event) {
+	if len(evs) == 0 {
+		return
+	}
+	m.mu.Lock()
+	subs := make([]chan Event, 0, len(m.subs))
+	for ch := range m.subs {
+		subs = append(subs, ch)
+	}
+	m.mu.Unlock()
+	for _, ch := range subs {
+		for _, e := range evs {
+			select {
+			case ch <- e:
+			default: // a slow reader loses events rather than stalling services
+			}
+		}
+	}
+}
+
+// broadcastLocked wakes every waiting condition; m.mu is held.
+func (m *Manager) broadcastLocked() {
+	close(m.changed)
+	m.changed = make(chan struct{})
+}
+
+// logf writes to sysd's own log, when there is one.
+func (m *Manager) logf(format string, args ...any) {
+	if l := m.cfg.Logs["sysd"]; l != nil {
+		l.Printf(format, args...)
+	}
+}

@@ -1,0 +1,236 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"berth.dev/berth/sysd/cgroup"
+	"berth.dev/berth/sysd/logs"
+	"berth.dev/berth/sysd/supervise"
+)
+
+// svc is one service's state; every field is guarded by m.mu.
+type svc struct {
+	m       *Manager
+	name    string
+	def     *Definition
+	log     *logs.Log
+	enabled bool
+
+	state, reason string
+	since         time.Time
+	pid           int
+	ready         bool
+	health        string
+	svcStatus     string
+	waiting       string
+	starts        int
+	cg            *cgroup.Group
+	events        []Event
+	pending       []Event // to publish after m.mu is released
+
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+const maxEvents = 200
+
+// set records a state change; m.mu is held.
+func (s *svc) set(state, msg string) {
+	e := Event{Service: s.name, Time: time.Now(), State: state, Msg: msg}
+	s.state, s.since = state, e.Time
+	if state == string(supervise.Failed) || state == StateInvalid || state == StateSkipped {
+		s.reason = msg
+	}
+	s.events = append(s.events, e)
+	if len(s.events) > maxEvents {
+		s.events = s.events[len(s.events)-maxEvents:]
+	}
+	s.pending = append(s.pending, e)
+	s.m.broadcastLocked()
+}
+
+// record takes the lock, sets the state and publishes the event.
+func (s *svc) record(state, msg string) {
+	s.m.mu.Lock()
+	s.set(state, msg)
+	evs := s.takePending()
+	s.m.mu.Unlock()
+	s.m.publish(evs)
+}
+
+// update changes fields under the lock and publishes what it recorded.
+func (s *svc) update(f func()) {
+	s.m.mu.Lock()
+	f()
+	evs := s.takePending()
+	s.m.mu.Unlock()
+	s.m.publish(evs)
+}
+
+func (s *svc) takePending() []Event {
+	evs := s.pending
+	s.pending = nil
+	return evs
+}
+
+// active reports whether the supervising goroutine runs; m.mu is held.
+func (s *svc) active() bool {
+	if s.done == nil {
+		return false
+	}
+	select {
+	case <-s.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// launch starts supervising the service and pulls in what it requires
+// or wants; m.mu is held.
+func (s *svc) launch() {
+	if s.active() || s.def.Invalid != "" {
+		return
+	}
+	for _, dep := range append(append([]string{}, s.def.Unit.Requires...), s.def.Unit.Wants...) {
+		if d, ok := s.m.svcs[dep]; ok && d.state != StateSkipped {
+			d.launch()
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel, s.done = cancel, make(chan struct{})
+	s.reason, s.svcStatus, s.starts = "", "", 0
+	done := s.done
+	go func() {
+		defer close(done)
+		defer cancel()
+		s.supervise(ctx)
+	}()
+}
+
+func (s *svc) supervise(ctx context.Context) {
+	u := s.def.Unit
+	for _, dep := range afterSet(s.m.defs, u) {
+		c := &upCondition{m: s.m, name: dep, required: contains(u.Requires, dep)}
+		s.update(func() {
+			s.waiting = c.String()
+			s.set(StateWaiting, c.String())
+		})
+		err := c.Wait(ctx)
+		s.update(func() { s.waiting = "" })
+		if ctx.Err() != nil {
+			s.record(string(supervise.Stopped), "")
+			return
+		}
+		if err != nil {
+			s.record(string(supervise.Failed), err.Error())
+			return
+		}
+	}
+	r := &supervise.Restart{
+		Runner:   supervise.RunnerFunc(s.run),
+		Policy:   u.Service.Restart,
+		Min:      u.Service.RestartSec,
+		Max:      max(s.m.cfg.MaxBackoff, u.Service.RestartSec),
+		Burst:    u.Service.StartLimitBurst,
+		Interval: u.Service.StartLimitIntervalSec,
+		Record: func(e supervise.Event) {
+			s.update(func() {
+				if e.State == supervise.Starting {
+					s.starts++
+				}
+				if e.State != supervise.Starting {
+					s.pid, s.ready, s.health = 0, false, ""
+				}
+				s.set(string(e.State), e.Msg)
+			})
+		},
+	}
+	r.Run(ctx)
+}
+
+// status is the API's view; m.mu is held.
+func (s *svc) status(events bool) Status {
+	st := Status{
+		Name: s.name, Description: s.def.Unit.Description, Source: s.def.Source,
+		Enabled: s.enabled, State: s.state, Since: s.since, Pid: s.pid,
+		Ready: s.ready, Health: s.health, Status: s.svcStatus, Waiting: s.waiting,
+		Reason: s.reason, Starts: s.starts, Up: s.state == StateUp,
+	}
+	for _, d := range s.def.Diags {
+		st.Problems = append(st.Problems, d.String())
+	}
+	if s.def.Invalid != "" && len(st.Problems) == 0 {
+		st.Problems = []string{s.def.Invalid}
+	}
+	if s.cg != nil && s.pid != 0 {
+		u := s.cg.Usage()
+		st.Usage = &u
+	}
+	if events {
+		st.Events = append([]Event(nil), s.events...)
+	}
+	return st
+}
+
+// upCondition is "NAME is up": a dependency a service waits for. It is a
+// printable value so a waiting service can say what it waits for.
+type upCondition struct {
+	m        *Manager
+	name     string
+	required bool
+}
+
+func (c *upCondition) String() string {
+	return fmt.Sprintf("waiting for %s to be up", c.name)
+}
+
+// Wait returns nil once the service is up (or a oneshot has finished),
+// and an error when a required one ended otherwise. A wanted service that
+// is not going to come up is not waited for, as in systemd.
+func (c *upCondition) Wait(ctx context.Context) error {
+	for {
+		c.m.mu.Lock()
+		s, ok := c.m.svcs[c.name]
+		var state, reason string
+		active := false
+		if ok {
+			state, reason, active = s.state, s.reason, s.active()
+		}
+		ch := c.m.changed
+		c.m.mu.Unlock()
+		switch {
+		case !ok:
+			return nil
+		case state == StateUp || state == string(supervise.Finished):
+			return nil
+		case !active && state != "inactive" || state == string(supervise.Failed):
+			if !c.required {
+				return nil
+			}
+			if reason != "" {
+				return fmt.Errorf("dependency %s is %s: %s", c.name, state, reason)
+			}
+			return fmt.Errorf("dependency %s is %s", c.name, state)
+		case !active && state == "inactive" && !c.required && (!s.enabled || c.m.booted):
+			// ordered after a service nobody is starting: nothing to wait for
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func contains(l []string, s string) bool {
+	for _, x := range l {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
