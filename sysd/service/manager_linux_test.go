@@ -158,7 +158,7 @@ func lastTime(s Status) time.Time { return s.Events[len(s.Events)-1].Time }
 
 func TestCrashLoopFailsAndOthersStayUp(t *testing.T) {
 	m := newManager(t, map[string]string{
-		"crash.service": "[Unit]\nStartLimitBurst=3\nStartLimitIntervalSec=10s\n[Service]\nRestart=always\nRestartSec=10ms\n" + hostSvc + "Exec=sh -c 'echo crashing; exit 3'\n",
+		"crash.service":  "[Unit]\nStartLimitBurst=3\nStartLimitIntervalSec=10s\n[Service]\nRestart=always\nRestartSec=10ms\n" + hostSvc + "Exec=sh -c 'echo crashing; exit 3'\n",
 		"steady.service": hostSvc + "Exec=sleep 1000\n",
 	})
 	m.StartAll()
@@ -264,4 +264,3 @@ func TestWatchdogKillsASilentService(t *testing.T) {
 		t.Errorf("exit = %v", st.Events[5])
 	}
 }
-
