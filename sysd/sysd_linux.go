@@ -1,9 +1,10 @@
 package sysd
 
 import (
-	"berth.dev/berth/init/console"
+	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -11,7 +12,13 @@ import (
 	"golang.org/x/sys/unix"
 
 	"berth.dev/berth/init/cmdline"
+	"berth.dev/berth/init/console"
 	"berth.dev/berth/init/osrelease"
+	"berth.dev/berth/init/reaper"
+	"berth.dev/berth/sysd/api"
+	"berth.dev/berth/sysd/cgroup"
+	"berth.dev/berth/sysd/logs"
+	"berth.dev/berth/sysd/service"
 )
 
 // Paths on the running system.
@@ -19,11 +26,15 @@ const (
 	machineIDPath = "/etc/machine-id"
 	bootsPath     = "/var/lib/berth/boots"
 	bootIDPath    = "/proc/sys/kernel/random/boot_id"
+	logDir        = "/var/log/berth"
+	cgroupDir     = "/sys/fs/cgroup/berth"
 )
 
-// Main runs sysd until SIGTERM and returns the exit status.
+// Main runs sysd until SIGTERM, then stops every service in reverse
+// order, and returns the exit status.
 func Main(stdout io.Writer) int {
-	l := console.Logger(stdout)
+	ownLog := logs.New(logDir+"/sysd.log", 2000, 1<<20)
+	l := console.Logger(io.MultiWriter(stdout, ownLog))
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT)
 
@@ -35,6 +46,13 @@ func Main(stdout io.Writer) int {
 		slot = "?"
 	}
 	l.Printf("sysd starting pid=%d", os.Getpid())
+	// Orphans of services sharing the host's PID namespace come to sysd,
+	// whose reaper collects them, rather than to PID 1.
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		l.Printf("sysd: become subreaper: %v", err)
+	}
+	r := reaper.New()
+	go r.Run(context.Background())
 
 	id, err := EnsureMachineID(machineIDPath)
 	if err != nil {
@@ -50,16 +68,57 @@ func Main(stdout io.Writer) int {
 		l.Printf("boot loader entry=%s", e)
 	}
 
+	kernelLog := logs.New(logDir+"/kernel.log", 2000, 1<<20)
+	go FollowKmsg(kernelLog)
+
+	tree := cgroup.Tree{Dir: cgroupDir}
+	if missing, err := tree.Init(); err != nil || len(missing) > 0 {
+		l.Printf("sysd: cgroup %s: controllers missing %v: %v", cgroupDir, missing, err)
+	}
+	m := service.New(service.Config{
+		Dirs:         []string{"/usr/lib/berth/services", "/etc/berth/services"},
+		DisabledFile: "/etc/berth/disabled-services",
+		ImagesDir:    "/usr/lib/berth/images",
+		RunDir:       "/run/berth",
+		LogDir:       logDir,
+		Cgroups:      tree,
+		Cmdline:      string(raw),
+		Reaper:       r,
+		Logs:         map[string]*logs.Log{"sysd": ownLog, "kernel": kernelLog},
+	})
+	events, _ := m.Subscribe()
+	go func() {
+		for e := range events {
+			l.Printf("service %s: %s", e.Service, e)
+		}
+	}()
+	if err := m.Load(); err != nil {
+		l.Printf("sysd: %v", err)
+	}
+	for _, st := range m.List() {
+		for _, p := range st.Problems {
+			l.Printf("service %s: %s", st.Name, p)
+		}
+	}
+	m.StartAll()
+
+	sys := &system{version: version, slot: slot, machineID: id, boot: b, bootMS: console.SinceBootMS()}
+	if ln, err := api.Listen(api.DefaultSocket); err != nil {
+		l.Printf("sysd: API: %v", err)
+	} else {
+		go http.Serve(ln, api.Handler(m, sys))
+	}
+
 	// The readiness line is a stable, machine-readable contract: tests and
 	// the benchmark match it exactly.
-	fmt.Fprintf(stdout, "berth: ready version=%s slot=%s boot_ms=%d\n", version, slot, console.SinceBootMS())
-	if f, err := os.Open("/proc/meminfo"); err == nil {
-		m := Meminfo(f)
-		f.Close()
-		l.Printf("memory used_kb=%d total_kb=%d", m["MemTotal"]-m["MemAvailable"], m["MemTotal"])
+	fmt.Fprintf(stdout, "berth: ready version=%s slot=%s boot_ms=%d\n", version, slot, sys.bootMS)
+	if mem := sys.memory(); mem[1] > 0 {
+		l.Printf("memory used_kb=%d total_kb=%d", mem[0], mem[1])
 	}
 
 	s := <-sigs
-	l.Printf("sysd stopping (%v)", s)
+	l.Printf("sysd stopping (%v): stopping services", s)
+	m.StopAll()
+	l.Printf("sysd: all services stopped")
 	return 0
 }

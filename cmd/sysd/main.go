@@ -1,12 +1,25 @@
 //go:build linux
 
 // Command sysd is Berth's system daemon; PID 1 starts and supervises it.
+// The same binary is os-ctl (installed as a link) and the first process
+// of every system container (sysd re-executes itself under that name).
 package main
 
 import (
 	"os"
+	"path/filepath"
 
 	"berth.dev/berth/sysd"
+	"berth.dev/berth/sysd/container"
+	"berth.dev/berth/sysd/osctl"
 )
 
-func main() { os.Exit(sysd.Main(os.Stdout)) }
+func main() {
+	switch filepath.Base(os.Args[0]) {
+	case container.InitName:
+		container.Init()
+	case "os-ctl":
+		os.Exit(osctl.Main(osctl.FromOS()))
+	}
+	os.Exit(sysd.Main(os.Stdout))
+}

@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -33,9 +32,6 @@ type Config struct {
 	// Logs are further logs reachable by name (sysd's own, the kernel's).
 	Logs map[string]*logs.Log
 }
-
-// ErrNotFound is returned for a name that is neither a service nor a log.
-var ErrNotFound = errors.New("no such service")
 
 // Manager supervises every service. One lock guards the state of all of
 // them; subscribers are told of events after it is released.
@@ -125,6 +121,16 @@ func (m *Manager) StartAll() {
 		}
 	}
 	m.booted = true
+}
+
+// Reload reads the unit files again and starts the enabled services that
+// are new (systemctl daemon-reload, then start what is wanted).
+func (m *Manager) Reload() error {
+	if err := m.Load(); err != nil {
+		return err
+	}
+	m.StartAll()
+	return nil
 }
 
 // StopAll stops every service in reverse dependency order.

@@ -6,6 +6,7 @@
 package service
 
 import (
+	"errors"
 	"time"
 
 	"berth.dev/berth/sysd/cgroup"
@@ -58,3 +59,6 @@ type Status struct {
 	Problems    []string      `json:"problems,omitempty"`
 	Events      []Event       `json:"events,omitempty"`
 }
+
+// ErrNotFound is returned for a name that is neither a service nor a log.
+var ErrNotFound = errors.New("no such service")

@@ -1,0 +1,234 @@
+// Package api is sysd's HTTP/JSON interface on a unix socket
+// (/run/berth/api.sock, root only), versioned under /v1/ and described in
+// docs/api.md. os-ctl is its client; so may be anything that speaks HTTP.
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"berth.dev/berth/sysd/logs"
+	"berth.dev/berth/sysd/service"
+)
+
+// Services is what the API needs of the supervisor.
+type Services interface {
+	List() []service.Status
+	Get(name string) (service.Status, error)
+	Start(name string) error
+	Stop(name string) error
+	Restart(name string) error
+	Enable(name string) error
+	Disable(name string) error
+	Log(name string) (*logs.Log, error)
+	Subscribe() (<-chan service.Event, func())
+	Reload() error
+}
+
+// System is what the API needs of the machine.
+type System interface {
+	Status() SystemStatus
+	Reboot() error
+	Poweroff() error
+}
+
+// SystemStatus is GET /v1/status.
+type SystemStatus struct {
+	Version   string    `json:"version"`
+	Slot      string    `json:"slot"`
+	MachineID string    `json:"machine_id"`
+	Hostname  string    `json:"hostname"`
+	BootN     int       `json:"boot_n"`
+	BootMS    int64     `json:"boot_ms"`
+	Booted    time.Time `json:"booted"`
+	Services  Counts    `json:"services"`
+	MemoryKB  struct {
+		Used  int64 `json:"used"`
+		Total int64 `json:"total"`
+	} `json:"memory_kb"`
+	Problems []string `json:"problems,omitempty"`
+}
+
+// Counts sums up the services.
+type Counts struct {
+	Total  int      `json:"total"`
+	Up     int      `json:"up"`
+	Failed []string `json:"failed,omitempty"`
+}
+
+// Error is every error response's body.
+type Error struct {
+	Error string `json:"error"`
+}
+
+// Handler returns the /v1/ routes.
+func Handler(svcs Services, sys System) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
+		st := sys.Status()
+		for _, s := range svcs.List() {
+			st.Services.Total++
+			if s.Up || s.State == "finished" {
+				st.Services.Up++
+			}
+			if s.State == "failed" || s.State == "invalid" {
+				st.Services.Failed = append(st.Services.Failed, s.Name)
+			}
+			st.Problems = append(st.Problems, s.Problems...)
+		}
+		reply(w, http.StatusOK, st)
+	})
+	mux.HandleFunc("GET /v1/services", func(w http.ResponseWriter, r *http.Request) {
+		reply(w, http.StatusOK, svcs.List())
+	})
+	mux.HandleFunc("GET /v1/services/{name}", func(w http.ResponseWriter, r *http.Request) {
+		st, err := svcs.Get(r.PathValue("name"))
+		if err != nil {
+			fail(w, err)
+			return
+		}
+		reply(w, http.StatusOK, st)
+	})
+	actions := map[string]func(string) error{
+		"start": svcs.Start, "stop": svcs.Stop, "restart": svcs.Restart,
+		"enable": svcs.Enable, "disable": svcs.Disable,
+	}
+	mux.HandleFunc("POST /v1/services/{name}/{action}", func(w http.ResponseWriter, r *http.Request) {
+		act, ok := actions[r.PathValue("action")]
+		if !ok {
+			reply(w, http.StatusNotFound, Error{fmt.Sprintf("no action %q (start, stop, restart, enable, disable)", r.PathValue("action"))})
+			return
+		}
+		if err := act(r.PathValue("name")); err != nil {
+			fail(w, err)
+			return
+		}
+		st, _ := svcs.Get(r.PathValue("name"))
+		reply(w, http.StatusOK, st)
+	})
+	mux.HandleFunc("POST /v1/reload", func(w http.ResponseWriter, r *http.Request) {
+		if err := svcs.Reload(); err != nil {
+			fail(w, err)
+			return
+		}
+		reply(w, http.StatusOK, svcs.List())
+	})
+	mux.HandleFunc("GET /v1/logs/{name}", func(w http.ResponseWriter, r *http.Request) {
+		serveLog(w, r, svcs)
+	})
+	mux.HandleFunc("GET /v1/events", func(w http.ResponseWriter, r *http.Request) {
+		ch, stop := svcs.Subscribe()
+		defer stop()
+		w.Header().Set("Content-Type", "application/x-ndjson")
+		w.WriteHeader(http.StatusOK)
+		flush(w)
+		enc := json.NewEncoder(w)
+		for {
+			select {
+			case e := <-ch:
+				if enc.Encode(e) != nil {
+					return
+				}
+				flush(w)
+			case <-r.Context().Done():
+				return
+			}
+		}
+	})
+	mux.HandleFunc("POST /v1/reboot", func(w http.ResponseWriter, r *http.Request) {
+		power(w, sys.Reboot)
+	})
+	mux.HandleFunc("POST /v1/poweroff", func(w http.ResponseWriter, r *http.Request) {
+		power(w, sys.Poweroff)
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		reply(w, http.StatusNotFound, Error{fmt.Sprintf("no such endpoint: %s %s (see docs/api.md)", r.Method, r.URL.Path)})
+	})
+	return mux
+}
+
+// serveLog answers GET /v1/logs/NAME?n=N&follow=1 with one line per log
+// line, "TIME TEXT", or NDJSON with format=json.
+func serveLog(w http.ResponseWriter, r *http.Request, svcs Services) {
+	l, err := svcs.Log(r.PathValue("name"))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	n := 100
+	if v := r.URL.Query().Get("n"); v != "" {
+		if n, err = strconv.Atoi(v); err != nil {
+			reply(w, http.StatusBadRequest, Error{fmt.Sprintf("n=%q is not a number", v)})
+			return
+		}
+	}
+	asJSON := r.URL.Query().Get("format") == "json"
+	write := func(line logs.Line) error {
+		if asJSON {
+			return json.NewEncoder(w).Encode(line)
+		}
+		_, err := fmt.Fprintln(w, line.String())
+		return err
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if asJSON {
+		w.Header().Set("Content-Type", "application/x-ndjson")
+	}
+	if r.URL.Query().Get("follow") != "1" {
+		for _, line := range l.Tail(n) {
+			write(line)
+		}
+		return
+	}
+	tail, lines, stop := l.Follow(n)
+	defer stop()
+	for _, line := range tail {
+		write(line)
+	}
+	flush(w)
+	for {
+		select {
+		case line := <-lines:
+			if write(line) != nil {
+				return
+			}
+			flush(w)
+		case <-r.Context().Done():
+			return
+		}
+	}
+}
+
+func power(w http.ResponseWriter, f func() error) {
+	if err := f(); err != nil {
+		reply(w, http.StatusInternalServerError, Error{err.Error()})
+		return
+	}
+	reply(w, http.StatusAccepted, struct{}{})
+}
+
+func fail(w http.ResponseWriter, err error) {
+	code := http.StatusInternalServerError
+	if errors.Is(err, service.ErrNotFound) {
+		code = http.StatusNotFound
+	}
+	reply(w, code, Error{err.Error()})
+}
+
+func reply(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+func flush(w http.ResponseWriter) {
+	if f, ok := w.(http.Flusher); ok {
+		f.Flush()
+	}
+}

@@ -1,0 +1,178 @@
+// Package osctl is the os-ctl command: the admin's client of sysd's API,
+// with human tables by default and --json on every read command.
+package osctl
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+
+	"berth.dev/berth/sysd/api"
+)
+
+// Env is everything os-ctl touches, so tests drive it in-process.
+type Env struct {
+	Args           []string // without the program name
+	Stdout, Stderr io.Writer
+	Socket         string // sysd's API socket
+	HTTP           *http.Client
+}
+
+// FromOS returns the environment of the running process; BERTH_API
+// overrides the socket.
+func FromOS() Env {
+	sock := os.Getenv("BERTH_API")
+	if sock == "" {
+		sock = api.DefaultSocket
+	}
+	return Env{Args: os.Args[1:], Stdout: os.Stdout, Stderr: os.Stderr, Socket: sock}
+}
+
+const usage = `usage: os-ctl COMMAND [ARGS]
+
+  status [--json]                      the machine: version, slot, services
+  service ls [--json]                  every service, its state and memory
+  service status NAME [--json]         one service with its event history
+  service start|stop|restart NAME
+  service enable|disable NAME [--now]  persist across boots (--now: start or stop too)
+  reload                               read unit files again; start new enabled services
+  logs NAME [-f] [-n N]                a service's log; NAME may be sysd or kernel
+  reboot | poweroff
+  notify [--ready] [--status=TEXT] [--watchdog] [--stopping]
+                                       sd_notify from inside a service, like systemd-notify
+`
+
+// errUsage is a wrong command line; usage is printed.
+var errUsage = errors.New("wrong usage")
+
+// Main runs os-ctl and returns the exit status.
+func Main(env Env) int {
+	if env.HTTP == nil {
+		env.HTTP = api.Client(env.Socket)
+	}
+	err := run(env)
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, errUsage):
+		fmt.Fprint(env.Stderr, usage)
+		return 2
+	}
+	fmt.Fprintf(env.Stderr, "os-ctl: %v\n", err)
+	return 1
+}
+
+func run(env Env) error {
+	if len(env.Args) == 0 {
+		return errUsage
+	}
+	c := &client{env: env}
+	cmd, args := env.Args[0], env.Args[1:]
+	switch cmd {
+	case "status":
+		return c.status(args)
+	case "service", "services":
+		if len(args) == 0 {
+			return errUsage
+		}
+		return c.service(args[0], args[1:])
+	case "logs", "log":
+		return c.logs(args)
+	case "reload":
+		return c.post("/v1/reload", nil)
+	case "reboot", "poweroff":
+		return c.post("/v1/"+cmd, nil)
+	case "notify":
+		return notify(args)
+	case "help", "-h", "--help":
+		fmt.Fprint(env.Stdout, usage)
+		return nil
+	}
+	return fmt.Errorf("unknown command %q (see os-ctl help)", cmd)
+}
+
+// flags parses args with a --json flag and the given extras.
+func flags(name string, args []string, setup func(*flag.FlagSet)) (*flag.FlagSet, *bool, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	asJSON := fs.Bool("json", false, "")
+	if setup != nil {
+		setup(fs)
+	}
+	// Flags may follow the positional arguments (os-ctl logs NAME -f).
+	var pos []string
+	for len(args) > 0 {
+		if err := fs.Parse(args); err != nil {
+			return nil, nil, fmt.Errorf("%s: %v", name, err)
+		}
+		args = fs.Args()
+		if len(args) > 0 {
+			pos = append(pos, args[0])
+			args = args[1:]
+		}
+	}
+	fs.Parse(pos)
+	return fs, asJSON, nil
+}
+
+type client struct{ env Env }
+
+// get decodes GET path into v, and returns the raw body for --json.
+func (c *client) get(path string, v any) ([]byte, error) {
+	resp, err := c.env.HTTP.Get("http://sysd" + path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot reach sysd on %s: %w", c.env.Socket, unwrapURL(err))
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode >= 300 {
+		return nil, apiError(body, resp.Status)
+	}
+	return body, json.Unmarshal(body, v)
+}
+
+func (c *client) post(path string, v any) error {
+	resp, err := c.env.HTTP.Post("http://sysd"+path, "application/json", nil)
+	if err != nil {
+		return fmt.Errorf("cannot reach sysd on %s: %w", c.env.Socket, unwrapURL(err))
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode >= 300 {
+		return apiError(body, resp.Status)
+	}
+	if v != nil {
+		return json.Unmarshal(body, v)
+	}
+	return nil
+}
+
+func apiError(body []byte, status string) error {
+	var e api.Error
+	if json.Unmarshal(body, &e) == nil && e.Error != "" {
+		return errors.New(e.Error)
+	}
+	return fmt.Errorf("sysd answered %s", status)
+}
+
+func unwrapURL(err error) error {
+	var u *url.Error
+	if errors.As(err, &u) {
+		return u.Err
+	}
+	return err
+}
+
+func printJSON(w io.Writer, raw []byte) error {
+	_, err := w.Write(append([]byte(strings.TrimRight(string(raw), "\n")), '\n'))
+	return err
+}

@@ -1,0 +1,138 @@
+package osctl
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"berth.dev/berth/sysd/api"
+	"berth.dev/berth/sysd/logs"
+	"berth.dev/berth/sysd/service"
+)
+
+// fake is a supervisor with two services, recording the actions asked.
+type fake struct {
+	actions []string
+	log     *logs.Log
+}
+
+func (f *fake) List() []service.Status {
+	return []service.Status{
+		{Name: "a.service", State: "up", Up: true, Enabled: true, Pid: 42, Since: time.Now()},
+		{Name: "crash.service", State: "failed", Enabled: true, Reason: "3 starts within 10s: giving up"},
+	}
+}
+func (f *fake) Get(name string) (service.Status, error) {
+	for _, s := range f.List() {
+		if s.Name == name || s.Name == name+".service" {
+			s.Events = []service.Event{{State: "starting"}, {State: "up"}}
+			return s, nil
+		}
+	}
+	return service.Status{}, fmt.Errorf("%w: %s", service.ErrNotFound, name)
+}
+func (f *fake) act(a string) func(string) error {
+	return func(n string) error {
+		if _, err := f.Get(n); err != nil {
+			return err
+		}
+		f.actions = append(f.actions, a+" "+n)
+		return nil
+	}
+}
+func (f *fake) Start(n string) error   { return f.act("start")(n) }
+func (f *fake) Stop(n string) error    { return f.act("stop")(n) }
+func (f *fake) Restart(n string) error { return f.act("restart")(n) }
+func (f *fake) Enable(n string) error  { return f.act("enable")(n) }
+func (f *fake) Disable(n string) error { return f.act("disable")(n) }
+func (f *fake) Reload() error          { f.actions = append(f.actions, "reload"); return nil }
+func (f *fake) Log(n string) (*logs.Log, error) {
+	if n == "a" || n == "sysd" {
+		return f.log, nil
+	}
+	return nil, fmt.Errorf("%w: %s", service.ErrNotFound, n)
+}
+func (f *fake) Subscribe() (<-chan service.Event, func()) { return nil, func() {} }
+
+type sys struct{ rebooted bool }
+
+func (s *sys) Status() api.SystemStatus { return api.SystemStatus{Version: "1.2.3", Slot: "A"} }
+func (s *sys) Reboot() error            { s.rebooted = true; return nil }
+func (s *sys) Poweroff() error          { return nil }
+
+func serve(t *testing.T) (*fake, *sys, func(args ...string) (int, string, string)) {
+	f := &fake{log: logs.New("", 10, 0)}
+	f.log.Printf("hello")
+	f.log.Printf("world")
+	s := &sys{}
+	sock := filepath.Join(t.TempDir(), "api.sock")
+	ln, err := api.Listen(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: api.Handler(f, s)}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return f, s, func(args ...string) (int, string, string) {
+		var out, errb bytes.Buffer
+		code := Main(Env{Args: args, Stdout: &out, Stderr: &errb, Socket: sock})
+		return code, out.String(), errb.String()
+	}
+}
+
+func TestServiceListTableAndJSON(t *testing.T) {
+	_, _, run := serve(t)
+	code, out, _ := run("service", "ls")
+	if code != 0 || !strings.HasPrefix(out, "SERVICE") || !strings.Contains(out, "crash   ") || !strings.Contains(out, "3 starts within 10s") {
+		t.Fatalf("code %d:\n%s", code, out)
+	}
+	code, out, _ = run("service", "ls", "--json")
+	var list []service.Status
+	if code != 0 || json.Unmarshal([]byte(out), &list) != nil || len(list) != 2 || list[0].Pid != 42 {
+		t.Fatalf("code %d:\n%s", code, out)
+	}
+}
+
+func TestActionsAndErrors(t *testing.T) {
+	f, s, run := serve(t)
+	if code, _, e := run("service", "enable", "a", "--now"); code != 0 {
+		t.Fatalf("enable: %d %s", code, e)
+	}
+	run("reload")
+	run("reboot")
+	if got := strings.Join(f.actions, ","); got != "enable a,start a,reload" || !s.rebooted {
+		t.Fatalf("actions %q rebooted %v", got, s.rebooted)
+	}
+	code, _, e := run("service", "start", "nope")
+	if code != 1 || e != "os-ctl: service start nope: no such service: nope\n" {
+		t.Fatalf("code %d stderr %q", code, e)
+	}
+	if code, _, _ := run("frobnicate"); code != 1 {
+		t.Fatalf("unknown command: code %d", code)
+	}
+	code, _, e = Main(Env{Args: []string{"status"}, Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{}, Socket: "/nonexistent/api.sock"}), "", ""
+	if code != 1 {
+		t.Fatalf("no sysd: code %d", code)
+	}
+}
+
+func TestLogsAndStatus(t *testing.T) {
+	_, _, run := serve(t)
+	code, out, _ := run("logs", "a", "-n", "1")
+	if code != 0 || !strings.HasSuffix(out, " world\n") || strings.Contains(out, "hello") {
+		t.Fatalf("code %d:\n%s", code, out)
+	}
+	code, out, _ = run("status")
+	if code != 0 || !strings.Contains(out, "1.2.3") || !strings.Contains(out, "1 of 2 up, failed: crash.service") {
+		t.Fatalf("code %d:\n%s", code, out)
+	}
+	code, out, _ = run("service", "status", "a")
+	if code != 0 || !strings.Contains(out, "pid:") || !strings.Contains(out, "up") {
+		t.Fatalf("code %d:\n%s", code, out)
+	}
+}

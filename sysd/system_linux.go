@@ -1,0 +1,46 @@
+package sysd
+
+import (
+	"os"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"berth.dev/berth/sysd/api"
+)
+
+// system answers the API's machine-wide questions and requests.
+type system struct {
+	version, slot, machineID string
+	boot                     Boot
+	bootMS                   int64
+}
+
+func (s *system) Status() api.SystemStatus {
+	host, _ := os.Hostname()
+	st := api.SystemStatus{Version: s.version, Slot: s.slot, MachineID: s.machineID,
+		Hostname: host, BootN: s.boot.N, BootMS: s.bootMS}
+	var info unix.Sysinfo_t
+	if unix.Sysinfo(&info) == nil {
+		st.Booted = time.Now().Add(-time.Duration(info.Uptime) * time.Second).Truncate(time.Second)
+	}
+	mem := s.memory()
+	st.MemoryKB.Used, st.MemoryKB.Total = mem[0], mem[1]
+	return st
+}
+
+// memory returns used and total kB.
+func (s *system) memory() [2]int64 {
+	f, err := os.Open("/proc/meminfo")
+	if err != nil {
+		return [2]int64{}
+	}
+	defer f.Close()
+	m := Meminfo(f)
+	return [2]int64{m["MemTotal"] - m["MemAvailable"], m["MemTotal"]}
+}
+
+// Reboot and Poweroff ask PID 1, which stops sysd (and so every service)
+// first: SIGINT is its Ctrl-Alt-Del, SIGTERM its poweroff.
+func (s *system) Reboot() error   { return unix.Kill(1, unix.SIGINT) }
+func (s *system) Poweroff() error { return unix.Kill(1, unix.SIGTERM) }
