@@ -4,6 +4,7 @@ go 1.26.0
 
 require (
 	github.com/coreos/go-systemd/v22 v22.7.0
+	github.com/opencontainers/runtime-spec v1.2.1
 	github.com/u-root/u-root v0.16.0
 	golang.org/x/sys v0.50.0
 )

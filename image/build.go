@@ -72,6 +72,13 @@ func Build(c Config) error {
 	if err != nil {
 		return err
 	}
+	sizes, err := containerImages(c, lock, root)
+	if err != nil {
+		return err
+	}
+	for name, n := range sizes {
+		c.Logf("system container image %s: %.1f MiB", name, float64(n)/(1<<20))
+	}
 	if err := Materialize(root, c.work("root")); err != nil {
 		return fmt.Errorf("root image: %w", err)
 	}
@@ -236,8 +243,12 @@ func rootTree(c Config, k kernel, pkgs []Pkg) (Tree, error) {
 	}
 	t.File("/usr/lib/os-release", 0o644, []byte(osrelease.Render(c.Version)))
 	t.Symlink("/etc/os-release", "../usr/lib/os-release")
+	t.Symlink("/usr/bin/os-ctl", "../lib/berth/sysd")
 	if err := t.CopyDir("/", filepath.Join(c.Rootfs, "files")); err != nil {
 		return nil, fmt.Errorf("rootfs/files: %w", err)
+	}
+	if err := t.CopyDir("/usr/lib/berth/services", filepath.Join(c.Rootfs, "services")); err != nil {
+		return nil, fmt.Errorf("rootfs/services: %w", err)
 	}
 
 	// e2fsprogs: stage 1 runs mke2fs and e2fsck from here, before the

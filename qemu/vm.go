@@ -44,7 +44,11 @@ type Config struct {
 	// Interactive connects the serial console to this process's terminal
 	// instead of capturing it.
 	Interactive bool
-	Extra       []string
+	// DebugShell adds a second serial port (ttyS1) on Dir/debug.sock;
+	// with berth.debug_shell on the command line the image runs a root
+	// shell there (VM.Shell talks to it).
+	DebugShell bool
+	Extra      []string
 }
 
 // VM is a running QEMU.
@@ -172,6 +176,9 @@ func (c Config) args() ([]string, error) {
 		a = append(a, "-serial", "mon:stdio")
 	} else {
 		a = append(a, "-chardev", "stdio,id=con,signal=off", "-serial", "chardev:con")
+	}
+	if c.DebugShell {
+		a = append(a, "-chardev", "socket,id=dbg,server=on,wait=off,path="+filepath.Join(c.Dir, "debug.sock"), "-serial", "chardev:dbg")
 	}
 	netdev := "user,id=net0"
 	for _, f := range c.Forwards {

@@ -14,10 +14,11 @@ import (
 // Known lists the berth.* parameters and what they mean. It is the single
 // source for validation and for the messages printed about unknown words.
 var Known = map[string]string{
-	"berth.slot":     "the root slot to boot: A or B",
-	"berth.userdata": "URL of the user-data to read (the user-data issue)",
-	"berth.debug":    "1 to print more detail on the console",
-	"berth.modules":  "extra kernel modules to load at boot, comma separated",
+	"berth.slot":        "the root slot to boot: A or B",
+	"berth.userdata":    "URL of the user-data to read (the user-data issue)",
+	"berth.debug":       "1 to print more detail on the console",
+	"berth.debug_shell": "a root shell on ttyS1 (debug-shell.service); never on a machine others can reach through that port",
+	"berth.modules":     "extra kernel modules to load at boot, comma separated",
 }
 
 // Params is the parsed kernel command line.

@@ -120,15 +120,6 @@ func capSet(s *Spec) (uint64, error) {
 	return set, nil
 }
 
-func hasEnv(env []string, key string) bool {
-	for _, e := range env {
-		if strings.HasPrefix(e, key+"=") {
-			return true
-		}
-	}
-	return false
-}
-
 // lookPath finds a command on the container's PATH.
 func lookPath(cmd string, env []string) (string, error) {
 	if strings.Contains(cmd, "/") {

@@ -308,7 +308,14 @@ func (m *mounter) mask(p string) error {
 	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
 		err = unix.Mount("tmpfs", at, "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "size=0")
 	} else {
-		err = unix.Mount("/dev/null", at, "", unix.MS_BIND, "")
+		// The container's own /dev/null, so the mask has its /dev's
+		// flags (nosuid), not the host's devtmpfs's.
+		null, nerr := m.open("/dev/null", unix.O_PATH)
+		if nerr != nil {
+			return fmt.Errorf("mask %s: open /dev/null: %w", p, nerr)
+		}
+		err = unix.Mount(fmt.Sprintf("/proc/self/fd/%d", null), at, "", unix.MS_BIND, "")
+		unix.Close(null)
 	}
 	if err != nil {
 		return fmt.Errorf("mask %s: %w", p, err)

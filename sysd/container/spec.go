@@ -7,6 +7,8 @@
 // and then executes the service; no runc or containerd is involved.
 package container
 
+import "strings"
+
 // InitName is argv[0] of the re-executed helper that becomes the container.
 const InitName = "berth-container-init"
 
@@ -71,3 +73,12 @@ var ReadonlyPaths = []string{
 
 // DefaultPath is PATH when the unit sets none.
 const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+func hasEnv(env []string, key string) bool {
+	for _, e := range env {
+		if strings.HasPrefix(e, key+"=") {
+			return true
+		}
+	}
+	return false
+}

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/u-root/u-root/pkg/mount/loop"
+
+	"berth.dev/berth/init/kmod"
 	"golang.org/x/sys/unix"
 )
 
@@ -47,6 +49,11 @@ func (m *Manager) image(name string) (string, error) {
 	dir := filepath.Join(m.cfg.RunDir, "images", strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("Image=%s: %w", name, err)
+	}
+	if _, err := os.Stat("/dev/loop-control"); err != nil {
+		// PID 1 loads the loop module in the background; a service may
+		// be first. Loading it twice is harmless.
+		kmod.LoadAll([]string{"loop"})
 	}
 	l, err := loop.New(path, fstype, "")
 	if err != nil {

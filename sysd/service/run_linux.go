@@ -16,6 +16,7 @@ import (
 	"berth.dev/berth/sysd/cgroup"
 	"berth.dev/berth/sysd/container"
 	"berth.dev/berth/sysd/notify"
+	"berth.dev/berth/sysd/unit"
 )
 
 // run runs the service's container once: it returns when the container
@@ -132,7 +133,7 @@ func (s *svc) run(ctx context.Context) error {
 		case e := <-p.Exit:
 			cg.KillWait(5 * time.Second) // whatever the main process left behind
 			if cg.Usage().OOMKills > oomBefore {
-				return fmt.Errorf("%s; killed by the OOM killer (MemoryMax=%d)", describe(e), u.Service.MemoryMax)
+				return fmt.Errorf("%s; killed by the OOM killer (MemoryMax=%s)", describe(e), unit.FormatBytes(u.Service.MemoryMax))
 			}
 			if e.Status.Exited() && e.Status.ExitStatus() == 0 {
 				return nil

@@ -195,3 +195,15 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestFormatBytesRoundTrips(t *testing.T) {
+	for _, n := range []int64{16 << 20, 1 << 30, 1536, 1000, 3 << 40} {
+		s := FormatBytes(n)
+		if back, err := ParseBytes(s); err != nil || back != n {
+			t.Errorf("%d → %q → %d, %v", n, s, back, err)
+		}
+	}
+	if FormatBytes(16<<20) != "16M" || FormatBytes(-1) != "infinity" {
+		t.Errorf("FormatBytes(16M) = %q", FormatBytes(16<<20))
+	}
+}

@@ -132,3 +132,20 @@ func suggest(s string, known []string) string {
 	}
 	return best
 }
+
+// FormatBytes writes n as ParseBytes reads it, in the largest whole unit:
+// 16777216 is "16M"; -1 is "infinity".
+func FormatBytes(n int64) string {
+	if n < 0 {
+		return "infinity"
+	}
+	for _, u := range []struct {
+		suffix string
+		size   int64
+	}{{"T", 1 << 40}, {"G", 1 << 30}, {"M", 1 << 20}, {"K", 1 << 10}} {
+		if n >= u.size && n%u.size == 0 {
+			return fmt.Sprintf("%d%s", n/u.size, u.suffix)
+		}
+	}
+	return fmt.Sprint(n)
+}

@@ -1,0 +1,117 @@
+package image
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"berth.dev/berth/init/osrelease"
+)
+
+// imagePrefix marks a package group that is a system container image:
+// rootfs/packages/image-NAME.list becomes /usr/lib/berth/images/NAME.erofs.
+const imagePrefix = "image-"
+
+// ImagesDir is where the root image holds the system container images.
+const ImagesDir = "/usr/lib/berth/images"
+
+// containerImages builds every system container image the lock names and
+// adds each to the root tree; it returns NAME → size in bytes.
+func containerImages(c Config, lock Lock, root Tree) (map[string]int64, error) {
+	var names []string
+	for g := range lock {
+		if strings.HasPrefix(g, imagePrefix) {
+			names = append(names, strings.TrimPrefix(g, imagePrefix))
+		}
+	}
+	sort.Strings(names)
+	sizes := map[string]int64{}
+	for _, name := range names {
+		t, err := imageTree(c, name, lock[imagePrefix+name])
+		if err != nil {
+			return nil, fmt.Errorf("image %s: %w", name, err)
+		}
+		dir := c.work("images", name)
+		if err := Materialize(t, dir); err != nil {
+			return nil, fmt.Errorf("image %s: %w", name, err)
+		}
+		out := c.work("images", name+".erofs")
+		if err := Erofs(dir, out, c.Epoch); err != nil {
+			return nil, fmt.Errorf("image %s: %w", name, err)
+		}
+		if err := root.Copy(ImagesDir+"/"+name+".erofs", out); err != nil {
+			return nil, err
+		}
+		st, _ := os.Stat(out)
+		sizes[name] = st.Size()
+	}
+	return sizes, nil
+}
+
+// imageTree is one image's file system: its packages extracted (no
+// maintainer script runs), then the fixups those scripts would have made,
+// then rootfs/images/NAME/ on top.
+func imageTree(c Config, name string, pkgs []Pkg) (Tree, error) {
+	debs, err := Fetch(c.Cache, pkgs)
+	if err != nil {
+		return nil, err
+	}
+	dir := c.work("image-pkgs", name)
+	if err := Extract(debs, dir); err != nil {
+		return nil, err
+	}
+	t := Tree{}
+	if err := t.CopyDir("/", dir); err != nil {
+		return nil, err
+	}
+	// Mount points: the image is read-only, so the runtime cannot make them.
+	t.Mkdir(0o755, "/proc", "/sys", "/dev", "/run", "/etc", "/home", "/var", "/mnt", "/usr/bin", "/usr/sbin", "/bin", "/sbin")
+	t.Mkdir(0o700, "/root")
+	t.Mkdir(0o1777, "/tmp")
+	t.Symlink("/var/run", "../run")
+	for _, f := range []string{"passwd", "group"} {
+		if err := t.Copy("/etc/"+f, filepath.Join(c.Rootfs, "files/etc", f)); err != nil {
+			return nil, err
+		}
+	}
+	t.File("/usr/lib/os-release", 0o644, []byte(osrelease.Render(c.Version)))
+	t.Symlink("/etc/os-release", "../usr/lib/os-release")
+	if err := busyboxLinks(t, dir); err != nil {
+		return nil, err
+	}
+	if extra := filepath.Join(c.Rootfs, "images", name); exists(extra) {
+		if err := t.CopyDir("/", extra); err != nil {
+			return nil, fmt.Errorf("rootfs/images/%s: %w", name, err)
+		}
+	}
+	return t, nil
+}
+
+// busyboxLinks does what `busybox --install` would: a link for each
+// applet that no package file already provides. The static busybox from
+// the package runs on the build host to list them.
+func busyboxLinks(t Tree, dir string) error {
+	bb := filepath.Join(dir, "bin/busybox")
+	if !exists(bb) {
+		return nil
+	}
+	out, err := exec.Command(bb, "--list-full").Output()
+	if err != nil {
+		return fmt.Errorf("busybox --list-full: %w", err)
+	}
+	for _, p := range strings.Fields(string(out)) {
+		p = "/" + p
+		if _, ok := t[clean(p)]; !ok {
+			t.Symlink(p, "/bin/busybox")
+		}
+	}
+	return nil
+}
+
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}

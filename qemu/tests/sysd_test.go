@@ -1,0 +1,162 @@
+package tests
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"berth.dev/berth/qemu"
+	"berth.dev/berth/sysd/service"
+)
+
+// shellVM boots slot A directly with the debug shell on ttyS1 and returns
+// the VM and a connected shell.
+func shellVM(t *testing.T) (*qemu.VM, *qemu.Shell) {
+	t.Helper()
+	b := qemu.FindBuild(t)
+	cfg := direct(b, "A")
+	cfg.Append += " berth.debug_shell"
+	cfg.DebugShell = true
+	vm := qemu.StartT(t, cfg)
+	expectReady(t, vm, "A")
+	vm.MustExpect(t, `^berth: service debug-shell\.service: up$`, 60*time.Second)
+	sh, err := vm.Shell()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sh.Close() })
+	return vm, sh
+}
+
+// must runs cmd in the guest's debug shell and fails the test unless it
+// exits 0.
+func must(t *testing.T, sh *qemu.Shell, cmd string) string {
+	t.Helper()
+	out, code, err := sh.Run(cmd, 60*time.Second)
+	if err != nil || code != 0 {
+		t.Fatalf("guest: %s: exit %d, %v\n%s", cmd, code, err, out)
+	}
+	return out
+}
+
+// writeUnit writes an admin's unit file into the guest's /etc.
+func writeUnit(t *testing.T, sh *qemu.Shell, name, body string) {
+	t.Helper()
+	must(t, sh, fmt.Sprintf("mkdir -p /host/etc/berth/services && cat > /host/etc/berth/services/%s <<'EOF'\n%sEOF", name, body))
+}
+
+// services asks os-ctl in the guest for every service, as JSON.
+func services(t *testing.T, sh *qemu.Shell) map[string]service.Status {
+	t.Helper()
+	out := must(t, sh, "os-ctl service ls --json")
+	var list []service.Status
+	if err := json.Unmarshal([]byte(out), &list); err != nil {
+		t.Fatalf("os-ctl service ls --json: %v\n%s", err, out)
+	}
+	m := map[string]service.Status{}
+	for _, s := range list {
+		m[strings.TrimSuffix(s.Name, ".service")] = s
+	}
+	return m
+}
+
+// waitFor polls the guest until cond holds for the named service.
+func waitFor(t *testing.T, sh *qemu.Shell, name string, what string, cond func(service.Status) bool) service.Status {
+	t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		s := services(t, sh)[name]
+		if cond(s) {
+			return s
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never %s: %+v", name, what, s)
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+func eventStates(t *testing.T, sh *qemu.Shell, name string) string {
+	t.Helper()
+	out := must(t, sh, "os-ctl service status --json "+name)
+	var s service.Status
+	if err := json.Unmarshal([]byte(out), &s); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	var st []string
+	for _, e := range s.Events {
+		st = append(st, e.State)
+	}
+	return strings.Join(st, " ")
+}
+
+const toolbox = "[Container]\nImage=toolbox\nVolume=/usr/lib/berth/sysd:/usr/bin/os-ctl:ro\n"
+
+// Services come up in dependency order with readiness; a killed service is
+// restarted; a crash loop ends failed while the rest stay up; MemoryMax is
+// enforced by the OOM killer; os-ctl inside the guest shows all of it.
+func TestSystemServices(t *testing.T) {
+	t.Parallel()
+	vm, sh := shellVM(t)
+
+	writeUnit(t, sh, "db.service", "[Service]\nType=notify\n"+toolbox+
+		"Exec=sh -c 'sleep 2; os-ctl notify --ready --status=accepting; exec sleep 100000'\n")
+	writeUnit(t, sh, "app.service", "[Unit]\nRequires=db.service\nAfter=db.service\n[Service]\nRestart=always\nRestartSec=200ms\n"+toolbox+
+		"Exec=sh -c 'echo app started; exec sleep 100000'\n")
+	writeUnit(t, sh, "crash.service", "[Unit]\nStartLimitBurst=3\nStartLimitIntervalSec=30s\n[Service]\nRestart=always\nRestartSec=100ms\n"+toolbox+
+		"Exec=sh -c 'echo about to crash; exit 7'\n")
+	writeUnit(t, sh, "hog.service", "[Service]\nMemoryMax=16M\nRestart=no\n"+toolbox+
+		"Exec=dd if=/dev/zero of=/dev/null bs=64M count=1\n")
+	must(t, sh, "os-ctl reload")
+
+	app := waitFor(t, sh, "app", "up", func(s service.Status) bool { return s.Up })
+	if got, want := eventStates(t, sh, "app"), "inactive waiting starting running up"; got != want {
+		t.Errorf("app events: got %q, want %q", got, want)
+	}
+	db := services(t, sh)["db"]
+	if !db.Up || db.Status != "accepting" {
+		t.Errorf("db: %+v", db)
+	}
+	if !app.Since.After(db.Since) {
+		t.Errorf("app up at %v, before db at %v", app.Since, db.Since)
+	}
+
+	// Killed from the admin's view of the machine: restarted.
+	must(t, sh, fmt.Sprintf("kill -9 %d", app.Pid))
+	waitFor(t, sh, "app", "restarted", func(s service.Status) bool { return s.Up && s.Pid != app.Pid })
+	if got, want := eventStates(t, sh, "app"), "inactive waiting starting running up exited backoff starting running up"; got != want {
+		t.Errorf("app events after kill: got %q, want %q", got, want)
+	}
+
+	crash := waitFor(t, sh, "crash", "failed", func(s service.Status) bool { return s.State == "failed" })
+	if !strings.Contains(crash.Reason, "3 starts within 30s") {
+		t.Errorf("crash reason: %q", crash.Reason)
+	}
+	if out := must(t, sh, "os-ctl logs crash"); strings.Count(out, "about to crash") != 3 {
+		t.Errorf("crash log:\n%s", out)
+	}
+
+	hog := waitFor(t, sh, "hog", "failed", func(s service.Status) bool { return s.State == "failed" })
+	out := must(t, sh, "os-ctl service status hog")
+	if !strings.Contains(out, "OOM killer (MemoryMax=16M)") {
+		t.Errorf("hog was not recorded as OOM-killed: %+v\n%s", hog, out)
+	}
+
+	all := services(t, sh)
+	for _, name := range []string{"db", "app", "debug-shell"} {
+		if !all[name].Up {
+			t.Errorf("%s is %s, want up", name, all[name].State)
+		}
+		if all[name].Usage == nil || all[name].Usage.MemoryBytes == 0 {
+			t.Errorf("%s: no memory use reported", name)
+		}
+	}
+	if out := must(t, sh, "os-ctl service ls"); !strings.Contains(out, "SERVICE") {
+		t.Errorf("service ls:\n%s", out)
+	}
+	// State changes are on the console too.
+	vm.MustExpect(t, `^berth: service crash\.service: failed: 3 starts within 30s`, 5*time.Second)
+	t.Log(must(t, sh, "os-ctl service ls; os-ctl status"))
+}
