@@ -113,7 +113,7 @@ func Main(stdout io.Writer) int {
 	// the benchmark match it exactly.
 	fmt.Fprintf(stdout, "berth: ready version=%s slot=%s boot_ms=%d\n", version, slot, sys.bootMS)
 	if mem := sys.memory(); mem[1] > 0 {
-		l.Printf("memory used_kb=%d total_kb=%d", mem[0], mem[1])
+		l.Printf("memory used_kb=%d total_kb=%d sysd_rss_kb=%d", mem[0], mem[1], selfRSS())
 	}
 
 	s := <-sigs

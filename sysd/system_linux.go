@@ -44,3 +44,13 @@ func (s *system) memory() [2]int64 {
 // first: SIGINT is its Ctrl-Alt-Del, SIGTERM its poweroff.
 func (s *system) Reboot() error   { return unix.Kill(1, unix.SIGINT) }
 func (s *system) Poweroff() error { return unix.Kill(1, unix.SIGTERM) }
+
+// selfRSS is sysd's resident memory in kB (VmRSS).
+func selfRSS() int64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	return Meminfo(f)["VmRSS"]
+}

@@ -107,7 +107,7 @@ func TestSystemServices(t *testing.T) {
 		"Exec=sh -c 'echo app started; exec sleep 100000'\n")
 	writeUnit(t, sh, "crash.service", "[Unit]\nStartLimitBurst=3\nStartLimitIntervalSec=30s\n[Service]\nRestart=always\nRestartSec=100ms\n"+toolbox+
 		"Exec=sh -c 'echo about to crash; exit 7'\n")
-	writeUnit(t, sh, "hog.service", "[Service]\nMemoryMax=16M\nRestart=no\n"+toolbox+
+	writeUnit(t, sh, "hog.service", "[Unit]\nStartLimitBurst=2\n[Service]\nMemoryMax=16M\nRestart=on-failure\nRestartSec=100ms\n"+toolbox+
 		"Exec=dd if=/dev/zero of=/dev/null bs=64M count=1\n")
 	must(t, sh, "os-ctl reload")
 
@@ -138,10 +138,14 @@ func TestSystemServices(t *testing.T) {
 		t.Errorf("crash log:\n%s", out)
 	}
 
-	hog := waitFor(t, sh, "hog", "failed", func(s service.Status) bool { return s.State == "failed" })
+	// OOM-killed, recorded, restarted, and again, until the start limit.
+	waitFor(t, sh, "hog", "failed", func(s service.Status) bool { return s.State == "failed" })
+	if got, want := eventStates(t, sh, "hog"), "inactive starting running up exited backoff starting running up exited backoff failed"; got != want {
+		t.Errorf("hog events: got %q, want %q", got, want)
+	}
 	out := must(t, sh, "os-ctl service status hog")
-	if !strings.Contains(out, "OOM killer (MemoryMax=16M)") {
-		t.Errorf("hog was not recorded as OOM-killed: %+v\n%s", hog, out)
+	if strings.Count(out, "exited: signal SIGKILL; killed by the OOM killer (MemoryMax=16M)") != 2 {
+		t.Errorf("hog was not recorded as OOM-killed twice:\n%s", out)
 	}
 
 	all := services(t, sh)
