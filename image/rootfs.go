@@ -16,6 +16,9 @@ func Materialize(t Tree, dir string) error {
 	if err := os.RemoveAll(dir); err != nil {
 		return err
 	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
 	paths := t.Paths()
 	for _, p := range paths {
 		e := t[p]

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"berth.dev/berth/image"
@@ -18,12 +19,13 @@ type BootSample struct {
 	FirstLine time.Duration // QEMU start → PID 1's first line
 	Ready     time.Duration // QEMU start → the ready line
 	UsedKB    int64         // MemTotal − MemAvailable right after ready
+	SysdRSSKB int64         // sysd's own resident memory then
 }
 
 var (
 	firstRE = regexp.MustCompile(`^berth: init stage 1 `)
 	readyRE = regexp.MustCompile(`^berth: ready `)
-	memRE   = regexp.MustCompile(`^berth: memory used_kb=(\d+)`)
+	memRE   = regexp.MustCompile(`^berth: memory used_kb=(\d+) total_kb=\d+ sysd_rss_kb=(\d+)`)
 	floorRE = regexp.MustCompile(`^floor: first line`)
 	// PID 1 announces that the power button works.
 	watchingRE = regexp.MustCompile(`berth: power button: watching`)
@@ -52,6 +54,7 @@ func MeasureBoot(cfg Config) (BootSample, error) {
 	s.FirstLine = first.At.Sub(vm.Started())
 	s.Ready = ready.At.Sub(vm.Started())
 	s.UsedKB, _ = strconv.ParseInt(m[1], 10, 64)
+	s.SysdRSSKB, _ = strconv.ParseInt(m[2], 10, 64)
 	// A clean poweroff, so that the next boot of this machine is an
 	// ordinary one (no journal to replay).
 	if _, err := vm.Console.Seen(watchingRE, time.Minute); err != nil {
@@ -128,4 +131,61 @@ func BuildFloorInit(dir string) (string, error) {
 		return "", fmt.Errorf("build floor init: %w: %s", err, b)
 	}
 	return out, nil
+}
+
+// MeasureContainerStart boots the build with the debug shell and a second
+// disk holding berth-ctbench (ctbench, a static binary), runc with its
+// libraries from this host, and the toolbox image as the container root;
+// it runs the benchmark n times each way and returns its report.
+func MeasureContainerStart(b Build, dir, ctbench string, n int) (string, error) {
+	t := image.Tree{}
+	t.Mkdir(0o755, "/proc", "/sys", "/dev", "/run", "/etc")
+	t.Mkdir(0o1777, "/tmp")
+	if err := image.AddELF(t, "/", "/usr/sbin/runc"); err != nil {
+		return "", fmt.Errorf("runc from this host (apt-get install runc): %w", err)
+	}
+	if err := t.Copy("/ctbench", ctbench); err != nil {
+		return "", err
+	}
+	if err := t.CopyDir("/rootfs", filepath.Join(b.Dir, "work/images/toolbox")); err != nil {
+		return "", fmt.Errorf("toolbox image tree (run `make image`): %w", err)
+	}
+	if err := image.Materialize(t, filepath.Join(dir, "bench-tree")); err != nil {
+		return "", err
+	}
+	disk := filepath.Join(dir, "bench.img")
+	if err := image.Erofs(filepath.Join(dir, "bench-tree"), disk, time.Unix(0, 0)); err != nil {
+		return "", err
+	}
+	cfg := b.Direct("A")
+	cfg.Dir = filepath.Join(dir, "vm")
+	cfg.Append += " berth.debug_shell"
+	cfg.DebugShell = true
+	cfg.Extra = []string{"-drive", "if=none,id=bench,format=raw,readonly=on,file=" + disk, "-device", "virtio-blk-pci,drive=bench"}
+	vm, err := Start(cfg)
+	if err != nil {
+		return "", err
+	}
+	defer vm.Kill()
+	if _, _, err := vm.Console.Expect(regexp.MustCompile(`^berth: service debug-shell\.service: up$`), 5*time.Minute); err != nil {
+		return "", fmt.Errorf("%w\n%s", err, vm.Console.Tail(30))
+	}
+	sh, err := vm.Shell()
+	if err != nil {
+		return "", err
+	}
+	defer sh.Close()
+	// A chroot into the bench disk, with the host's /proc, /sys (and its
+	// cgroup2) and /dev, so that runc finds its libraries.
+	setup := "mkdir -p /tmp/b && mount -t erofs -o ro /dev/vdb /tmp/b && mount -t proc proc /tmp/b/proc && " +
+		"mount --rbind /sys /tmp/b/sys && mount --rbind /dev /tmp/b/dev && mount -t tmpfs tmpfs /tmp/b/run && mount -t tmpfs tmpfs /tmp/b/tmp"
+	if out, code, err := sh.Run(setup, time.Minute); err != nil || code != 0 {
+		return "", fmt.Errorf("bench setup: exit %d %v: %s", code, err, out)
+	}
+	out, code, err := sh.Run(fmt.Sprintf("chroot /tmp/b /ctbench -n %d 2>&1", n), 30*time.Minute)
+	if err != nil || code != 0 {
+		return "", fmt.Errorf("ctbench: exit %d %v: %s", code, err, out)
+	}
+	rss, _, _ := sh.Run("grep VmRSS /proc/$(pidof sysd)/status", time.Minute)
+	return out + "sysd " + strings.TrimSpace(rss) + " (debug shell running)\n", nil
 }

@@ -104,7 +104,7 @@ func TestSystemServices(t *testing.T) {
 	writeUnit(t, sh, "db.service", "[Service]\nType=notify\n"+toolbox+
 		"Exec=sh -c 'sleep 2; os-ctl notify --ready --status=accepting; exec sleep 100000'\n")
 	writeUnit(t, sh, "app.service", "[Unit]\nRequires=db.service\nAfter=db.service\n[Service]\nRestart=always\nRestartSec=200ms\n"+toolbox+
-		"Exec=sh -c 'echo app started; exec sleep 100000'\n")
+		"Exec=sh -c 'echo app started; exec sleep 100000'\n[Service]\nTimeoutStopSec=1s\n")
 	writeUnit(t, sh, "crash.service", "[Unit]\nStartLimitBurst=3\nStartLimitIntervalSec=30s\n[Service]\nRestart=always\nRestartSec=100ms\n"+toolbox+
 		"Exec=sh -c 'echo about to crash; exit 7'\n")
 	writeUnit(t, sh, "hog.service", "[Unit]\nStartLimitBurst=2\n[Service]\nMemoryMax=16M\nRestart=on-failure\nRestartSec=100ms\n"+toolbox+
@@ -129,6 +129,12 @@ func TestSystemServices(t *testing.T) {
 	if got, want := eventStates(t, sh, "app"), "inactive waiting starting running up exited backoff starting running up"; got != want {
 		t.Errorf("app events after kill: got %q, want %q", got, want)
 	}
+
+	// Stopped (SIGTERM ignored by sh as PID 1: cgroup.kill after the
+	// timeout) and started again in a fresh cgroup.
+	before := services(t, sh)["app"]
+	must(t, sh, "os-ctl service restart app")
+	waitFor(t, sh, "app", "up again after restart", func(s service.Status) bool { return s.Up && s.Pid != before.Pid })
 
 	crash := waitFor(t, sh, "crash", "failed", func(s service.Status) bool { return s.State == "failed" })
 	if !strings.Contains(crash.Reason, "3 starts within 30s") {

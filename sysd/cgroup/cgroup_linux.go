@@ -56,10 +56,18 @@ func (t Tree) Init() (missing []string, err error) {
 // Group is one service's cgroup.
 type Group struct{ Dir string }
 
-// Create makes (or empties and reuses) the service's directory and writes
-// its limits. A limit whose controller is missing is an error naming it.
+// Create makes the service's directory afresh (killing what an earlier run
+// left there) and writes its limits. A limit whose controller is missing
+// is an error naming it.
+//
+// Afresh, because on Linux 6.1 a process cloned into a cgroup that was
+// once killed through cgroup.kill is itself killed at once; a new
+// directory carries no such history.
 func (t Tree) Create(name string, l Limits) (*Group, error) {
 	g := &Group{Dir: filepath.Join(t.Dir, name)}
+	if err := g.Remove(5 * time.Second); err != nil {
+		return nil, err
+	}
 	if err := os.Mkdir(g.Dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
 		return nil, fmt.Errorf("create cgroup %s: %w", g.Dir, err)
 	}

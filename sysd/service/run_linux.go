@@ -38,10 +38,6 @@ func (s *svc) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// Left over from an earlier run or an earlier sysd.
-	if err := cg.KillWait(5 * time.Second); err != nil {
-		return err
-	}
 	cgf, err := cg.Open()
 	if err != nil {
 		return err
