@@ -86,10 +86,22 @@ func Main(stdout io.Writer) int {
 		Reaper:       r,
 		Logs:         map[string]*logs.Log{"sysd": ownLog, "kernel": kernelLog},
 	})
+	// Every state change on the console, as systemd's "Started …" lines.
 	events, _ := m.Subscribe()
+	flush := make(chan chan struct{})
 	go func() {
-		for e := range events {
-			l.Printf("service %s: %s", e.Service, e)
+		for {
+			select {
+			case e := <-events:
+				l.Printf("service %s: %s", e.Service, e)
+			case done := <-flush:
+				for len(events) > 0 {
+					e := <-events
+					l.Printf("service %s: %s", e.Service, e)
+				}
+				close(done)
+				return
+			}
 		}
 	}()
 	if err := m.Load(); err != nil {
@@ -119,6 +131,9 @@ func Main(stdout io.Writer) int {
 	s := <-sigs
 	l.Printf("sysd stopping (%v): stopping services", s)
 	m.StopAll()
+	done := make(chan struct{})
+	flush <- done
+	<-done
 	l.Printf("sysd: all services stopped")
 	return 0
 }

@@ -109,6 +109,7 @@ func TestSystemServices(t *testing.T) {
 		"Exec=sh -c 'echo about to crash; exit 7'\n")
 	writeUnit(t, sh, "hog.service", "[Unit]\nStartLimitBurst=2\n[Service]\nMemoryMax=16M\nRestart=on-failure\nRestartSec=100ms\n"+toolbox+
 		"Exec=dd if=/dev/zero of=/dev/null bs=64M count=1\n")
+	writeUnit(t, sh, "typo.service", "[Service]\nRestrt=always\n"+toolbox+"Exec=true\n")
 	must(t, sh, "os-ctl reload")
 
 	app := waitFor(t, sh, "app", "up", func(s service.Status) bool { return s.Up })
@@ -166,7 +167,34 @@ func TestSystemServices(t *testing.T) {
 	if out := must(t, sh, "os-ctl service ls"); !strings.Contains(out, "SERVICE") {
 		t.Errorf("service ls:\n%s", out)
 	}
+	// A wrong file is named with its line, key and fix, and not started.
+	if out := must(t, sh, "os-ctl status"); !strings.Contains(out, "/etc/berth/services/typo.service:2: [Service] Restrt: unknown key (did you mean Restart?)") {
+		t.Errorf("os-ctl status does not report the bad unit:\n%s", out)
+	}
+	if s := services(t, sh)["typo"]; s.State != "invalid" || s.Pid != 0 {
+		t.Errorf("typo: %+v", s)
+	}
+	// Logs: in memory through the API, and on STATE with timestamps.
+	if out := must(t, sh, "cat /host/var/log/berth/crash.log"); !regexpMatch(`(?m)^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z about to crash$`, out) {
+		t.Errorf("crash.log on STATE:\n%s", out)
+	}
+	if out := must(t, sh, "os-ctl logs kernel -n 1000"); !strings.Contains(out, "Memory cgroup out of memory") {
+		t.Errorf("kernel log lacks the OOM kill:\n%s", out)
+	}
+	if out := must(t, sh, "os-ctl logs sysd -n 1000"); !strings.Contains(out, "service app.service: up") {
+		t.Errorf("sysd's log:\n%s", out)
+	}
 	// State changes are on the console too.
 	vm.MustExpect(t, `^berth: service crash\.service: failed: 3 starts within 30s`, 5*time.Second)
+
 	t.Log(must(t, sh, "os-ctl service ls; os-ctl status"))
+
+	// Power off through the API: services stop in reverse order first.
+	sh.Run("os-ctl poweroff", 5*time.Second)
+	vm.MustExpect(t, `^berth: service app\.service: stopping$`, time.Minute)
+	vm.MustExpect(t, `^berth: service db\.service: stopping$`, time.Minute)
+	vm.MustExpect(t, `^berth: sysd: all services stopped$`, time.Minute)
+	if err := vm.Wait(time.Minute); err != nil {
+		t.Fatalf("no poweroff: %v", err)
+	}
 }
