@@ -33,6 +33,7 @@ binaries: deps
 	@mkdir -p $(BIN)
 	$(GOBUILD) -o $(BIN)/berth-init ./cmd/berth-init
 	$(GOBUILD) -o $(BIN)/sysd ./cmd/sysd
+	$(GOBUILD) -o $(BIN)/berth-container-init ./cmd/berth-container-init
 	$(GOBUILD) -o $(BIN)/berth-image ./cmd/berth-image
 
 image: deps binaries

@@ -17,7 +17,7 @@ type Config struct {
 	Version string
 	Epoch   time.Time // SOURCE_DATE_EPOCH: every timestamp in the image
 	Rootfs  string    // the repository's rootfs/ directory
-	Bin     string    // directory holding the built berth-init and sysd
+	Bin     string    // directory holding the built berth-init, sysd and berth-container-init
 	Out     string    // writes Out/disk.img and Out/release/
 	Cache   string    // downloaded .deb files, kept between builds
 	Logf    func(format string, args ...any)
@@ -238,8 +238,10 @@ func rootTree(c Config, k kernel, pkgs []Pkg) (Tree, error) {
 		return nil, err
 	}
 	t.Symlink("/sbin/modprobe", "init")
-	if err := t.Copy("/usr/lib/berth/sysd", filepath.Join(c.Bin, "sysd")); err != nil {
-		return nil, err
+	for _, b := range [][2]string{{"/usr/lib/berth/sysd", "sysd"}, {"/usr/lib/berth/container-init", "berth-container-init"}} {
+		if err := t.Copy(b[0], filepath.Join(c.Bin, b[1])); err != nil {
+			return nil, err
+		}
 	}
 	t.File("/usr/lib/os-release", 0o644, []byte(osrelease.Render(c.Version)))
 	t.Symlink("/etc/os-release", "../usr/lib/os-release")

@@ -84,6 +84,7 @@ func Main(stdout io.Writer) int {
 		Cgroups:      tree,
 		Cmdline:      string(raw),
 		Reaper:       r,
+		Helper:       "/usr/lib/berth/container-init",
 		Logs:         map[string]*logs.Log{"sysd": ownLog, "kernel": kernelLog},
 	})
 	// Every state change on the console, as systemd's "Started …" lines.

@@ -1,8 +1,9 @@
 //go:build linux
 
 // Command sysd is Berth's system daemon; PID 1 starts and supervises it.
-// The same binary is os-ctl (installed as a link) and the first process
-// of every system container (sysd re-executes itself under that name).
+// The same binary is os-ctl (installed as a link); it can also be a
+// system container's first process, though the image uses the smaller
+// berth-container-init for that.
 package main
 
 import (

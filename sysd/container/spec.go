@@ -45,6 +45,9 @@ type Spec struct {
 	// and no masked paths, and does not set no_new_privs.
 	Privileged bool    `json:"privileged,omitempty"`
 	Mounts     []Mount `json:"mounts,omitempty"`
+	// Helper is the binary re-executed as InitName; empty means this
+	// one (/proc/self/exe).
+	Helper string `json:"-"`
 	// NotifySocket is a host path bind-mounted at NotifyPath.
 	NotifySocket string `json:"notify_socket,omitempty"`
 }

@@ -69,7 +69,7 @@ func spawn(r *reaper.Reaper, s Spec, cg *os.File, stdio Stdio, attr *syscall.Sys
 		// container cannot overwrite it through /proc/PID/exe
 		// (CVE-2019-5736); the helper execs the service before any
 		// code of the service runs.
-		Path:        "/proc/self/exe",
+		Path:        helper(s.Helper),
 		Args:        []string{InitName},
 		Env:         []string{},
 		ExtraFiles:  append([]*os.File{cfgR, syncW}, extra...),
@@ -119,3 +119,10 @@ func (e *StartError) Error() string { return fmt.Sprintf("container %s: %s", e.N
 var ErrStart = errors.New("container did not start")
 
 func (e *StartError) Is(target error) bool { return target == ErrStart }
+
+func helper(p string) string {
+	if p == "" {
+		return "/proc/self/exe"
+	}
+	return p
+}

@@ -28,6 +28,7 @@ type Config struct {
 	Cgroups      cgroup.Tree
 	Cmdline      string
 	Reaper       *reaper.Reaper
+	Helper       string // the container's first process; empty: this binary
 	MaxBackoff   time.Duration
 	// Logs are further logs reachable by name (sysd's own, the kernel's).
 	Logs map[string]*logs.Log

@@ -67,6 +67,7 @@ func (s *svc) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	spec.Helper = m.cfg.Helper
 
 	stdio, closeChild, err := s.stdio(u.Service.TTYPath)
 	if err != nil {

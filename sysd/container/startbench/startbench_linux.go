@@ -31,17 +31,18 @@ func Main(args []string, out io.Writer) int {
 	n := fs.Int("n", 100, "starts of each kind")
 	rootfs := fs.String("rootfs", "/rootfs", "the image both runtimes run")
 	runc := fs.String("runc", "/usr/sbin/runc", "runc binary")
+	helper := fs.String("helper", "", "binary to re-execute as the container's first process (default: this one)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if err := run(*n, *rootfs, *runc, out); err != nil {
+	if err := run(*n, *rootfs, *runc, *helper, out); err != nil {
 		fmt.Fprintln(os.Stderr, "berth-ctbench:", err)
 		return 1
 	}
 	return 0
 }
 
-func run(n int, rootfs, runc string, out io.Writer) error {
+func run(n int, rootfs, runc, helper string, out io.Writer) error {
 	cg, err := leafCgroup()
 	if err != nil {
 		return err
@@ -54,7 +55,7 @@ func run(n int, rootfs, runc string, out io.Writer) error {
 	}
 	defer os.RemoveAll(tmp)
 	spec := container.Spec{Name: "bench", Hostname: "bench", Root: rootfs, Staging: filepath.Join(tmp, "staging"),
-		Args: []string{"/bin/sleep", "1000"}, Caps: container.DefaultCaps, Network: "private"}
+		Args: []string{"/bin/sleep", "1000"}, Caps: container.DefaultCaps, Network: "private", Helper: helper}
 	os.Mkdir(spec.Staging, 0o700)
 	bundle := filepath.Join(tmp, "bundle")
 	os.Mkdir(bundle, 0o755)
