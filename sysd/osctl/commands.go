@@ -168,7 +168,7 @@ func (c *client) serviceStatus(args []string) error {
 func (c *client) logs(args []string) error {
 	var follow *bool
 	var n *int
-	fs, _, err := flags("logs", args, func(fs *flag.FlagSet) {
+	fs, asJSON, err := flags("logs", args, func(fs *flag.FlagSet) {
 		follow = fs.Bool("f", false, "")
 		n = fs.Int("n", 100, "")
 	})
@@ -181,6 +181,9 @@ func (c *client) logs(args []string) error {
 	q := url.Values{"n": {strconv.Itoa(*n)}}
 	if *follow {
 		q.Set("follow", "1")
+	}
+	if *asJSON {
+		q.Set("format", "json")
 	}
 	resp, err := c.env.HTTP.Get("http://sysd/v1/logs/" + url.PathEscape(fs.Arg(0)) + "?" + q.Encode())
 	if err != nil {

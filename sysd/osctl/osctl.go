@@ -42,7 +42,7 @@ const usage = `usage: os-ctl COMMAND [ARGS]
   service start|stop|restart NAME
   service enable|disable NAME [--now]  persist across boots (--now: start or stop too)
   reload                               read unit files again; start new enabled services
-  logs NAME [-f] [-n N]                a service's log; NAME may be sysd or kernel
+  logs NAME [-f] [-n N] [--json]       a service's log; NAME may be sysd or kernel
   reboot | poweroff
   notify [--ready] [--status=TEXT] [--watchdog] [--stopping]
                                        sd_notify from inside a service, like systemd-notify

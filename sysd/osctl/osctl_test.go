@@ -57,7 +57,12 @@ func (f *fake) Log(n string) (*logs.Log, error) {
 	}
 	return nil, fmt.Errorf("%w: %s", service.ErrNotFound, n)
 }
-func (f *fake) Subscribe() (<-chan service.Event, func()) { return nil, func() {} }
+func (f *fake) Subscribe() (<-chan service.Event, func()) {
+	ch := make(chan service.Event, 2)
+	ch <- service.Event{Service: "a.service", State: "starting"}
+	ch <- service.Event{Service: "a.service", State: "up"}
+	return ch, func() {}
+}
 
 type sys struct{ rebooted bool }
 
@@ -134,5 +139,42 @@ func TestLogsAndStatus(t *testing.T) {
 	code, out, _ = run("service", "status", "a")
 	if code != 0 || !strings.Contains(out, "pid:") || !strings.Contains(out, "up") {
 		t.Fatalf("code %d:\n%s", code, out)
+	}
+}
+
+func TestEventStreamAndJSONLogs(t *testing.T) {
+	_, _, run := serve(t)
+	code, out, _ := run("logs", "a", "--json")
+	var line logs.Line
+	if code != 0 || json.Unmarshal([]byte(strings.Split(out, "\n")[1]), &line) != nil || line.Text != "world" {
+		t.Fatalf("logs --json: code %d:\n%s", code, out)
+	}
+}
+
+func TestEventStream(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "api.sock")
+	ln, err := api.Listen(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: api.Handler(&fake{log: logs.New("", 1, 0)}, &sys{})}
+	go srv.Serve(ln)
+	defer srv.Close()
+	resp, err := api.Client(sock).Get("http://sysd/v1/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	dec := json.NewDecoder(resp.Body)
+	var got []string
+	for i := 0; i < 2; i++ {
+		var e service.Event
+		if err := dec.Decode(&e); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, e.Service+" "+e.State)
+	}
+	if strings.Join(got, ",") != "a.service starting,a.service up" {
+		t.Fatalf("events: %v", got)
 	}
 }
