@@ -120,7 +120,7 @@ func Parse(file string, data []byte) (*Unit, Diagnostics) {
 			if !badSection[o.Section] {
 				badSection[o.Section] = true
 				fix := "known sections: [Unit], [Service], [Container]"
-				if s := suggest(o.Section, sectionNames()); s != "" {
+				if s := Suggest(o.Section, sectionNames()); s != "" {
 					fix = "did you mean [" + s + "]?"
 				}
 				add(headerLine(lines, o.Section), o.Section, "", "unknown section", fix, false)
@@ -134,7 +134,7 @@ func Parse(file string, data []byte) (*Unit, Diagnostics) {
 				continue
 			}
 			fix := ""
-			if s := suggest(o.Name, keyNames(o.Section)); s != "" {
+			if s := Suggest(o.Name, keyNames(o.Section)); s != "" {
 				fix = "did you mean " + s + "?"
 			}
 			add(line, o.Section, o.Name, "unknown key", fix, false)

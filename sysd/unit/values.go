@@ -122,8 +122,8 @@ func distance(a, b string) int {
 	return prev[len(b)]
 }
 
-// suggest returns the closest of known to s, if close enough.
-func suggest(s string, known []string) string {
+// Suggest returns the closest of known to s, if close enough.
+func Suggest(s string, known []string) string {
 	best, bestD := "", 3
 	for _, k := range known {
 		if d := distance(s, k); d < bestD {

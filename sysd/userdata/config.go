@@ -1,0 +1,166 @@
+// Package userdata reads cloud-init style user-data: #cloud-config YAML
+// (the common subset of cloud-init plus Berth's own "berth:" section), #!
+// scripts, gzip-compressed data and cloud-init's MIME multi-part. It is
+// strict and forgiving at once: every problem is reported with its source,
+// line and key, and whatever is valid is kept.
+package userdata
+
+import "fmt"
+
+// Config is the effective user-data.
+type Config struct {
+	Hostname          string      `json:"hostname,omitempty"`
+	FQDN              string      `json:"fqdn,omitempty"`
+	ManageEtcHosts    bool        `json:"manage_etc_hosts,omitempty"`
+	Users             []User      `json:"users,omitempty"`
+	SSHAuthorizedKeys []string    `json:"ssh_authorized_keys,omitempty"` // for the default user
+	SSHPwauth         bool        `json:"ssh_pwauth"`
+	WriteFiles        []WriteFile `json:"write_files,omitempty"`
+	Bootcmd           []Command   `json:"bootcmd,omitempty"`
+	Runcmd            []Command   `json:"runcmd,omitempty"`
+	NTPServers        []string    `json:"ntp_servers,omitempty"`
+	Timezone          string      `json:"timezone,omitempty"`
+	Scripts           []Script    `json:"scripts,omitempty"` // #! parts, run once per instance
+	Berth             Berth       `json:"berth"`
+}
+
+// DefaultUser is the user top-level ssh_authorized_keys belong to.
+const DefaultUser = "berth"
+
+// User is an entry of users:; Default marks the "default" entry.
+type User struct {
+	Name              string   `json:"name"`
+	Default           bool     `json:"default,omitempty"`
+	Gecos             string   `json:"gecos,omitempty"`
+	Groups            []string `json:"groups,omitempty"`
+	Shell             string   `json:"shell,omitempty"`
+	Sudo              []string `json:"sudo,omitempty"`
+	SSHAuthorizedKeys []string `json:"ssh_authorized_keys,omitempty"`
+	LockPasswd        bool     `json:"lock_passwd"`
+	Passwd            string   `json:"passwd,omitempty"` // a crypt(3) hash
+}
+
+// WriteFile is an entry of write_files:.
+type WriteFile struct {
+	Path        string `json:"path"`
+	Content     []byte `json:"content"` // decoded
+	Permissions uint32 `json:"permissions"`
+	Owner       string `json:"owner"`
+	Append      bool   `json:"append,omitempty"`
+	Defer       bool   `json:"defer,omitempty"`
+}
+
+// Command is a bootcmd/runcmd entry: a shell line, or an argument list.
+type Command struct {
+	Shell string   `json:"shell,omitempty"`
+	Args  []string `json:"args,omitempty"`
+}
+
+func (c Command) String() string {
+	if c.Shell != "" {
+		return c.Shell
+	}
+	return fmt.Sprint(c.Args)
+}
+
+// Script is a #! part of the user-data.
+type Script struct {
+	Name    string `json:"name"`
+	Content []byte `json:"content"`
+}
+
+// Berth is the berth: section.
+type Berth struct {
+	Services []Service         `json:"services,omitempty"`
+	Network  *Network          `json:"network,omitempty"`
+	Update   *Update           `json:"update,omitempty"`
+	Docker   map[string]any    `json:"docker,omitempty"` // daemon.json
+	Sysctl   map[string]string `json:"sysctl,omitempty"`
+	Modules  []string          `json:"modules,omitempty"`
+}
+
+// Service is a unit file delivered in user-data (like CoreOS's
+// coreos.units): written to /etc/berth/services.
+type Service struct {
+	Name    string `json:"name"`
+	Content string `json:"content,omitempty"`
+	Enabled bool   `json:"enabled"`
+}
+
+// Network is static network configuration.
+type Network struct {
+	Interfaces []Interface `json:"interfaces,omitempty"`
+	// OnlineTimeout is how long services ordered after network-online wait.
+	OnlineTimeout string `json:"online_timeout,omitempty"`
+}
+
+// Interface configures the links its match selects.
+type Interface struct {
+	Name      string   `json:"name,omitempty"` // a glob: eth*, enp0s*
+	MAC       string   `json:"mac,omitempty"`
+	DHCP      *bool    `json:"dhcp,omitempty"` // default: true unless addresses are given
+	Addresses []string `json:"addresses,omitempty"`
+	Gateway   string   `json:"gateway,omitempty"`
+	Routes    []Route  `json:"routes,omitempty"`
+	MTU       int      `json:"mtu,omitempty"`
+	DNS       []string `json:"dns,omitempty"`
+	Search    []string `json:"search,omitempty"`
+}
+
+// Route is an extra route.
+type Route struct {
+	To  string `json:"to"`
+	Via string `json:"via"`
+}
+
+// Update is the berth.update section (used by updates).
+type Update struct {
+	Server       string `json:"server,omitempty"`
+	Channel      string `json:"channel,omitempty"`
+	Strategy     string `json:"strategy,omitempty"` // off, check, download, reboot
+	Interval     string `json:"interval,omitempty"`
+	RebootWindow string `json:"reboot_window,omitempty"`
+}
+
+// Diagnostic is one problem in user-data.
+type Diagnostic struct {
+	Source  string `json:"source"`
+	Line    int    `json:"line,omitempty"`
+	Key     string `json:"key,omitempty"`
+	Msg     string `json:"msg"`
+	Fix     string `json:"fix,omitempty"`
+	Warning bool   `json:"warning,omitempty"`
+}
+
+func (d Diagnostic) String() string {
+	s := d.Source
+	if d.Line > 0 {
+		s += fmt.Sprintf(":%d", d.Line)
+	}
+	s += ":"
+	if d.Key != "" {
+		s += " " + d.Key + ":"
+	}
+	if d.Warning {
+		s += " warning:"
+	}
+	s += " " + d.Msg
+	if d.Fix != "" {
+		s += " (" + d.Fix + ")"
+	}
+	return s
+}
+
+// Diagnostics is every problem found.
+type Diagnostics []Diagnostic
+
+// Errors returns the diagnostics that dropped a key's value.
+func (ds Diagnostics) Errors() Diagnostics {
+	var out Diagnostics
+	for _, d := range ds {
+		if !d.Warning {
+			out = append(out, d)
+		}
+	}
+	return out
+}
