@@ -28,6 +28,7 @@ const (
 	bootIDPath    = "/proc/sys/kernel/random/boot_id"
 	logDir        = "/var/log/berth"
 	cgroupDir     = "/sys/fs/cgroup/berth"
+	containerInit = "/usr/lib/berth/container-init"
 )
 
 // Main runs sysd until SIGTERM, then stops every service in reverse
@@ -69,6 +70,7 @@ func Main(stdout io.Writer) int {
 	}
 
 	kernelLog := logs.New(logDir+"/kernel.log", 2000, 1<<20)
+	udLog := logs.New(logDir+"/user-data.log", 1000, 1<<20)
 	go FollowKmsg(kernelLog)
 
 	tree := cgroup.Tree{Dir: cgroupDir}
@@ -84,8 +86,8 @@ func Main(stdout io.Writer) int {
 		Cgroups:      tree,
 		Cmdline:      string(raw),
 		Reaper:       r,
-		Helper:       "/usr/lib/berth/container-init",
-		Logs:         map[string]*logs.Log{"sysd": ownLog, "kernel": kernelLog},
+		Helper:       containerInit,
+		Logs:         map[string]*logs.Log{"sysd": ownLog, "kernel": kernelLog, "user-data": udLog},
 	})
 	// Every state change on the console, as systemd's "Started …" lines.
 	events, _ := m.Subscribe()
@@ -105,6 +107,19 @@ func Main(stdout io.Writer) int {
 			}
 		}
 	}()
+	// User-data from local datasources is applied before any service
+	// starts: it may bring services, files and users they need.
+	runner := &adminRunner{m: m, r: r, tree: tree, log: udLog, helper: containerInit}
+	eff, late := applyUserData(l, localSeed(l), runner.Run)
+	if h, _ := os.Hostname(); h == "" || h == "(none)" || h == "localhost" {
+		name := "berth"
+		if len(id) >= 8 {
+			name += "-" + id[:8]
+		}
+		if err := unix.Sethostname([]byte(name)); err != nil {
+			l.Printf("sysd: hostname %s: %v", name, err)
+		}
+	}
 	if err := m.Load(); err != nil {
 		l.Printf("sysd: %v", err)
 	}
@@ -114,8 +129,9 @@ func Main(stdout io.Writer) int {
 		}
 	}
 	m.StartAll()
+	go late()
 
-	sys := &system{version: version, slot: slot, machineID: id, boot: b, bootMS: console.SinceBootMS()}
+	sys := &system{version: version, slot: slot, machineID: id, boot: b, bootMS: console.SinceBootMS(), userdata: eff}
 	if ln, err := api.Listen(api.DefaultSocket); err != nil {
 		l.Printf("sysd: API: %v", err)
 	} else {

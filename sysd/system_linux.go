@@ -14,7 +14,11 @@ type system struct {
 	version, slot, machineID string
 	boot                     Boot
 	bootMS                   int64
+	userdata                 *Effective
 }
+
+// Config is the user-data in force (GET /v1/config).
+func (s *system) Config() any { return s.userdata }
 
 func (s *system) Status() api.SystemStatus {
 	host, _ := os.Hostname()
@@ -26,6 +30,14 @@ func (s *system) Status() api.SystemStatus {
 	}
 	mem := s.memory()
 	st.MemoryKB.Used, st.MemoryKB.Total = mem[0], mem[1]
+	if s.userdata != nil {
+		for _, d := range s.userdata.Diagnostics {
+			st.Problems = append(st.Problems, "user-data: "+d.String())
+		}
+		for _, e := range s.userdata.Errors {
+			st.Problems = append(st.Problems, "user-data: "+e)
+		}
+	}
 	return st
 }
 

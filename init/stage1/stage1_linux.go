@@ -223,9 +223,14 @@ func stateSteps(haveState bool) []early.Step {
 		early.Dir{Path: base + "/etc/upper", Mode: 0o755},
 		early.Dir{Path: base + "/etc/work", Mode: 0o700},
 		early.Dir{Path: base + "/var", Mode: 0o755},
+		early.Dir{Path: base + "/home", Mode: 0o755},
+		early.Dir{Path: base + "/root", Mode: 0o700},
 		early.Mount{Source: "overlay", Target: newRoot + "/etc", FSType: "overlay",
 			Data: fmt.Sprintf("lowerdir=%s/etc,upperdir=%s/etc/upper,workdir=%s/etc/work", newRoot, base, base)},
 		early.Mount{Source: base + "/var", Target: newRoot + "/var", FSType: "none", Flags: unix.MS_BIND},
+		// Users' homes (from user-data) and root's persist too.
+		early.Mount{Source: base + "/home", Target: newRoot + "/home", FSType: "none", Flags: unix.MS_BIND},
+		early.Mount{Source: base + "/root", Target: newRoot + "/root", FSType: "none", Flags: unix.MS_BIND},
 	)
 }
 

@@ -34,6 +34,7 @@ type System interface {
 	Status() SystemStatus
 	Reboot() error
 	Poweroff() error
+	Config() any // the user-data in force, with its source and diagnostics
 }
 
 // SystemStatus is GET /v1/status.
@@ -81,6 +82,9 @@ func Handler(svcs Services, sys System) http.Handler {
 			st.Problems = append(st.Problems, s.Problems...)
 		}
 		reply(w, http.StatusOK, st)
+	})
+	mux.HandleFunc("GET /v1/config", func(w http.ResponseWriter, r *http.Request) {
+		reply(w, http.StatusOK, sys.Config())
 	})
 	mux.HandleFunc("GET /v1/services", func(w http.ResponseWriter, r *http.Request) {
 		reply(w, http.StatusOK, svcs.List())

@@ -41,6 +41,8 @@ const usage = `usage: os-ctl COMMAND [ARGS]
   service status NAME [--json]         one service with its event history
   service start|stop|restart NAME
   service enable|disable NAME [--now]  persist across boots (--now: start or stop too)
+  config validate FILE                 check user-data as sysd would read it (works on any host)
+  config show                          the user-data in force, its source and its problems
   reload                               read unit files again; start new enabled services
   logs NAME [-f] [-n N] [--json]       a service's log; NAME may be sysd or kernel
   reboot | poweroff
@@ -84,6 +86,8 @@ func run(env Env) error {
 		return c.service(args[0], args[1:])
 	case "logs", "log":
 		return c.logs(args)
+	case "config":
+		return c.config(args)
 	case "reload":
 		return c.post("/v1/reload", nil)
 	case "reboot", "poweroff":

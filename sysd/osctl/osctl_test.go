@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -69,6 +70,7 @@ type sys struct{ rebooted bool }
 func (s *sys) Status() api.SystemStatus { return api.SystemStatus{Version: "1.2.3", Slot: "A"} }
 func (s *sys) Reboot() error            { s.rebooted = true; return nil }
 func (s *sys) Poweroff() error          { return nil }
+func (s *sys) Config() any              { return map[string]string{"source": "fw_cfg"} }
 
 func serve(t *testing.T) (*fake, *sys, func(args ...string) (int, string, string)) {
 	f := &fake{log: logs.New("", 10, 0)}
@@ -176,5 +178,23 @@ func TestEventStream(t *testing.T) {
 	}
 	if strings.Join(got, ",") != "a.service starting,a.service up" {
 		t.Fatalf("events: %v", got)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	_, _, run := serve(t)
+	f := filepath.Join(t.TempDir(), "user-data")
+	os.WriteFile(f, []byte("#cloud-config\nhostnam: x\nssh_pwauth: maybe\n"), 0o644)
+	code, out, e := run("config", "validate", f)
+	if code != 1 || !strings.Contains(out, f+":2: hostnam: warning: unknown key, ignored (did you mean hostname?)") ||
+		!strings.Contains(out, f+":3: ssh_pwauth: want a boolean") || !strings.Contains(e, "1 errors") {
+		t.Fatalf("code %d\n%s\n%s", code, out, e)
+	}
+	os.WriteFile(f, []byte("#cloud-config\nhostname: x\n"), 0o644)
+	if code, out, _ := run("config", "validate", f); code != 0 || !strings.Contains(out, "valid") {
+		t.Fatalf("code %d\n%s", code, out)
+	}
+	if code, out, _ := run("config", "show"); code != 0 || !strings.Contains(out, "fw_cfg") {
+		t.Fatalf("show: code %d\n%s", code, out)
 	}
 }

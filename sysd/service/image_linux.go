@@ -12,11 +12,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// image returns the directory holding the root file system Image= names:
+// Image returns the directory holding the root file system Image= names:
 // "host" (the running root image itself), an absolute directory or image
 // file, or NAME for ImagesDir/NAME.erofs or ImagesDir/NAME/. Image files
 // are loop-mounted read-only once and shared by every service using them.
-func (m *Manager) image(name string) (string, error) {
+func (m *Manager) Image(name string) (string, error) {
 	if name == "" || name == "host" {
 		return "/", nil
 	}

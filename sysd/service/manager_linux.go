@@ -3,15 +3,12 @@ package service
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	"berth.dev/berth/init/reaper"
-	"berth.dev/berth/sysd/atomicfile"
 	"berth.dev/berth/sysd/cgroup"
 	"berth.dev/berth/sysd/logs"
 )
@@ -216,22 +213,7 @@ func (m *Manager) setEnabled(name string, on bool) error {
 	if err != nil {
 		return err
 	}
-	disabled := ReadDisabled(m.cfg.DisabledFile)
-	if on {
-		delete(disabled, s.name)
-	} else {
-		disabled[s.name] = true
-	}
-	var names []string
-	for n := range disabled {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	if err := os.MkdirAll(filepath.Dir(m.cfg.DisabledFile), 0o755); err != nil {
-		return fmt.Errorf("persist enable/disable: %w", err)
-	}
-	data := "# services disabled with os-ctl service disable\n" + strings.Join(names, "\n") + "\n"
-	if err := atomicfile.Write(m.cfg.DisabledFile, []byte(data), 0o644); err != nil {
+	if err := SetDisabled(m.cfg.DisabledFile, map[string]bool{s.name: !on}); err != nil {
 		return err
 	}
 	s.enabled = on

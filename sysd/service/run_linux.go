@@ -24,7 +24,7 @@ import (
 func (s *svc) run(ctx context.Context) error {
 	m, u := s.m, s.def.Unit
 	short := strings.TrimSuffix(s.name, ".service")
-	root, err := m.image(u.Container.Image)
+	root, err := m.Image(u.Container.Image)
 	if err != nil {
 		return err
 	}

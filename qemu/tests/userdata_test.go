@@ -1,0 +1,136 @@
+package tests
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"berth.dev/berth/qemu"
+	"berth.dev/berth/sysd/api"
+)
+
+const seedUserData = `#cloud-config
+hostname: seeded-host
+write_files:
+  - path: /etc/berth-test/plain
+    content: |
+      hello from user-data
+  - path: /etc/berth-test/secret
+    encoding: b64
+    content: c2VjcmV0Cg==
+    permissions: '0600'
+    owner: berth:berth
+    defer: true
+runcmd:
+  - mkdir -p /var/lib/berth-test && echo run >> /var/lib/berth-test/count
+bogus_key: 1
+`
+
+// bootSeeded boots dir's machine with the debug shell and extra QEMU
+// arguments, and returns the VM and its shell.
+func bootSeeded(t *testing.T, dir string, extra []string) (*qemu.VM, *qemu.Shell) {
+	t.Helper()
+	b := qemu.FindBuild(t)
+	cfg := direct(b, "A")
+	cfg.Dir = dir
+	cfg.Append += " berth.debug_shell"
+	cfg.DebugShell = true
+	cfg.Extra = extra
+	vm := qemu.StartT(t, cfg)
+	expectReady(t, vm, "A")
+	vm.MustExpect(t, `^berth: service debug-shell\.service: up$`, 60*time.Second)
+	sh, err := vm.Shell()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return vm, sh
+}
+
+// seen fails unless a console line so far (or within a few seconds)
+// matches re.
+func seen(t *testing.T, vm *qemu.VM, re string) {
+	t.Helper()
+	if _, err := vm.Console.Seen(regexp.MustCompile(re), 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func runCount(t *testing.T, sh *qemu.Shell, want string) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		out, _, _ := sh.Run("cat /host/var/lib/berth-test/count 2>/dev/null | wc -l", 10*time.Second)
+		if strings.TrimSpace(out) == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("runcmd ran %s times, want %s", strings.TrimSpace(out), want)
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+// A NoCloud seed (a vfat volume labelled CIDATA) sets the hostname, writes
+// files with their modes and owners, and runs runcmd once per instance.
+func TestNoCloudSeed(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	seed, err := qemu.NoCloudSeed(filepath.Join(dir, "seed1"), seedUserData, "instance-id: iid-one\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vm, sh := bootSeeded(t, dir, qemu.SeedDrive(seed))
+	seen(t, vm, `^berth: user-data: from nocloud:/dev/vd[b-z], instance iid-one$`)
+	seen(t, vm, `^berth: user-data: nocloud:/dev/vd[b-z]/user-data:15: bogus_key: warning: unknown key, ignored$`)
+	runCount(t, sh, "1")
+	var st api.SystemStatus
+	if err := json.Unmarshal([]byte(must(t, sh, "os-ctl status --json")), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Hostname != "seeded-host" {
+		t.Errorf("hostname %q", st.Hostname)
+	}
+	if out := must(t, sh, "cat /host/etc/berth-test/plain; stat -c '%a %u:%g' /host/etc/berth-test/plain /host/etc/berth-test/secret; cat /host/etc/berth-test/secret; grep ^berth: /host/etc/passwd"); !strings.HasPrefix(out, "hello from user-data\n644 0:0\n600 1000:1000\nsecret\nberth:x:1000:1000:") {
+		t.Errorf("files:\n%s", out)
+	}
+	if out := must(t, sh, "os-ctl config show"); !strings.Contains(out, `"instance_id": "iid-one"`) || !strings.Contains(out, `"hostname": "seeded-host"`) {
+		t.Errorf("config show:\n%s", out)
+	}
+	sh.Close()
+	vm.PowerOff(t, time.Minute)
+
+	// The same instance again: runcmd does not run again.
+	vm, sh = bootSeeded(t, dir, qemu.SeedDrive(seed))
+	seen(t, vm, `runcmd already ran for instance iid-one`)
+	runCount(t, sh, "1")
+	sh.Close()
+	vm.PowerOff(t, time.Minute)
+
+	// A new instance-id: it runs again.
+	seed2, err := qemu.NoCloudSeed(filepath.Join(dir, "seed2"), seedUserData, "instance-id: iid-two\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, sh = bootSeeded(t, dir, qemu.SeedDrive(seed2))
+	runCount(t, sh, "2")
+}
+
+// fw_cfg delivers user-data; broken YAML still reaches ready with the
+// error on the console and in os-ctl status, and the rest of the boot
+// goes on.
+func TestFwCfgBrokenYAML(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ud := filepath.Join(dir, "user-data")
+	os.WriteFile(ud, []byte("#cloud-config\nhostname: a\nusers:\n  - name: b\n   bad: indent\n"), 0o644)
+	vm, sh := bootSeeded(t, dir, []string{"-fw_cfg", "name=opt/berth/user-data,file=" + ud})
+	seen(t, vm, `^berth: user-data: from fw_cfg, instance iid-`)
+	seen(t, vm, `^berth: user-data: fw_cfg/user-data:3: invalid YAML: did not find expected '-' indicator`)
+	if out := must(t, sh, "os-ctl status"); !regexpMatch(`(?m)^problem: +user-data: fw_cfg/user-data:3: invalid YAML`, out) {
+		t.Errorf("os-ctl status:\n%s", out)
+	}
+}

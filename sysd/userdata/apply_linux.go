@@ -1,0 +1,319 @@
+package userdata
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"berth.dev/berth/sysd/atomicfile"
+	"berth.dev/berth/sysd/service"
+)
+
+// Applier makes a Config true on the machine.
+type Applier struct {
+	Root     string // "/" on the machine; a directory in tests
+	StateDir string // per-instance records, e.g. /var/lib/berth/userdata
+	// Run runs a shell command line as root in the admin's view of the
+	// machine (the host's /etc, /var, /home; its PID and network
+	// namespaces); name is a label for the log.
+	Run         func(name string, script string) error
+	SetHostname func(name string) error
+	LoadModules func(names []string)
+	Logf        func(format string, args ...any)
+}
+
+func (a *Applier) path(p string) string { return filepath.Join(a.Root, p) }
+
+// Early is everything that must hold before services start: bootcmd
+// (every boot), files, the hostname, users and their keys, services,
+// sysctls, modules, and the docker and update settings. Each step's error
+// is returned and the others still run.
+func (a *Applier) Early(c *Config) []error {
+	var errs []error
+	add := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for i, cmd := range c.Bootcmd {
+		add(a.run(fmt.Sprintf("bootcmd[%d]", i), cmd))
+	}
+	add(a.writeFiles(c.WriteFiles, false))
+	if c.Hostname != "" {
+		add(a.hostname(c))
+	}
+	add(a.users(c))
+	add(a.writeFiles(c.WriteFiles, true))
+	add(a.services(c.Berth.Services))
+	for k, v := range c.Berth.Sysctl {
+		p := a.path("/proc/sys/" + strings.ReplaceAll(k, ".", "/"))
+		if err := os.WriteFile(p, []byte(v), 0); err != nil {
+			add(fmt.Errorf("berth.sysctl %s=%s: %w", k, v, err))
+		}
+	}
+	if len(c.Berth.Modules) > 0 && a.LoadModules != nil {
+		a.LoadModules(c.Berth.Modules)
+	}
+	if c.Berth.Docker != nil {
+		b, _ := json.MarshalIndent(c.Berth.Docker, "", "  ")
+		add(a.write("/etc/docker/daemon.json", append(b, '\n'), 0o644))
+	}
+	if c.Berth.Update != nil {
+		b, _ := json.MarshalIndent(c.Berth.Update, "", "  ")
+		add(a.write("/etc/berth/update.json", append(b, '\n'), 0o644))
+	}
+	return errs
+}
+
+// Late runs runcmd and the #! scripts, once per instance: not again on
+// the next boot with the same instance-id, again with a new one.
+func (a *Applier) Late(c *Config, md MetaData) []error {
+	if len(c.Runcmd) == 0 && len(c.Scripts) == 0 {
+		return nil
+	}
+	sem := filepath.Join(a.StateDir, "sem", "runcmd."+sanitize(md.InstanceID))
+	if _, err := os.Stat(sem); err == nil {
+		a.Logf("user-data: runcmd already ran for instance %s", md.InstanceID)
+		return nil
+	}
+	var errs []error
+	for i, cmd := range c.Runcmd {
+		if err := a.run(fmt.Sprintf("runcmd[%d]", i), cmd); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, s := range c.Scripts {
+		p := filepath.Join(a.StateDir, "scripts", sanitize(s.Name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if err := os.WriteFile(p, s.Content, 0o700); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if err := a.Run(s.Name, p); err != nil {
+			errs = append(errs, fmt.Errorf("script %s: %w", s.Name, err))
+		}
+	}
+	// Recorded even when a command failed, as cloud-init does: a
+	// failing runcmd is not retried at every boot.
+	os.MkdirAll(filepath.Dir(sem), 0o700)
+	if err := atomicfile.Write(sem, []byte(md.InstanceID+"\n"), 0o600); err != nil {
+		errs = append(errs, err)
+	}
+	return errs
+}
+
+func sanitize(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '/' || r == '\x00' || r == ' ' {
+			return '_'
+		}
+		return r
+	}, s)
+}
+
+func (a *Applier) run(name string, c Command) error {
+	script := c.Shell
+	if script == "" {
+		q := make([]string, len(c.Args))
+		for i, s := range c.Args {
+			q[i] = "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+		}
+		script = strings.Join(q, " ")
+	}
+	if err := a.Run(name, script); err != nil {
+		return fmt.Errorf("%s (%s): %w", name, script, err)
+	}
+	return nil
+}
+
+func (a *Applier) write(p string, data []byte, mode os.FileMode) error {
+	hp := a.path(p)
+	if err := os.MkdirAll(filepath.Dir(hp), 0o755); err != nil {
+		return fmt.Errorf("write %s: %w", p, err)
+	}
+	return atomicfile.Write(hp, data, mode)
+}
+
+func (a *Applier) writeFiles(files []WriteFile, deferred bool) error {
+	var errs []error
+	for _, f := range files {
+		if f.Defer != deferred {
+			continue
+		}
+		if err := a.writeFile(f); err != nil {
+			errs = append(errs, fmt.Errorf("write_files %s: %w", f.Path, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (a *Applier) writeFile(f WriteFile) error {
+	uid, gid, err := a.owner(f.Owner)
+	if err != nil {
+		return err
+	}
+	hp := a.path(f.Path)
+	if err := os.MkdirAll(filepath.Dir(hp), 0o755); err != nil {
+		return err
+	}
+	if f.Append {
+		fh, err := os.OpenFile(hp, os.O_CREATE|os.O_WRONLY|os.O_APPEND, os.FileMode(f.Permissions))
+		if err != nil {
+			return err
+		}
+		_, err = fh.Write(f.Content)
+		if cerr := fh.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+	} else if err := atomicfile.Write(hp, f.Content, os.FileMode(f.Permissions)); err != nil {
+		return err
+	}
+	if err := os.Lchown(hp, uid, gid); err != nil {
+		return err
+	}
+	// chown clears set-id bits; the mode goes last.
+	return os.Chmod(hp, os.FileMode(f.Permissions&0o777)|modeBits(f.Permissions))
+}
+
+func modeBits(p uint32) os.FileMode {
+	var m os.FileMode
+	if p&0o4000 != 0 {
+		m |= os.ModeSetuid
+	}
+	if p&0o2000 != 0 {
+		m |= os.ModeSetgid
+	}
+	if p&0o1000 != 0 {
+		m |= os.ModeSticky
+	}
+	return m
+}
+
+// owner resolves "user:group" in the machine's /etc/passwd and /etc/group.
+func (a *Applier) owner(s string) (int, int, error) {
+	name, group, _ := strings.Cut(s, ":")
+	acc := a.accounts()
+	uid, gid := 0, 0
+	if name != "" && name != "root" {
+		p := find(acc.Passwd, name)
+		if p == nil {
+			return 0, 0, fmt.Errorf("owner %s: no such user (users: are created first unless the file has defer: true)", s)
+		}
+		uid, _ = strconv.Atoi(p[2])
+		gid, _ = strconv.Atoi(p[3])
+	}
+	if group != "" && group != "root" {
+		g := find(acc.Group, group)
+		if g == nil {
+			return 0, 0, fmt.Errorf("owner %s: no such group", s)
+		}
+		gid, _ = strconv.Atoi(g[2])
+	}
+	return uid, gid, nil
+}
+
+func (a *Applier) accounts() *Accounts {
+	p, _ := os.ReadFile(a.path("/etc/passwd"))
+	g, _ := os.ReadFile(a.path("/etc/group"))
+	s, _ := os.ReadFile(a.path("/etc/shadow"))
+	return ParseAccounts(string(p), string(g), string(s))
+}
+
+func (a *Applier) hostname(c *Config) error {
+	name, _, _ := strings.Cut(c.Hostname, ".")
+	if err := a.write("/etc/hostname", []byte(name+"\n"), 0o644); err != nil {
+		return err
+	}
+	if a.SetHostname != nil {
+		if err := a.SetHostname(name); err != nil {
+			return fmt.Errorf("hostname %s: %w", name, err)
+		}
+	}
+	if c.ManageEtcHosts {
+		fqdn := c.FQDN
+		if fqdn == "" {
+			fqdn = c.Hostname
+		}
+		hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t" + fqdn
+		if fqdn != name {
+			hosts += " " + name
+		}
+		return a.write("/etc/hosts", []byte(hosts+"\n"), 0o644)
+	}
+	return nil
+}
+
+// users creates the users (every boot: the result is the same), their
+// homes and authorized_keys, and their sudo rules.
+func (a *Applier) users(c *Config) error {
+	users := EffectiveUsers(c)
+	acc := a.accounts()
+	type home struct {
+		u        User
+		uid, gid int
+	}
+	var homes []home
+	for _, u := range users {
+		uid, gid := acc.EnsureUser(u)
+		homes = append(homes, home{u, uid, gid})
+	}
+	p, g, s := acc.Files()
+	if err := a.write("/etc/passwd", []byte(p), 0o644); err != nil {
+		return err
+	}
+	if err := a.write("/etc/group", []byte(g), 0o644); err != nil {
+		return err
+	}
+	if err := a.write("/etc/shadow", []byte(s), 0o600); err != nil {
+		return err
+	}
+	var errs []error
+	for _, h := range homes {
+		dir := a.path("/home/" + h.u.Name)
+		ssh := filepath.Join(dir, ".ssh")
+		if err := os.MkdirAll(ssh, 0o700); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		keys := strings.Join(h.u.SSHAuthorizedKeys, "\n")
+		if keys != "" {
+			keys += "\n"
+		}
+		if err := atomicfile.Write(filepath.Join(ssh, "authorized_keys"), []byte(keys), 0o600); err != nil {
+			errs = append(errs, err)
+		}
+		for _, p := range []string{dir, ssh, filepath.Join(ssh, "authorized_keys")} {
+			os.Lchown(p, h.uid, h.gid)
+		}
+	}
+	errs = append(errs, a.write("/etc/sudoers.d/90-berth-users", []byte(Sudoers(users)), 0o440))
+	return errors.Join(errs...)
+}
+
+// services writes each unit given in berth.services to
+// /etc/berth/services and records which are disabled.
+func (a *Applier) services(svcs []Service) error {
+	if len(svcs) == 0 {
+		return nil
+	}
+	var errs []error
+	changes := map[string]bool{}
+	for _, s := range svcs {
+		if s.Content != "" {
+			errs = append(errs, a.write("/etc/berth/services/"+s.Name, []byte(s.Content), 0o644))
+		}
+		changes[s.Name] = !s.Enabled
+	}
+	errs = append(errs, service.SetDisabled(a.path("/etc/berth/disabled-services"), changes))
+	return errors.Join(errs...)
+}
