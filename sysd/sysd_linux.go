@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -18,6 +19,7 @@ import (
 	"berth.dev/berth/sysd/api"
 	"berth.dev/berth/sysd/cgroup"
 	"berth.dev/berth/sysd/logs"
+	"berth.dev/berth/sysd/network"
 	"berth.dev/berth/sysd/service"
 )
 
@@ -111,6 +113,7 @@ func Main(stdout io.Writer) int {
 	// starts: it may bring services, files and users they need.
 	runner := &adminRunner{m: m, r: r, tree: tree, log: udLog, helper: containerInit}
 	eff, late := applyUserData(l, localSeed(l), runner.Run)
+	sys := &system{version: version, slot: slot, machineID: id, boot: b, userdata: eff}
 	if h, _ := os.Hostname(); h == "" || h == "(none)" || h == "localhost" {
 		name := "berth"
 		if len(id) >= 8 {
@@ -119,6 +122,33 @@ func Main(stdout io.Writer) int {
 		if err := unix.Sethostname([]byte(name)); err != nil {
 			l.Printf("sysd: hostname %s: %v", name, err)
 		}
+	}
+	netCtx, stopNet := context.WithCancel(context.Background())
+	netm := &network.Manager{Config: eff.Config.Berth.Network, ResolvConf: "/etc/resolv.conf", Logf: l.Printf,
+		SetHostname: setHostnameFromDHCP(eff.Config.Hostname != "", l.Printf)}
+	netDone := make(chan struct{})
+	go func() {
+		defer close(netDone)
+		if err := netm.Run(netCtx); err != nil {
+			l.Printf("network: %v", err)
+		}
+	}()
+	m.SetTarget("network-online.target", &onlineTarget{net: netm, timeout: onlineTimeout(eff.Config), logf: l.Printf})
+	if eff.Source == "none" {
+		// No local user-data: look on the network once it is up, in the
+		// background, so that a machine without any boots at full speed.
+		go func() {
+			seed := networkSeed(netCtx, netm.Online(), string(raw), l.Printf)
+			if seed == nil {
+				return
+			}
+			neff, late := applyUserData(l, seed, runner.Run)
+			sys.setUserData(neff)
+			if err := m.Reload(); err != nil {
+				l.Printf("sysd: %v", err)
+			}
+			late()
+		}()
 	}
 	if err := m.Load(); err != nil {
 		l.Printf("sysd: %v", err)
@@ -131,10 +161,11 @@ func Main(stdout io.Writer) int {
 	m.StartAll()
 	go late()
 
-	sys := &system{version: version, slot: slot, machineID: id, boot: b, bootMS: console.SinceBootMS(), userdata: eff}
+	sys.bootMS = console.SinceBootMS()
 	if ln, err := api.Listen(api.DefaultSocket); err != nil {
 		l.Printf("sysd: API: %v", err)
 	} else {
+		sys.net = netm
 		go http.Serve(ln, api.Handler(m, sys))
 	}
 
@@ -148,6 +179,11 @@ func Main(stdout io.Writer) int {
 	s := <-sigs
 	l.Printf("sysd stopping (%v): stopping services", s)
 	m.StopAll()
+	stopNet()
+	select { // leases released
+	case <-netDone:
+	case <-time.After(3 * time.Second):
+	}
 	done := make(chan struct{})
 	flush <- done
 	<-done

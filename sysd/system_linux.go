@@ -2,11 +2,13 @@ package sysd
 
 import (
 	"os"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"berth.dev/berth/sysd/api"
+	"berth.dev/berth/sysd/network"
 )
 
 // system answers the API's machine-wide questions and requests.
@@ -14,11 +16,31 @@ type system struct {
 	version, slot, machineID string
 	boot                     Boot
 	bootMS                   int64
+	mu                       sync.Mutex
 	userdata                 *Effective
+	net                      *network.Manager
 }
 
 // Config is the user-data in force (GET /v1/config).
-func (s *system) Config() any { return s.userdata }
+func (s *system) Config() any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.userdata
+}
+
+func (s *system) setUserData(e *Effective) {
+	s.mu.Lock()
+	s.userdata = e
+	s.mu.Unlock()
+}
+
+// Network is GET /v1/network.
+func (s *system) Network() any {
+	if s.net == nil {
+		return network.Status{}
+	}
+	return s.net.Status()
+}
 
 func (s *system) Status() api.SystemStatus {
 	host, _ := os.Hostname()
@@ -30,6 +52,7 @@ func (s *system) Status() api.SystemStatus {
 	}
 	mem := s.memory()
 	st.MemoryKB.Used, st.MemoryKB.Total = mem[0], mem[1]
+	s.mu.Lock()
 	if s.userdata != nil {
 		for _, d := range s.userdata.Diagnostics {
 			st.Problems = append(st.Problems, "user-data: "+d.String())
@@ -38,6 +61,7 @@ func (s *system) Status() api.SystemStatus {
 			st.Problems = append(st.Problems, "user-data: "+e)
 		}
 	}
+	s.mu.Unlock()
 	return st
 }
 

@@ -34,7 +34,8 @@ type System interface {
 	Status() SystemStatus
 	Reboot() error
 	Poweroff() error
-	Config() any // the user-data in force, with its source and diagnostics
+	Config() any  // the user-data in force, with its source and diagnostics
+	Network() any // links, addresses, routes, leases, DNS
 }
 
 // SystemStatus is GET /v1/status.
@@ -85,6 +86,9 @@ func Handler(svcs Services, sys System) http.Handler {
 	})
 	mux.HandleFunc("GET /v1/config", func(w http.ResponseWriter, r *http.Request) {
 		reply(w, http.StatusOK, sys.Config())
+	})
+	mux.HandleFunc("GET /v1/network", func(w http.ResponseWriter, r *http.Request) {
+		reply(w, http.StatusOK, sys.Network())
 	})
 	mux.HandleFunc("GET /v1/services", func(w http.ResponseWriter, r *http.Request) {
 		reply(w, http.StatusOK, svcs.List())

@@ -41,6 +41,7 @@ const usage = `usage: os-ctl COMMAND [ARGS]
   service status NAME [--json]         one service with its event history
   service start|stop|restart NAME
   service enable|disable NAME [--now]  persist across boots (--now: start or stop too)
+  net [--json]                         links, addresses, DHCP leases, routes, DNS
   config validate FILE                 check user-data as sysd would read it (works on any host)
   config show                          the user-data in force, its source and its problems
   reload                               read unit files again; start new enabled services
@@ -88,6 +89,8 @@ func run(env Env) error {
 		return c.logs(args)
 	case "config":
 		return c.config(args)
+	case "net", "network":
+		return c.net(args)
 	case "reload":
 		return c.post("/v1/reload", nil)
 	case "reboot", "poweroff":

@@ -13,6 +13,7 @@ import (
 
 	"berth.dev/berth/sysd/api"
 	"berth.dev/berth/sysd/logs"
+	"berth.dev/berth/sysd/network"
 	"berth.dev/berth/sysd/service"
 )
 
@@ -71,6 +72,10 @@ func (s *sys) Status() api.SystemStatus { return api.SystemStatus{Version: "1.2.
 func (s *sys) Reboot() error            { s.rebooted = true; return nil }
 func (s *sys) Poweroff() error          { return nil }
 func (s *sys) Config() any              { return map[string]string{"source": "fw_cfg"} }
+func (s *sys) Network() any {
+	return network.Status{Online: true, Links: []network.Link{{Name: "eth0", Up: true, Mode: "dhcp", Addresses: []string{"10.0.2.15/24"},
+		Lease: &network.Lease{Address: "10.0.2.15/24", Server: "10.0.2.2", Router: "10.0.2.2"}}}, Routes: []string{"default via 10.0.2.2 dev eth0"}, DNS: []string{"10.0.2.3"}}
+}
 
 func serve(t *testing.T) (*fake, *sys, func(args ...string) (int, string, string)) {
 	f := &fake{log: logs.New("", 10, 0)}
@@ -196,5 +201,18 @@ func TestConfigValidate(t *testing.T) {
 	}
 	if code, out, _ := run("config", "show"); code != 0 || !strings.Contains(out, "fw_cfg") {
 		t.Fatalf("show: code %d\n%s", code, out)
+	}
+}
+
+func TestNet(t *testing.T) {
+	_, _, run := serve(t)
+	code, out, _ := run("net")
+	if code != 0 || !strings.Contains(out, "eth0") || !strings.Contains(out, "10.0.2.15/24") || !strings.Contains(out, "default via 10.0.2.2 dev eth0") || !strings.Contains(out, "nameserver 10.0.2.3") {
+		t.Fatalf("code %d:\n%s", code, out)
+	}
+	code, out, _ = run("net", "--json")
+	var st network.Status
+	if code != 0 || json.Unmarshal([]byte(out), &st) != nil || !st.Online {
+		t.Fatalf("code %d:\n%s", code, out)
 	}
 }

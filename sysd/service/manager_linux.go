@@ -27,6 +27,9 @@ type Config struct {
 	Reaper       *reaper.Reaper
 	Helper       string // the container's first process; empty: this binary
 	MaxBackoff   time.Duration
+	// Targets are conditions named like units that After= may name,
+	// such as network-online.target.
+	Targets map[string]Condition
 	// Logs are further logs reachable by name (sysd's own, the kernel's).
 	Logs map[string]*logs.Log
 }
@@ -119,6 +122,17 @@ func (m *Manager) StartAll() {
 		}
 	}
 	m.booted = true
+}
+
+// SetTarget names a condition After= may refer to; call it before
+// StartAll.
+func (m *Manager) SetTarget(name string, c Condition) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.cfg.Targets == nil {
+		m.cfg.Targets = map[string]Condition{}
+	}
+	m.cfg.Targets[name] = c
 }
 
 // Reload reads the unit files again and starts the enabled services that

@@ -264,3 +264,32 @@ func TestWatchdogKillsASilentService(t *testing.T) {
 		t.Errorf("exit = %v", st.Events[5])
 	}
 }
+
+// waitTarget is a target that holds until released.
+type waitTarget chan struct{}
+
+func (w waitTarget) String() string { return "waiting for the network to be online" }
+func (w waitTarget) Wait(ctx context.Context) error {
+	select {
+	case <-w:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func TestTargetsHoldServicesOrderedAfterThem(t *testing.T) {
+	m := newManager(t, map[string]string{
+		"net.service": "[Unit]\nAfter=network-online.target\n" + hostSvc + "Exec=sleep 1000\n",
+		"any.service": hostSvc + "Exec=sleep 1000\n",
+	})
+	online := make(waitTarget)
+	m.cfg.Targets = map[string]Condition{"network-online.target": online}
+	m.StartAll()
+	waitState(t, m, "any", StateUp)
+	if st := waitState(t, m, "net", StateWaiting); st.Waiting != "waiting for the network to be online" {
+		t.Errorf("waiting = %q", st.Waiting)
+	}
+	close(online)
+	waitState(t, m, "net", StateUp)
+}

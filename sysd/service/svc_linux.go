@@ -112,8 +112,16 @@ func (s *svc) launch() {
 
 func (s *svc) supervise(ctx context.Context) {
 	u := s.def.Unit
+	var conds []Condition
+	for _, name := range u.After {
+		if t, ok := s.m.cfg.Targets[name]; ok {
+			conds = append(conds, t)
+		}
+	}
 	for _, dep := range afterSet(s.m.defs, u) {
-		c := &upCondition{m: s.m, name: dep, required: contains(u.Requires, dep)}
+		conds = append(conds, &upCondition{m: s.m, name: dep, required: contains(u.Requires, dep)})
+	}
+	for _, c := range conds {
 		s.update(func() {
 			s.waiting = c.String()
 			s.set(StateWaiting, c.String())
@@ -173,6 +181,13 @@ func (s *svc) status(events bool) Status {
 		st.Events = append([]Event(nil), s.events...)
 	}
 	return st
+}
+
+// Condition is something a service waits for before it starts, printable
+// so that a waiting service says what it waits for.
+type Condition interface {
+	String() string
+	Wait(ctx context.Context) error
 }
 
 // upCondition is "NAME is up": a dependency a service waits for. It is a

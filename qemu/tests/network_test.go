@@ -1,0 +1,161 @@
+package tests
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"berth.dev/berth/qemu"
+	"berth.dev/berth/sysd/network"
+	"berth.dev/berth/sysd/service"
+)
+
+// hostHTTP serves files on the host's loopback, which QEMU's user
+// networking shows the guest as 10.0.2.2; it returns the port.
+func hostHTTP(t *testing.T, files map[string]string) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, ok := files[r.URL.Path]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		fmt.Fprint(w, body)
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func netStatus(t *testing.T, sh *qemu.Shell) network.Status {
+	t.Helper()
+	var st network.Status
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		out := must(t, sh, "os-ctl net --json")
+		if err := json.Unmarshal([]byte(out), &st); err != nil {
+			t.Fatalf("os-ctl net --json: %v\n%s", err, out)
+		}
+		if st.Online || time.Now().After(deadline) {
+			return st
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+func eth0(st network.Status) network.Link {
+	for _, l := range st.Links {
+		if l.Name == "eth0" {
+			return l
+		}
+	}
+	return network.Link{}
+}
+
+// DHCP from QEMU's user networking gives an address, a default route and
+// resolv.conf; the kernel command line's ds=nocloud;s=URL then brings
+// user-data over HTTP, whose service waits for network-online.
+func TestDHCPAndUserDataFromURL(t *testing.T) {
+	t.Parallel()
+	port := hostHTTP(t, map[string]string{
+		"/hello": "hello from the host\n",
+		"/seed/user-data": `#cloud-config
+berth:
+  services:
+    - name: online.service
+      content: |
+        [Unit]
+        After=network-online.target
+        [Container]
+        Image=toolbox
+        Network=host
+        Exec=sleep 100000
+`,
+		"/seed/meta-data": "instance-id: iid-url\nlocal-hostname: from-url\n",
+	})
+	b := qemu.FindBuild(t)
+	cfg := direct(b, "A")
+	cfg.Append += fmt.Sprintf(" berth.debug_shell ds=nocloud;s=http://10.0.2.2:%d/seed/", port)
+	cfg.DebugShell = true
+	vm := qemu.StartT(t, cfg)
+	expectReady(t, vm, "A")
+	vm.MustExpect(t, `^berth: service debug-shell\.service: up$`, 60*time.Second)
+	sh, err := vm.Shell()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sh.Close()
+	st := netStatus(t, sh)
+	e := eth0(st)
+	if !st.Online || e.Mode != "dhcp" || e.Lease == nil || e.Lease.Address != "10.0.2.15/24" || e.Lease.Router != "10.0.2.2" {
+		t.Fatalf("network: %+v", st)
+	}
+	if !containsStr(st.Routes, "default via 10.0.2.2 dev eth0") {
+		t.Errorf("routes: %v", st.Routes)
+	}
+	if out := must(t, sh, "cat /host/etc/resolv.conf"); !strings.Contains(out, "nameserver 10.0.2.3\n") {
+		t.Errorf("resolv.conf:\n%s", out)
+	}
+	if out := must(t, sh, fmt.Sprintf("wget -q -O - http://10.0.2.2:%d/hello", port)); out != "hello from the host\n" {
+		t.Errorf("wget: %q", out)
+	}
+	if _, err := vm.Console.Seen(regexp.MustCompile(`^berth: user-data: from url:http://10\.0\.2\.2:\d+/seed/, instance iid-url$`), 2*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, sh, "online", "up", func(s service.Status) bool { return s.Up })
+	if out := must(t, sh, "os-ctl status"); !strings.Contains(out, "from-url") {
+		t.Errorf("hostname from meta-data:\n%s", out)
+	}
+}
+
+// Static addressing from user-data (fw_cfg): no DHCP, the same working
+// route and DNS.
+func TestStaticNetwork(t *testing.T) {
+	t.Parallel()
+	port := hostHTTP(t, map[string]string{"/hello": "static hello\n"})
+	dir := t.TempDir()
+	ud := filepath.Join(dir, "user-data")
+	os.WriteFile(ud, []byte(`#cloud-config
+berth:
+  network:
+    interfaces:
+      - name: eth*
+        dhcp: false
+        addresses: [10.0.2.15/24]
+        gateway: 10.0.2.2
+        dns: [10.0.2.3]
+        search: [example.net]
+`), 0o644)
+	_, sh := bootSeeded(t, dir, []string{"-fw_cfg", "name=opt/berth/user-data,file=" + ud})
+	st := netStatus(t, sh)
+	e := eth0(st)
+	if !st.Online || e.Mode != "static" || e.Lease != nil || !containsStr(e.Addresses, "10.0.2.15/24") {
+		t.Fatalf("network: %+v", st)
+	}
+	if out := must(t, sh, "cat /host/etc/resolv.conf"); !strings.Contains(out, "nameserver 10.0.2.3\nsearch example.net\n") {
+		t.Errorf("resolv.conf:\n%s", out)
+	}
+	if out := must(t, sh, fmt.Sprintf("wget -q -O - http://10.0.2.2:%d/hello", port)); out != "static hello\n" {
+		t.Errorf("wget: %q", out)
+	}
+}
+
+func containsStr(l []string, s string) bool {
+	for _, x := range l {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
