@@ -20,6 +20,8 @@ type BootSample struct {
 	Ready     time.Duration // QEMU start → the ready line
 	UsedKB    int64         // MemTotal − MemAvailable right after ready
 	SysdRSSKB int64         // sysd's own resident memory then
+	Online    time.Duration // sysd's first line → network online (DHCP)
+	SearchMS  int64         // the local user-data search, when nothing is there
 }
 
 var (
@@ -29,6 +31,9 @@ var (
 	floorRE = regexp.MustCompile(`^floor: first line`)
 	// PID 1 announces that the power button works.
 	watchingRE = regexp.MustCompile(`berth: power button: watching`)
+	sysdRE     = regexp.MustCompile(`^berth: sysd starting`)
+	onlineRE   = regexp.MustCompile(`^berth: network: online$`)
+	searchRE   = regexp.MustCompile(`^berth: user-data: none found .* searched in (\d+) ms$`)
 )
 
 // MeasureBoot boots cfg once and times it.
@@ -55,6 +60,15 @@ func MeasureBoot(cfg Config) (BootSample, error) {
 	s.Ready = ready.At.Sub(vm.Started())
 	s.UsedKB, _ = strconv.ParseInt(m[1], 10, 64)
 	s.SysdRSSKB, _ = strconv.ParseInt(m[2], 10, 64)
+	if sysd, err := vm.Console.Seen(sysdRE, time.Minute); err == nil {
+		if on, err := vm.Console.Seen(onlineRE, time.Minute); err == nil {
+			s.Online = on.At.Sub(sysd.At)
+		}
+	}
+	if l, err := vm.Console.Seen(searchRE, time.Minute); err == nil {
+		m := searchRE.FindStringSubmatch(l.Text)
+		s.SearchMS, _ = strconv.ParseInt(m[1], 10, 64)
+	}
 	// A clean poweroff, so that the next boot of this machine is an
 	// ordinary one (no journal to replay).
 	if _, err := vm.Console.Seen(watchingRE, time.Minute); err != nil {

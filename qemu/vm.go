@@ -48,7 +48,10 @@ type Config struct {
 	// with berth.debug_shell on the command line the image runs a root
 	// shell there (VM.Shell talks to it).
 	DebugShell bool
-	Extra      []string
+	// NetDev replaces the user network's -netdev value (id must be net0);
+	// Forwards are then not added.
+	NetDev string
+	Extra  []string
 }
 
 // VM is a running QEMU.
@@ -183,6 +186,9 @@ func (c Config) args() ([]string, error) {
 	netdev := "user,id=net0"
 	for _, f := range c.Forwards {
 		netdev += fmt.Sprintf(",hostfwd=tcp:127.0.0.1:%d-:%d", f.Host, f.Guest)
+	}
+	if c.NetDev != "" {
+		netdev = c.NetDev
 	}
 	// romfile= keeps OVMF from trying to boot from the network.
 	a = append(a, "-netdev", netdev, "-device", "virtio-net-pci,netdev=net0,romfile=")

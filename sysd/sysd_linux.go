@@ -112,7 +112,12 @@ func Main(stdout io.Writer) int {
 	// User-data from local datasources is applied before any service
 	// starts: it may bring services, files and users they need.
 	runner := &adminRunner{m: m, r: r, tree: tree, log: udLog, helper: containerInit}
-	eff, late := applyUserData(l, localSeed(l), runner.Run)
+	searchStart := time.Now()
+	seed := localSeed(l)
+	if seed == nil {
+		l.Printf("user-data: none found on NoCloud (CIDATA) or fw_cfg; searched in %d ms", time.Since(searchStart).Milliseconds())
+	}
+	eff, late := applyUserData(l, seed, runner.Run)
 	sys := &system{version: version, slot: slot, machineID: id, boot: b, userdata: eff}
 	if h, _ := os.Hostname(); h == "" || h == "(none)" || h == "localhost" {
 		name := "berth"

@@ -66,7 +66,6 @@ func localSeed(l interface{ Printf(string, ...any) }) *userdata.Seed {
 func applyUserData(l interface{ Printf(string, ...any) }, seed *userdata.Seed, run func(name, script string) error) (*Effective, func()) {
 	eff := &Effective{Source: "none", Config: &userdata.Config{}}
 	if seed == nil {
-		l.Printf("user-data: none found (NoCloud CIDATA, fw_cfg)")
 		writeEffective(l, eff)
 		return eff, func() {}
 	}

@@ -39,7 +39,7 @@ func run(buildDir string, n, mem, cpus, starts int) error {
 	}
 	base := qemu.BuildAt(build).Direct("A")
 	base.MemoryMB, base.CPUs = mem, cpus
-	var first, ready, used, rss, floor, firstBoot []float64
+	var first, ready, used, rss, floor, firstBoot, online, search []float64
 	for i := 0; i < n; i++ {
 		// Alternate so that a change in machine load hits both alike.
 		cfg := base
@@ -67,6 +67,8 @@ func run(buildDir string, n, mem, cpus, starts int) error {
 		ready = append(ready, s.Ready.Seconds())
 		used = append(used, float64(s.UsedKB)/1024)
 		rss = append(rss, float64(s.SysdRSSKB)/1024)
+		online = append(online, s.Online.Seconds())
+		search = append(search, float64(s.SearchMS))
 		fmt.Fprintf(os.Stderr, "boot %d: floor %.2fs, first line %.2fs, ready %.2fs, used %.1f MiB\n",
 			i+1, f.Seconds(), s.FirstLine.Seconds(), s.Ready.Seconds(), float64(s.UsedKB)/1024)
 	}
@@ -87,6 +89,8 @@ func run(buildDir string, n, mem, cpus, starts int) error {
 		row("ready − floor first line (goal ≤ 1.0 s)", qemu.Summarize(gap), "s")
 		row("idle memory used (goal ≤ 35 MiB)", qemu.Summarize(used), "M")
 		row("sysd RSS at ready (goal ≤ 15 MB)", qemu.Summarize(rss), "M")
+		row("sysd start → network online (DHCP)", qemu.Summarize(online), "s")
+		row("user-data search, none there (goal < 100 ms)", qemu.Summarize(search), "ms")
 	}
 	ctbench := filepath.Join(tmp, "berth-ctbench")
 	gobuild := exec.Command("go", "build", "-o", ctbench, "./cmd/berth-ctbench")

@@ -117,6 +117,20 @@ berth:
 	if out := must(t, sh, "os-ctl status"); !strings.Contains(out, "from-url") {
 		t.Errorf("hostname from meta-data:\n%s", out)
 	}
+
+	// The cable out and in again: DHCP again when the carrier is back.
+	q, err := vm.QMP()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.Execute("set_link", map[string]any{"name": "net0", "up": false}); err != nil {
+		t.Fatal(err)
+	}
+	vm.MustExpect(t, `^berth: network: eth0: carrier lost$`, time.Minute)
+	if _, err := q.Execute("set_link", map[string]any{"name": "net0", "up": true}); err != nil {
+		t.Fatal(err)
+	}
+	vm.MustExpect(t, `^berth: network: eth0: DHCP lease 10\.0\.2\.15/24 from 10\.0\.2\.2`, time.Minute)
 }
 
 // Static addressing from user-data (fw_cfg): no DHCP, the same working
@@ -158,4 +172,45 @@ func containsStr(l []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// An EC2-style metadata service, reached through QEMU's guestfwd (which
+// needs the address inside the guest's network: the network is
+// 169.254.0.0/16 here). Each connection runs a tiny responder script.
+func TestMetadataService(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "instance-id"), []byte("i-0123456789\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "user-data"), []byte("#cloud-config\nhostname: from-metadata\n"), 0o644)
+	script := filepath.Join(dir, "imds.sh")
+	os.WriteFile(script, []byte(`#!/bin/sh
+read -r method path proto
+while read -r line; do [ "$(printf %s "$line" | tr -d '\r')" = "" ] && break; done
+case "$path" in
+/latest/meta-data/instance-id) f=`+dir+`/instance-id ;;
+/latest/user-data) f=`+dir+`/user-data ;;
+*) printf 'HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n'; exit 0 ;;
+esac
+printf 'HTTP/1.0 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n' "$(wc -c < "$f")"
+cat "$f"
+`), 0o755)
+	b := qemu.FindBuild(t)
+	cfg := direct(b, "A")
+	cfg.Append += " berth.debug_shell"
+	cfg.DebugShell = true
+	cfg.NetDev = "user,id=net0,net=169.254.0.0/16,host=169.254.0.2,dns=169.254.0.3,dhcpstart=169.254.0.15,guestfwd=tcp:169.254.169.254:80-cmd:" + script
+	vm := qemu.StartT(t, cfg)
+	expectReady(t, vm, "A")
+	if _, err := vm.Console.Seen(regexp.MustCompile(`^berth: user-data: from ec2:http://169\.254\.169\.254, instance i-0123456789$`), 2*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	vm.MustExpect(t, `^berth: service debug-shell\.service: up$`, 60*time.Second)
+	sh, err := vm.Shell()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sh.Close()
+	if out := must(t, sh, "os-ctl status"); !strings.Contains(out, "from-metadata") {
+		t.Errorf("hostname from the metadata service:\n%s", out)
+	}
 }

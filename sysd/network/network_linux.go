@@ -36,7 +36,13 @@ type Manager struct {
 	links    map[string]*link
 	online   chan struct{}
 	isOnline bool
-	running  map[string]context.CancelFunc
+	running  map[string]*dhcpRun
+}
+
+// dhcpRun is one link's DHCP client goroutine.
+type dhcpRun struct {
+	cancel context.CancelFunc
+	done   chan struct{}
 }
 
 type link struct {
@@ -61,7 +67,7 @@ func (m *Manager) init() {
 	if m.online == nil {
 		m.online = make(chan struct{})
 		m.links = map[string]*link{}
-		m.running = map[string]context.CancelFunc{}
+		m.running = map[string]*dhcpRun{}
 	}
 }
 
@@ -228,20 +234,30 @@ func (m *Manager) startDHCP(ctx context.Context, l netlink.Link, st *link) {
 		return
 	}
 	m.mu.Lock()
-	if cancel := m.running[st.name]; cancel != nil {
-		cancel()
+	old := m.running[st.name]
+	m.mu.Unlock()
+	if old != nil {
+		// The old client releases its lease and drops its address
+		// before the new one asks: they must not interleave.
+		old.cancel()
+		<-old.done
 	}
 	lctx, cancel := context.WithCancel(ctx)
-	m.running[st.name] = cancel
+	run := &dhcpRun{cancel: cancel, done: make(chan struct{})}
+	m.mu.Lock()
+	m.running[st.name] = run
 	m.mu.Unlock()
-	go m.dhcp(lctx, l, st)
+	go func() {
+		defer close(run.done)
+		m.dhcp(lctx, l, st)
+	}()
 }
 
 func (m *Manager) stopAll() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for _, cancel := range m.running {
-		cancel()
+	for _, r := range m.running {
+		r.cancel()
 	}
 }
 
