@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"berth.dev/berth/init/kmod"
@@ -270,6 +271,15 @@ func rootTree(c Config, k kernel, pkgs []Pkg) (Tree, error) {
 	}
 	if err := t.Copy("/etc/mke2fs.conf", filepath.Join(pkgRoot, "etc/mke2fs.conf")); err != nil {
 		return nil, err
+	}
+	// The time zones, without tzdata's posix/ and right/ copies.
+	if err := t.CopyDir("/usr/share/zoneinfo", filepath.Join(pkgRoot, "usr/share/zoneinfo")); err != nil {
+		return nil, fmt.Errorf("root image: zoneinfo: %w", err)
+	}
+	for p := range t {
+		if strings.HasPrefix(p, "/usr/share/zoneinfo/posix") || strings.HasPrefix(p, "/usr/share/zoneinfo/right") {
+			delete(t, p)
+		}
 	}
 
 	list, err := os.ReadFile(filepath.Join(c.Rootfs, "modules/boot.list"))

@@ -21,6 +21,7 @@ import (
 	"berth.dev/berth/sysd/logs"
 	"berth.dev/berth/sysd/network"
 	"berth.dev/berth/sysd/service"
+	"berth.dev/berth/sysd/timesync"
 )
 
 // Paths on the running system.
@@ -138,6 +139,12 @@ func Main(stdout io.Writer) int {
 			l.Printf("network: %v", err)
 		}
 	}()
+	servers := eff.Config.NTPServers
+	if len(servers) == 0 {
+		servers = []string{"pool.ntp.org"}
+	}
+	syncer := &timesync.Syncer{Servers: servers, Logf: l.Printf, Adjust: timesync.AdjustClock}
+	go syncer.Run(netCtx, netm.Online())
 	m.SetTarget("network-online.target", &onlineTarget{net: netm, timeout: onlineTimeout(eff.Config), logf: l.Printf})
 	if eff.Source == "none" {
 		// No local user-data: look on the network once it is up, in the

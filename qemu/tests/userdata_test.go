@@ -1,10 +1,14 @@
 package tests
 
 import (
+	"encoding/binary"
 	"encoding/json"
+	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -28,6 +32,9 @@ write_files:
 runcmd:
   - mkdir -p /var/lib/berth-test && echo run >> /var/lib/berth-test/count
 bogus_key: 1
+timezone: Europe/Berlin
+ntp:
+  servers: [10.0.2.2:NTPPORT]
 `
 
 // bootSeeded boots dir's machine with the debug shell and extra QEMU
@@ -79,7 +86,10 @@ func runCount(t *testing.T, sh *qemu.Shell, want string) {
 func TestNoCloudSeed(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	seed, err := qemu.NoCloudSeed(filepath.Join(dir, "seed1"), seedUserData, "instance-id: iid-one\n")
+	// A host-side NTP server an hour ahead: the guest's clock follows.
+	ntpPort := fakeNTP(t, time.Hour)
+	userData := strings.Replace(seedUserData, "NTPPORT", fmt.Sprint(ntpPort), 1)
+	seed, err := qemu.NoCloudSeed(filepath.Join(dir, "seed1"), userData, "instance-id: iid-one\n")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,6 +107,14 @@ func TestNoCloudSeed(t *testing.T) {
 	if out := must(t, sh, "cat /host/etc/berth-test/plain; stat -c '%a %u:%g' /host/etc/berth-test/plain /host/etc/berth-test/secret; cat /host/etc/berth-test/secret; grep ^berth: /host/etc/passwd"); !strings.HasPrefix(out, "hello from user-data\n644 0:0\n600 1000:1000\nsecret\nberth:x:1000:1000:") {
 		t.Errorf("files:\n%s", out)
 	}
+	// The time zone, and the time service asking the servers given.
+	if out := must(t, sh, "readlink /host/etc/localtime; cat /host/etc/timezone"); out != "/usr/share/zoneinfo/Europe/Berlin\nEurope/Berlin\n" {
+		t.Errorf("timezone:\n%s", out)
+	}
+	seen(t, vm, `^berth: time: synchronised with 10\.0\.2\.2:\d+ \(offset 1h0m0`)
+	if out := must(t, sh, "date +%s"); !clockNear(out, time.Now().Add(time.Hour)) {
+		t.Errorf("guest clock %s, want about %d", out, time.Now().Add(time.Hour).Unix())
+	}
 	if out := must(t, sh, "os-ctl config show"); !strings.Contains(out, `"instance_id": "iid-one"`) || !strings.Contains(out, `"hostname": "seeded-host"`) {
 		t.Errorf("config show:\n%s", out)
 	}
@@ -111,7 +129,7 @@ func TestNoCloudSeed(t *testing.T) {
 	vm.PowerOff(t, time.Minute)
 
 	// A new instance-id: it runs again.
-	seed2, err := qemu.NoCloudSeed(filepath.Join(dir, "seed2"), seedUserData, "instance-id: iid-two\n")
+	seed2, err := qemu.NoCloudSeed(filepath.Join(dir, "seed2"), userData, "instance-id: iid-two\n")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,4 +151,53 @@ func TestFwCfgBrokenYAML(t *testing.T) {
 	if out := must(t, sh, "os-ctl status"); !regexpMatch(`(?m)^problem: +user-data: fw_cfg/user-data:3: invalid YAML`, out) {
 		t.Errorf("os-ctl status:\n%s", out)
 	}
+}
+
+// fakeNTP answers NTP requests on the host's loopback (the guest's
+// 10.0.2.2) with a clock ahead by offset; it returns the port.
+func fakeNTP(t *testing.T, offset time.Duration) int {
+	t.Helper()
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	ntpTime := func(tm time.Time) uint64 {
+		secs := uint64(tm.Unix() + 2208988800)
+		frac := uint64(tm.Nanosecond()) << 32 / 1e9
+		return secs<<32 | frac
+	}
+	go func() {
+		buf := make([]byte, 512)
+		for {
+			n, addr, err := c.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			if n < 48 {
+				continue
+			}
+			now := time.Now().Add(offset)
+			r := make([]byte, 48)
+			r[0] = 0<<6 | 4<<3 | 4 // no leap warning, version 4, server
+			r[1] = 1               // stratum 1
+			r[2], r[3] = 6, 0xec   // poll, precision
+			copy(r[12:16], "TEST")
+			binary.BigEndian.PutUint64(r[16:], ntpTime(now.Add(-time.Second)))
+			copy(r[24:32], buf[40:48]) // origin: the client's transmit time
+			binary.BigEndian.PutUint64(r[32:], ntpTime(now))
+			binary.BigEndian.PutUint64(r[40:], ntpTime(time.Now().Add(offset)))
+			c.WriteTo(r, addr)
+		}
+	}()
+	return c.LocalAddr().(*net.UDPAddr).Port
+}
+
+func clockNear(out string, want time.Time) bool {
+	n, err := strconv.ParseInt(strings.TrimSpace(out), 10, 64)
+	if err != nil {
+		return false
+	}
+	d := n - want.Unix()
+	return d > -30 && d < 30
 }

@@ -58,6 +58,9 @@ func (a *Applier) Early(c *Config) []error {
 	if len(c.Berth.Modules) > 0 && a.LoadModules != nil {
 		a.LoadModules(c.Berth.Modules)
 	}
+	if c.Timezone != "" {
+		add(a.timezone(c.Timezone))
+	}
 	if c.Berth.Docker != nil {
 		b, _ := json.MarshalIndent(c.Berth.Docker, "", "  ")
 		add(a.write("/etc/docker/daemon.json", append(b, '\n'), 0o644))
@@ -316,4 +319,21 @@ func (a *Applier) services(svcs []Service) error {
 	}
 	errs = append(errs, service.SetDisabled(a.path("/etc/berth/disabled-services"), changes))
 	return errors.Join(errs...)
+}
+
+// timezone points /etc/localtime at the zone and records its name.
+func (a *Applier) timezone(tz string) error {
+	zone := filepath.Join("/usr/share/zoneinfo", filepath.Clean("/"+tz))
+	if _, err := os.Stat(a.path(zone)); err != nil || strings.Contains(tz, "..") {
+		return fmt.Errorf("timezone %s: not a zone in /usr/share/zoneinfo (e.g. Europe/Berlin, UTC)", tz)
+	}
+	tmp := a.path("/etc/.localtime.new")
+	os.Remove(tmp)
+	if err := os.Symlink(zone, tmp); err != nil {
+		return fmt.Errorf("timezone %s: %w", tz, err)
+	}
+	if err := os.Rename(tmp, a.path("/etc/localtime")); err != nil {
+		return fmt.Errorf("timezone %s: %w", tz, err)
+	}
+	return a.write("/etc/timezone", []byte(tz+"\n"), 0o644)
 }

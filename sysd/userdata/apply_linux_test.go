@@ -11,6 +11,8 @@ func TestApply(t *testing.T) {
 	root := t.TempDir()
 	os.MkdirAll(filepath.Join(root, "etc"), 0o755)
 	os.MkdirAll(filepath.Join(root, "proc/sys/net/ipv4"), 0o755)
+	os.MkdirAll(filepath.Join(root, "usr/share/zoneinfo/Europe"), 0o755)
+	os.WriteFile(filepath.Join(root, "usr/share/zoneinfo/Europe/Berlin"), []byte("TZif"), 0o644)
 	os.WriteFile(filepath.Join(root, "etc/passwd"), []byte("root:x:0:0:root:/root:/bin/sh\n"), 0o644)
 	os.WriteFile(filepath.Join(root, "etc/group"), []byte("root:x:0:\n"), 0o644)
 	data, _ := os.ReadFile("testdata/full.yaml")
@@ -56,6 +58,9 @@ func TestApply(t *testing.T) {
 	st, _ := os.Stat(filepath.Join(root, "etc/app/secret"))
 	if read("etc/app/secret") != "secret\n" || st.Mode().Perm() != 0o600 || st.Sys().(interface{}) == nil {
 		t.Errorf("secret: %v", st.Mode())
+	}
+	if l, _ := os.Readlink(filepath.Join(root, "etc/localtime")); l != "/usr/share/zoneinfo/Europe/Berlin" || read("etc/timezone") != "Europe/Berlin\n" {
+		t.Errorf("timezone: %q", l)
 	}
 	if read("proc/sys/net/ipv4/ip_forward") != "1" {
 		t.Errorf("sysctl")
