@@ -8,9 +8,10 @@ BIN := $(BUILD)/bin
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
 export SOURCE_DATE_EPOCH
 GOBUILD := CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=false -ldflags="-s -w -buildid="
-# Debian packages the host needs to build and boot images; runc only for
-# the test that checks sysd's containers against it.
-HOST_PKGS := qemu-system-x86 qemu-utils ovmf systemd-boot-efi erofs-utils mtools dosfstools gdisk e2fsprogs kmod dpkg apt runc
+# Debian packages the host needs to build and boot images; runc (to check
+# sysd's containers against it), cloud-image-utils (cloud-localds makes
+# NoCloud seeds) and iproute2 (network namespaces) only for tests.
+HOST_PKGS := qemu-system-x86 qemu-utils ovmf systemd-boot-efi erofs-utils mtools dosfstools gdisk e2fsprogs kmod dpkg apt runc cloud-image-utils iproute2
 TEST_TIMEOUT ?= 60m
 
 .PHONY: all deps image run run-efi test unit bench lock binaries clean

@@ -49,19 +49,7 @@ func onlineTimeout(c *userdata.Config) time.Duration {
 // online: the kernel command line's ds=nocloud;s=URL or berth.userdata=URL,
 // then the EC2-style metadata service with short timeouts.
 func networkSeed(ctx context.Context, online <-chan struct{}, cmdline string, logf func(string, ...any)) *userdata.Seed {
-	var url string
-	nocloud := false
-	for _, w := range strings.Fields(cmdline) {
-		if v, ok := strings.CutPrefix(w, "berth.userdata="); ok {
-			url = v
-		}
-		if v, ok := strings.CutPrefix(w, "ds=nocloud;s="); ok {
-			url, nocloud = v, true
-		}
-		if v, ok := strings.CutPrefix(w, "ds=nocloud-net;s="); ok {
-			url, nocloud = v, true
-		}
-	}
+	url, nocloud := seedURL(cmdline)
 	select {
 	case <-online:
 	case <-ctx.Done():
@@ -82,6 +70,22 @@ func networkSeed(ctx context.Context, online <-chan struct{}, cmdline string, lo
 		return nil // no metadata service: the usual case, not worth a line
 	}
 	return s
+}
+
+// seedURL reads ds=nocloud;s=URL (NoCloud over HTTP: URL/user-data and
+// URL/meta-data) or berth.userdata=URL (the user-data itself).
+func seedURL(cmdline string) (url string, nocloud bool) {
+	for _, w := range strings.Fields(cmdline) {
+		if v, ok := strings.CutPrefix(w, "berth.userdata="); ok {
+			url, nocloud = v, false
+		}
+		for _, p := range []string{"ds=nocloud;s=", "ds=nocloud-net;s="} {
+			if v, ok := strings.CutPrefix(w, p); ok {
+				url, nocloud = v, true
+			}
+		}
+	}
+	return url, nocloud
 }
 
 // setHostnameFromDHCP sets DHCP's host name unless the machine already

@@ -17,6 +17,7 @@ import (
 	"berth.dev/berth/init/osrelease"
 	"berth.dev/berth/init/reaper"
 	"berth.dev/berth/sysd/api"
+	"berth.dev/berth/sysd/atomicfile"
 	"berth.dev/berth/sysd/cgroup"
 	"berth.dev/berth/sysd/logs"
 	"berth.dev/berth/sysd/network"
@@ -114,7 +115,8 @@ func Main(stdout io.Writer) int {
 	// starts: it may bring services, files and users they need.
 	runner := &adminRunner{m: m, r: r, tree: tree, log: udLog, helper: containerInit}
 	searchStart := time.Now()
-	seed := localSeed(l)
+	url, _ := seedURL(string(raw))
+	seed := localSeed(l, url == "")
 	if seed == nil {
 		l.Printf("user-data: none found on NoCloud (CIDATA) or fw_cfg; searched in %d ms", time.Since(searchStart).Milliseconds())
 	}
@@ -127,6 +129,13 @@ func Main(stdout io.Writer) int {
 		}
 		if err := unix.Sethostname([]byte(name)); err != nil {
 			l.Printf("sysd: hostname %s: %v", name, err)
+		}
+	}
+	if _, err := os.Stat("/etc/hosts"); os.IsNotExist(err) {
+		h, _ := os.Hostname()
+		hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t" + h + "\n"
+		if err := atomicfile.Write("/etc/hosts", []byte(hosts), 0o644); err != nil {
+			l.Printf("sysd: %v", err)
 		}
 	}
 	netCtx, stopNet := context.WithCancel(context.Background())
@@ -150,7 +159,10 @@ func Main(stdout io.Writer) int {
 		// No local user-data: look on the network once it is up, in the
 		// background, so that a machine without any boots at full speed.
 		go func() {
-			seed := networkSeed(netCtx, netm.Online(), string(raw), l.Printf)
+			seed := laterNoCloud(netCtx, l)
+			if seed == nil {
+				seed = networkSeed(netCtx, netm.Online(), string(raw), l.Printf)
+			}
 			if seed == nil {
 				return
 			}

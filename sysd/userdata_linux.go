@@ -1,12 +1,14 @@
 package sysd
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -36,19 +38,19 @@ type Effective struct {
 }
 
 // localSeed tries the datasources that need no network, in the documented
-// order: NoCloud (a CIDATA volume), then QEMU's fw_cfg.
-func localSeed(l interface{ Printf(string, ...any) }) *userdata.Seed {
+// order: NoCloud (a CIDATA volume), then, unless the kernel command line
+// names a URL (which comes before it), QEMU's fw_cfg.
+func localSeed(l interface{ Printf(string, ...any) }, fwcfg bool) *userdata.Seed {
+	if s := noCloud(l); s != nil {
+		return s
+	}
+	if !fwcfg {
+		return nil
+	}
 	load := func(mod string) {
 		for _, err := range kmod.LoadAll([]string{mod}) {
 			l.Printf("user-data: load %s: %v", mod, err)
 		}
-	}
-	s, err := userdata.FindNoCloud("/run/berth/seed", load)
-	if err != nil {
-		l.Printf("user-data: %v", err)
-	}
-	if s != nil {
-		return s
 	}
 	// fw_cfg exists only under QEMU; its module is loaded only there.
 	if vendor, _ := os.ReadFile("/sys/class/dmi/id/sys_vendor"); strings.TrimSpace(string(vendor)) == "QEMU" {
@@ -58,6 +60,41 @@ func localSeed(l interface{ Printf(string, ...any) }) *userdata.Seed {
 		return userdata.FwCfg("/sys/firmware/qemu_fw_cfg")
 	}
 	return nil
+}
+
+func noCloud(l interface{ Printf(string, ...any) }) *userdata.Seed {
+	load := func(mod string) {
+		for _, err := range kmod.LoadAll([]string{mod}) {
+			l.Printf("user-data: load %s: %v", mod, err)
+		}
+	}
+	s, err := userdata.FindNoCloud("/run/berth/seed", load)
+	if err != nil {
+		l.Printf("user-data: %v", err)
+	}
+	return s
+}
+
+// laterNoCloud looks for a CIDATA volume again once PID 1 has loaded the
+// root's modules (a CD-ROM appears only with sr_mod): the first search
+// does not wait for them, so that a machine without user-data boots at
+// full speed.
+func laterNoCloud(ctx context.Context, l interface{ Printf(string, ...any) }) *userdata.Seed {
+	if _, err := os.Stat(kmod.DoneFile); err == nil {
+		return nil // every device was there for the first search
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, err := os.Stat(kmod.DoneFile); err == nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return noCloud(l)
 }
 
 // applyUserData parses the seed, reports every problem on the console,

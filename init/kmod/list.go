@@ -36,3 +36,7 @@ func Groups(list []string) [][]string {
 	}
 	return out
 }
+
+// DoneFile is created by PID 1 when it has loaded the root's module list,
+// so that sysd knows when devices that need those modules have appeared.
+const DoneFile = "/run/berth/modules-loaded"

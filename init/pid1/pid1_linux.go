@@ -10,6 +10,7 @@ import (
 	"log"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -106,6 +107,9 @@ func (p *pid1) loadModules() {
 	}
 	for _, err := range kmod.LoadAllNice(names, 10) {
 		p.log.Print(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(kmod.DoneFile), 0o755); err == nil {
+		os.WriteFile(kmod.DoneFile, nil, 0o644)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -200,4 +201,32 @@ func clockNear(out string, want time.Time) bool {
 	}
 	d := n - want.Unix()
 	return d > -30 && d < 30
+}
+
+// The seed as Debian's cloud-localds makes it by default (ISO9660) on a
+// CD-ROM: found once the CD-ROM driver is loaded, after the first search.
+func TestNoCloudISOFromCloudLocalds(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ud, md, iso := filepath.Join(dir, "user-data"), filepath.Join(dir, "meta-data"), filepath.Join(dir, "seed.iso")
+	os.WriteFile(ud, []byte("#cloud-config\nhostname: from-iso\n"), 0o644)
+	os.WriteFile(md, []byte("instance-id: iid-iso\n"), 0o644)
+	if out, err := exec.Command("cloud-localds", iso, ud, md).CombinedOutput(); err != nil {
+		t.Fatalf("cloud-localds (Debian's cloud-image-utils): %v: %s", err, out)
+	}
+	vm, sh := bootSeeded(t, dir, []string{"-cdrom", iso})
+	if _, err := vm.Console.Seen(regexp.MustCompile(`^berth: user-data: from nocloud:/dev/sr0, instance iid-iso$`), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		out := must(t, sh, "os-ctl status")
+		if strings.Contains(out, "from-iso") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("hostname not from the ISO seed:\n%s", out)
+		}
+		time.Sleep(time.Second)
+	}
 }
