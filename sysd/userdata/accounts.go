@@ -112,21 +112,7 @@ func (a *Accounts) EnsureUser(u User) (uid, gid int) {
 	}
 	for _, g := range u.Groups {
 		a.EnsureGroup(g, 0)
-		e := find(a.Group, g)
-		for len(e) < 4 {
-			e = append(e, "")
-		}
-		members := strings.FieldsFunc(e[3], func(r rune) bool { return r == ',' })
-		if !contains(members, u.Name) {
-			members = append(members, u.Name)
-			sort.Strings(members)
-		}
-		e[3] = strings.Join(members, ",")
-		for i := range a.Group {
-			if a.Group[i][0] == g {
-				a.Group[i] = e
-			}
-		}
+		a.AddMember(g, u.Name)
 	}
 	pw := "!"
 	if u.Passwd != "" {
@@ -141,6 +127,25 @@ func (a *Accounts) EnsureUser(u User) (uid, gid int) {
 		a.Shadow = append(a.Shadow, []string{u.Name, pw, "0", "0", "99999", "7", "", "", ""})
 	}
 	return uid, gid
+}
+
+// AddMember adds user to group's member list (the group must exist).
+func (a *Accounts) AddMember(group, user string) {
+	for i, e := range a.Group {
+		if e[0] != group {
+			continue
+		}
+		for len(e) < 4 {
+			e = append(e, "")
+		}
+		members := strings.FieldsFunc(e[3], func(r rune) bool { return r == ',' })
+		if !contains(members, user) {
+			members = append(members, user)
+			sort.Strings(members)
+		}
+		e[3] = strings.Join(members, ",")
+		a.Group[i] = e
+	}
 }
 
 // Sudoers renders the sudoers.d lines for users with sudo rules.

@@ -261,6 +261,9 @@ func (a *Applier) hostname(c *Config) error {
 func (a *Applier) users(c *Config) error {
 	users := EffectiveUsers(c)
 	acc := a.accounts()
+	for _, g := range c.Groups {
+		acc.EnsureGroup(g.Name, 0)
+	}
 	type home struct {
 		u        User
 		uid, gid int
@@ -269,6 +272,11 @@ func (a *Applier) users(c *Config) error {
 	for _, u := range users {
 		uid, gid := acc.EnsureUser(u)
 		homes = append(homes, home{u, uid, gid})
+	}
+	for _, g := range c.Groups {
+		for _, m := range g.Members {
+			acc.AddMember(g.Name, m)
+		}
 	}
 	p, g, s := acc.Files()
 	if err := a.write("/etc/passwd", []byte(p), 0o644); err != nil {

@@ -3,6 +3,7 @@ package userdata
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -20,6 +21,7 @@ func TestApply(t *testing.T) {
 	if ds := Parse("full.yaml", data, c); len(ds) > 0 {
 		t.Fatal(ds)
 	}
+	c.Groups = []Group{{Name: "ops", Members: []string{"alice"}}}
 	var ran []string
 	var host string
 	a := &Applier{Root: root, StateDir: filepath.Join(root, "state"),
@@ -45,6 +47,9 @@ func TestApply(t *testing.T) {
 	}
 	if g := read("etc/group"); !strings.Contains(g, "docker:x:1001:alice,berth") || !strings.Contains(g, "adm:x:1003:alice") {
 		t.Errorf("group:\n%s", g)
+	}
+	if g := read("etc/group"); !regexp.MustCompile(`(?m)^ops:x:\d+:alice$`).MatchString(g) {
+		t.Errorf("groups: no ops with alice:\n%s", g)
 	}
 	if s := read("etc/shadow"); !strings.Contains(s, "berth:!:") || !strings.Contains(s, "alice:$6$rounds=4096$salt$hash:") {
 		t.Errorf("shadow:\n%s", s)

@@ -13,6 +13,7 @@ type Config struct {
 	FQDN              string      `json:"fqdn,omitempty"`
 	ManageEtcHosts    bool        `json:"manage_etc_hosts,omitempty"`
 	Users             []User      `json:"users,omitempty"`
+	Groups            []Group     `json:"groups,omitempty"`
 	SSHAuthorizedKeys []string    `json:"ssh_authorized_keys,omitempty"` // for the default user
 	SSHPwauth         bool        `json:"ssh_pwauth"`
 	WriteFiles        []WriteFile `json:"write_files,omitempty"`
@@ -38,6 +39,12 @@ type User struct {
 	SSHAuthorizedKeys []string `json:"ssh_authorized_keys,omitempty"`
 	LockPasswd        bool     `json:"lock_passwd"`
 	Passwd            string   `json:"passwd,omitempty"` // a crypt(3) hash
+}
+
+// Group is an entry of groups: (a group and its members).
+type Group struct {
+	Name    string   `json:"name"`
+	Members []string `json:"members,omitempty"`
 }
 
 // WriteFile is an entry of write_files:.

@@ -89,6 +89,23 @@ func schema(c *Config) map[string]handler {
 			})
 			c.Users = users
 		},
+		"groups": func(p *parser, n *yaml.Node, path string) {
+			var groups []Group
+			p.list(n, path, func(item *yaml.Node, ipath string) {
+				switch {
+				case item.Kind == yaml.ScalarNode:
+					groups = append(groups, Group{Name: item.Value})
+				case item.Kind == yaml.MappingNode && len(item.Content) == 2:
+					members, ok := p.strs(item.Content[1], ipath+"."+item.Content[0].Value, true)
+					if ok {
+						groups = append(groups, Group{Name: item.Content[0].Value, Members: members})
+					}
+				default:
+					p.errorf(item, ipath, "write NAME or NAME: [MEMBERS]", "want a group, got %s", kind(item))
+				}
+			})
+			c.Groups = groups
+		},
 		"write_files": func(p *parser, n *yaml.Node, path string) {
 			var files []WriteFile
 			p.list(n, path, func(item *yaml.Node, ipath string) {

@@ -3,6 +3,7 @@ package userdata
 import (
 	"bytes"
 	"compress/gzip"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -157,4 +158,51 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// Real-world shapes: every key is read or named in a warning; none is an
+// error, and the values land where they should.
+func TestExamples(t *testing.T) {
+	for file, check := range map[string]func(*Config, Diagnostics) string{
+		"users-and-groups.yaml": func(c *Config, ds Diagnostics) string {
+			if len(c.Users) != 4 || c.Users[2].Sudo[0] != "ALL=(ALL) NOPASSWD:ALL" || strings.Join(c.Users[2].Groups, ",") != "users,admin" || c.Users[1].LockPasswd {
+				return fmt.Sprintf("users: %+v", c.Users)
+			}
+			if len(c.Groups) != 2 || c.Groups[0].Name != "admingroup" || strings.Join(c.Groups[0].Members, ",") != "root,sys" || c.Groups[1].Name != "cloud-users" {
+				return fmt.Sprintf("groups: %+v", c.Groups)
+			}
+			want := []string{"users[1].primary_group: warning: not supported", "users[3].inactive: warning: not supported", "users[3].system: warning: not supported"}
+			if len(ds) != len(want) {
+				return fmt.Sprint(ds)
+			}
+			for i, w := range want {
+				if !strings.Contains(ds[i].String(), w) {
+					return fmt.Sprintf("%s, want %s", ds[i], w)
+				}
+			}
+			return ""
+		},
+		"write-files.yaml": func(c *Config, ds Diagnostics) string {
+			if len(ds) != 0 || len(c.WriteFiles) != 5 || string(c.WriteFiles[0].Content) != "CATCHED YOU\n" ||
+				string(c.WriteFiles[2].Content) != "/bin/arch\n" || c.WriteFiles[2].Permissions != 0o555 || !c.WriteFiles[3].Append || !c.WriteFiles[4].Defer {
+				return fmt.Sprintf("%v %+v", ds, c.WriteFiles)
+			}
+			return ""
+		},
+	} {
+		t.Run(file, func(t *testing.T) {
+			data, err := os.ReadFile("testdata/" + file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := &Config{}
+			ds := Parse(file, data, c)
+			if len(ds.Errors()) > 0 {
+				t.Fatalf("errors: %v", ds.Errors())
+			}
+			if msg := check(c, ds); msg != "" {
+				t.Error(msg)
+			}
+		})
+	}
 }
