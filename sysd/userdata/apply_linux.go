@@ -261,9 +261,6 @@ func (a *Applier) hostname(c *Config) error {
 func (a *Applier) users(c *Config) error {
 	users := EffectiveUsers(c)
 	acc := a.accounts()
-	for _, g := range c.Groups {
-		acc.EnsureGroup(g.Name, 0)
-	}
 	type home struct {
 		u        User
 		uid, gid int
@@ -273,7 +270,9 @@ func (a *Applier) users(c *Config) error {
 		uid, gid := acc.EnsureUser(u)
 		homes = append(homes, home{u, uid, gid})
 	}
+	// groups: after the users, so that the default user keeps uid 1000.
 	for _, g := range c.Groups {
+		acc.EnsureGroup(g.Name, 0)
 		for _, m := range g.Members {
 			acc.AddMember(g.Name, m)
 		}
