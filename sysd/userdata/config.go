@@ -22,7 +22,10 @@ type Config struct {
 	NTPServers        []string    `json:"ntp_servers,omitempty"`
 	Timezone          string      `json:"timezone,omitempty"`
 	Scripts           []Script    `json:"scripts,omitempty"` // #! parts, run once per instance
-	Berth             Berth       `json:"berth"`
+	// Parts says where each part of the user-data came from and what it
+	// was, in order; a later part's keys replace an earlier one's.
+	Parts []Part `json:"parts"`
+	Berth Berth  `json:"berth"`
 }
 
 // DefaultUser is the user top-level ssh_authorized_keys belong to.
@@ -68,6 +71,13 @@ func (c Command) String() string {
 		return c.Shell
 	}
 	return fmt.Sprint(c.Args)
+}
+
+// Part is one part of the user-data.
+type Part struct {
+	Source string   `json:"source"`         // "fw_cfg/user-data[config.yaml]"
+	Type   string   `json:"type"`           // cloud-config, x-shellscript
+	Keys   []string `json:"keys,omitempty"` // the top-level keys it set
 }
 
 // Script is a #! part of the user-data.

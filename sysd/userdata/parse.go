@@ -41,6 +41,7 @@ func Parse(source string, data []byte, c *Config) Diagnostics {
 		return parseCloudConfig(source, data, c)
 	case bytes.HasPrefix(trimmed, []byte("#!")):
 		c.Scripts = append(c.Scripts, Script{Name: source, Content: data})
+		c.Parts = append(c.Parts, Part{Source: source, Type: "x-shellscript"})
 		return nil
 	case isMIME(trimmed):
 		return parseMIME(source, trimmed, c)
@@ -113,6 +114,7 @@ func part(source, mt string, body []byte, c *Config) Diagnostics {
 		return parseCloudConfig(source, body, c)
 	case "text/x-shellscript":
 		c.Scripts = append(c.Scripts, Script{Name: source, Content: body})
+		c.Parts = append(c.Parts, Part{Source: source, Type: "x-shellscript"})
 		return nil
 	}
 	return Parse(source, body, c)
@@ -136,6 +138,11 @@ func parseCloudConfig(source string, data []byte, c *Config) Diagnostics {
 		return Diagnostics{{Source: source, Line: root.Line, Msg: "#cloud-config must be a mapping of keys to values", Fix: "write key: value lines"}}
 	}
 	p.fields(root, "", schema(c), unsupportedTop)
+	part := Part{Source: source, Type: "cloud-config"}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		part.Keys = append(part.Keys, root.Content[i].Value)
+	}
+	c.Parts = append(c.Parts, part)
 	return p.ds
 }
 

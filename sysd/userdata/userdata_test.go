@@ -139,6 +139,9 @@ func TestScriptGzipAndMIME(t *testing.T) {
 	if c.Hostname != "from-mime" || len(c.Scripts) != 1 || c.Scripts[0].Name != "user-data[script.sh]" {
 		t.Fatalf("mime: %v %+v", ds, c)
 	}
+	if len(c.Parts) != 2 || c.Parts[0].Source != "user-data[config.yaml]" || strings.Join(c.Parts[0].Keys, ",") != "hostname,bogus" || c.Parts[1].Type != "x-shellscript" {
+		t.Errorf("parts: %+v", c.Parts)
+	}
 	if len(ds) != 1 || ds[0].String() != "user-data[config.yaml]:3: bogus: warning: unknown key, ignored" {
 		t.Fatalf("mime diagnostics: %v", ds)
 	}
