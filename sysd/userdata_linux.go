@@ -47,20 +47,32 @@ func localSeed(l interface{ Printf(string, ...any) }, fwcfg bool) *userdata.Seed
 	if !fwcfg {
 		return nil
 	}
-	load := func(mod string) {
-		for _, err := range kmod.LoadAll([]string{mod}) {
-			l.Printf("user-data: load %s: %v", mod, err)
-		}
+	// fw_cfg exists only under QEMU; its ports are touched only there.
+	if vendor, _ := os.ReadFile("/sys/class/dmi/id/sys_vendor"); strings.TrimSpace(string(vendor)) != "QEMU" {
+		return nil
 	}
-	// fw_cfg exists only under QEMU; its module is loaded only there.
-	if vendor, _ := os.ReadFile("/sys/class/dmi/id/sys_vendor"); strings.TrimSpace(string(vendor)) == "QEMU" {
+	files, err := userdata.FwCfgPorts(fwCfgUserData, fwCfgMetaData)
+	if err != nil {
+		// No port access (another architecture, a locked-down kernel):
+		// the module's sysfs files, at the cost of loading it.
 		if _, err := os.Stat("/sys/firmware/qemu_fw_cfg"); err != nil {
-			load("qemu_fw_cfg")
+			for _, err := range kmod.LoadAll([]string{"qemu_fw_cfg"}) {
+				l.Printf("user-data: load qemu_fw_cfg: %v", err)
+			}
 		}
 		return userdata.FwCfg("/sys/firmware/qemu_fw_cfg")
 	}
+	if ud, ok := files[fwCfgUserData]; ok {
+		return &userdata.Seed{Source: "fw_cfg", UserData: ud, MetaData: files[fwCfgMetaData]}
+	}
 	return nil
 }
+
+// The fw_cfg files Berth reads (-fw_cfg name=opt/berth/user-data,file=…).
+const (
+	fwCfgUserData = "opt/berth/user-data"
+	fwCfgMetaData = "opt/berth/meta-data"
+)
 
 func noCloud(l interface{ Printf(string, ...any) }) *userdata.Seed {
 	load := func(mod string) {

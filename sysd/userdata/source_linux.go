@@ -22,6 +22,9 @@ import (
 func FindNoCloud(mnt string, load func(module string)) (*Seed, error) {
 	ents, _ := os.ReadDir("/sys/class/block")
 	for _, e := range ents {
+		if n := e.Name(); strings.HasPrefix(n, "loop") || strings.HasPrefix(n, "ram") || strings.HasPrefix(n, "zram") {
+			continue
+		}
 		dev := "/dev/" + e.Name()
 		fstype := cidataType(dev)
 		if fstype == "" {
@@ -70,9 +73,21 @@ func cidataType(dev string) string {
 		return ""
 	}
 	defer f.Close()
+	// The boot sector first (FAT); the ISO9660 volume descriptor at 32 KiB
+	// only when that is not FAT: two small reads, not 34 KiB a device.
 	buf := make([]byte, 0x8800)
-	n, _ := io.ReadFull(f, buf)
-	return LabelType(buf[:n], "CIDATA")
+	if n, _ := f.ReadAt(buf[:512], 0); n == 512 {
+		if t := LabelType(buf[:512], "CIDATA"); t != "" {
+			return t
+		}
+		if buf[510] == 0x55 && buf[511] == 0xAA && strings.HasPrefix(string(buf[0x36:0x3e])+string(buf[0x52:0x57]), "FAT") {
+			return ""
+		}
+	}
+	if n, _ := f.ReadAt(buf[0x8000:0x8800], 0x8000); n < 0x800 {
+		return ""
+	}
+	return LabelType(buf, "CIDATA")
 }
 
 // LabelType recognises a FAT or ISO9660 file system with the given volume
