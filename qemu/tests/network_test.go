@@ -214,3 +214,52 @@ cat "$f"
 		t.Errorf("hostname from the metadata service:\n%s", out)
 	}
 }
+
+// A link where nobody answers DHCP: the boot does not wait; services that
+// do not need the network run; one ordered after network-online.target
+// starts when online_timeout has passed.
+func TestNoDHCPAnswerDoesNotBlock(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ud := filepath.Join(dir, "user-data")
+	os.WriteFile(ud, []byte(`#cloud-config
+berth:
+  network:
+    online_timeout: 10s
+  services:
+    - name: late.service
+      content: |
+        [Unit]
+        After=network-online.target
+        [Container]
+        Image=toolbox
+        Exec=sleep 100000
+`), 0o644)
+	b := qemu.FindBuild(t)
+	cfg := direct(b, "A")
+	cfg.Dir = dir
+	cfg.Append += " berth.debug_shell"
+	cfg.DebugShell = true
+	// A network card whose cable leads nowhere (UDP to a port nobody
+	// reads).
+	cfg.NetDev = "socket,id=net0,udp=127.0.0.1:9,localaddr=127.0.0.1:0"
+	cfg.Extra = []string{"-fw_cfg", "name=opt/berth/user-data,file=" + ud}
+	vm := qemu.StartT(t, cfg)
+	expectReady(t, vm, "A")
+	vm.MustExpect(t, `^berth: service debug-shell\.service: up$`, 60*time.Second)
+	sh, err := vm.Shell()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sh.Close()
+	if s := services(t, sh)["late"]; s.State != "waiting" || s.Waiting != "waiting for the network to be online" {
+		t.Errorf("late: %+v", s)
+	}
+	vm.MustExpect(t, `^berth: network: not online after 10s`, time.Minute)
+	waitFor(t, sh, "late", "up", func(s service.Status) bool { return s.Up })
+	var st network.Status
+	json.Unmarshal([]byte(must(t, sh, "os-ctl net --json")), &st)
+	if st.Online || eth0(st).Lease != nil {
+		t.Errorf("network: %+v", st)
+	}
+}
