@@ -34,6 +34,9 @@ func containerImages(c Config, lock Lock, root Tree) (map[string]int64, error) {
 		if err != nil {
 			return nil, fmt.Errorf("image %s: %w", name, err)
 		}
+		if err := hostEtc(c, name, t, root); err != nil {
+			return nil, err
+		}
 		dir := c.work("images", name)
 		if err := Materialize(t, dir); err != nil {
 			return nil, fmt.Errorf("image %s: %w", name, err)
@@ -67,6 +70,15 @@ func imageTree(c Config, name string, pkgs []Pkg) (Tree, error) {
 	if err := t.CopyDir("/", dir); err != nil {
 		return nil, err
 	}
+	// Documentation, manuals and translations nobody reads on a server
+	// (a third of the console image).
+	for p := range t {
+		for _, drop := range []string{"/usr/share/doc", "/usr/share/man", "/usr/share/info", "/usr/share/locale", "/usr/share/lintian", "/usr/share/bug"} {
+			if p == drop || strings.HasPrefix(p, drop+"/") {
+				delete(t, p)
+			}
+		}
+	}
 	// Mount points: the image is read-only, so the runtime cannot make them.
 	t.Mkdir(0o755, "/proc", "/sys", "/dev", "/run", "/etc", "/home", "/var", "/mnt", "/usr/bin", "/usr/sbin", "/bin", "/sbin")
 	t.Mkdir(0o700, "/root")
@@ -82,12 +94,81 @@ func imageTree(c Config, name string, pkgs []Pkg) (Tree, error) {
 	if err := busyboxLinks(t, dir); err != nil {
 		return nil, err
 	}
-	if extra := filepath.Join(c.Rootfs, "images", name); exists(extra) {
+	if err := caBundle(t, dir); err != nil {
+		return nil, err
+	}
+	// dash's /bin/sh, which its maintainer script would make.
+	if _, ok := t["/bin/sh"]; !ok {
+		if _, ok := t["/bin/dash"]; ok {
+			t.Symlink("/bin/sh", "dash")
+		}
+	}
+	// vim-tiny's alternatives, which its maintainer script would make.
+	if _, ok := t["/usr/bin/vim.tiny"]; ok {
+		t.Symlink("/usr/bin/vi", "vim.tiny")
+		t.Symlink("/usr/bin/editor", "vim.tiny")
+	}
+	if extra := filepath.Join(c.Rootfs, "images", name, "root"); exists(extra) {
 		if err := t.CopyDir("/", extra); err != nil {
-			return nil, fmt.Errorf("rootfs/images/%s: %w", name, err)
+			return nil, fmt.Errorf("rootfs/images/%s/root: %w", name, err)
 		}
 	}
 	return t, nil
+}
+
+// hostEtc copies into the root image's /etc what rootfs/images/NAME/
+// host-etc.list names (paths below /etc, one a line) from the image's
+// packages: an image that runs with the host's /etc (the console) finds
+// its packages' configuration there.
+func hostEtc(c Config, name string, img, root Tree) error {
+	raw, err := os.ReadFile(filepath.Join(c.Rootfs, "images", name, "host-etc.list"))
+	if err != nil {
+		return nil
+	}
+	for _, p := range moduleNames(string(raw)) {
+		p = "/etc/" + strings.TrimPrefix(p, "/")
+		found := false
+		for q, e := range img {
+			if q == p || strings.HasPrefix(q, p+"/") {
+				root.Add(q, e)
+				found = true
+			}
+		}
+		if !found {
+			return fmt.Errorf("rootfs/images/%s/host-etc.list: %s is not in the image", name, p)
+		}
+	}
+	return nil
+}
+
+// caBundle writes /etc/ssl/certs/ca-certificates.crt from the certificates
+// in /usr/share/ca-certificates, as update-ca-certificates would.
+func caBundle(t Tree, dir string) error {
+	src := filepath.Join(dir, "usr/share/ca-certificates")
+	if !exists(src) {
+		return nil
+	}
+	var files []string
+	filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+		if err == nil && strings.HasSuffix(p, ".crt") {
+			files = append(files, p)
+		}
+		return nil
+	})
+	sort.Strings(files)
+	var bundle []byte
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		bundle = append(bundle, b...)
+		if len(b) > 0 && b[len(b)-1] != '\n' {
+			bundle = append(bundle, '\n')
+		}
+	}
+	t.File("/etc/ssl/certs/ca-certificates.crt", 0o644, bundle)
+	return nil
 }
 
 // busyboxLinks does what `busybox --install` would: a link for each

@@ -97,7 +97,7 @@ func (t Tree) CopyDir(p, src string) error {
 		}
 		switch {
 		case d.IsDir():
-			t.Add(dst, Entry{Kind: Dir, Mode: info.Mode().Perm()})
+			t.Add(dst, Entry{Kind: Dir, Mode: info.Mode() & (fs.ModePerm | fs.ModeSticky)})
 		case info.Mode()&fs.ModeSymlink != 0:
 			target, err := os.Readlink(hp)
 			if err != nil {
@@ -105,7 +105,8 @@ func (t Tree) CopyDir(p, src string) error {
 			}
 			t.Symlink(dst, target)
 		case info.Mode().IsRegular():
-			t.Add(dst, Entry{Kind: File, Mode: info.Mode().Perm(), Src: hp})
+			// Set-id bits stay: sudo in the console image needs its own.
+			t.Add(dst, Entry{Kind: File, Mode: info.Mode() & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky), Src: hp})
 		}
 		return nil
 	})

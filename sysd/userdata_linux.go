@@ -154,9 +154,9 @@ func writeEffective(l interface{ Printf(string, ...any) }, eff *Effective) {
 }
 
 // adminRunner runs user-data's commands as root in the admin's view of
-// the machine: a privileged container of the toolbox image sharing the
-// host's PID and network namespaces, with the host's /etc, /var, /home,
-// /root and the sysd API, and os-ctl.
+// the machine: a privileged container of the console image sharing the
+// host's PID, network and UTS namespaces, with the host's /etc, /var,
+// /home, /root and the sysd API, and os-ctl.
 type adminRunner struct {
 	m      *service.Manager
 	r      *reaper.Reaper
@@ -172,16 +172,20 @@ func (a *adminRunner) Run(name, script string) error {
 	a.n++
 	n := a.n
 	a.mu.Unlock()
-	root, err := a.m.Image("toolbox")
+	// The console's image is the admin's shell; the toolbox is the
+	// fallback of an image built without it.
+	root, err := a.m.Image("console")
 	if err != nil {
-		return err
+		if root, err = a.m.Image("toolbox"); err != nil {
+			return err
+		}
 	}
 	staging := fmt.Sprintf("/run/berth/containers/userdata-%d", n)
 	os.MkdirAll(staging, 0o700)
 	defer os.Remove(staging)
 	host, _ := os.Hostname()
 	spec := container.Spec{Name: "user-data", Hostname: host, Root: root, Staging: staging,
-		Args: []string{"/bin/sh", "-c", script}, Env: []string{"HOME=/root"}, Network: "host", PIDHost: true,
+		Args: []string{"/bin/sh", "-c", script}, Env: []string{"HOME=/root"}, Network: "host", PIDHost: true, UTSHost: true,
 		Privileged: true, Helper: a.helper}
 	for _, d := range []string{"/etc", "/var", "/home", "/root", "/run/berth"} {
 		spec.Mounts = append(spec.Mounts, container.Mount{Source: d, Target: d, Type: "rbind"})

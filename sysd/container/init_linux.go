@@ -40,8 +40,10 @@ func initContainer() error {
 			return fmt.Errorf("chroot into %s: %w", s.Name, err)
 		}
 	} else {
-		if err := unix.Sethostname([]byte(s.Hostname)); err != nil {
-			return fmt.Errorf("sethostname %q: %w", s.Hostname, err)
+		if !s.UTSHost {
+			if err := unix.Sethostname([]byte(s.Hostname)); err != nil {
+				return fmt.Errorf("sethostname %q: %w", s.Hostname, err)
+			}
 		}
 		if err := buildRoot(&s); err != nil {
 			return err

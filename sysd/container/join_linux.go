@@ -38,7 +38,10 @@ func joinAndSpawn(r *reaper.Reaper, pid int, s Spec, args []string, cg *os.File,
 		return nil, fmt.Errorf("exec in %s: open its root: %w", s.Name, err)
 	}
 	defer root.Close()
-	nss := []string{"ipc", "uts", "cgroup"}
+	nss := []string{"ipc", "cgroup"}
+	if !s.UTSHost {
+		nss = append(nss, "uts")
+	}
 	if s.Network != "host" {
 		nss = append(nss, "net")
 	}

@@ -21,7 +21,10 @@ func OCI(s Spec, rootfs string, uid, gid uint32) *specs.Spec {
 	if s.Privileged {
 		caps = unit.Capabilities
 	}
-	nsTypes := []specs.LinuxNamespaceType{specs.MountNamespace, specs.UTSNamespace, specs.IPCNamespace, specs.CgroupNamespace}
+	nsTypes := []specs.LinuxNamespaceType{specs.MountNamespace, specs.IPCNamespace, specs.CgroupNamespace}
+	if !s.UTSHost {
+		nsTypes = append(nsTypes, specs.UTSNamespace)
+	}
 	if !s.PIDHost {
 		nsTypes = append(nsTypes, specs.PIDNamespace)
 	}

@@ -35,8 +35,9 @@ type Spec struct {
 	Caps    []string `json:"caps"`            // the bounding, permitted and effective set
 	Network string   `json:"network"`         // host, none, private
 	PIDHost bool     `json:"pid_host,omitempty"`
-	TTY     bool     `json:"tty,omitempty"`    // stdin is a terminal: make it the controlling one
-	Shared  bool     `json:"shared,omitempty"` // mounts propagate from the host (rslave), and the root is shared below
+	UTSHost bool     `json:"uts_host,omitempty"` // the host's host name, not Hostname
+	TTY     bool     `json:"tty,omitempty"`      // stdin is a terminal: make it the controlling one
+	Shared  bool     `json:"shared,omitempty"`   // mounts propagate from the host (rslave), and the root is shared below
 	// Join runs Args in the namespaces of a running container (health
 	// checks): the caller has joined them; the root is open on fd 5.
 	Join     bool   `json:"join,omitempty"`

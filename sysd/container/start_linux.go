@@ -27,7 +27,10 @@ type Process struct {
 // caller's), and returns once the service's own program has been executed
 // (the helper's sync pipe closed on exec) or has failed to be.
 func Start(r *reaper.Reaper, s Spec, cg *os.File, stdio Stdio) (*Process, error) {
-	flags := uintptr(unix.CLONE_NEWNS | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | unix.CLONE_NEWCGROUP)
+	flags := uintptr(unix.CLONE_NEWNS | unix.CLONE_NEWIPC | unix.CLONE_NEWCGROUP)
+	if !s.UTSHost {
+		flags |= unix.CLONE_NEWUTS
+	}
 	if !s.PIDHost {
 		flags |= unix.CLONE_NEWPID
 	}

@@ -17,7 +17,7 @@ func Spec(u *unit.Unit, root, staging, notifySocket string) (container.Spec, err
 	s := container.Spec{
 		Name: u.Name, Hostname: name, Root: root, Staging: staging,
 		Args: c.Exec, Dir: c.WorkingDir, User: c.User, Group: c.Group,
-		Network: c.Network, PIDHost: c.PID == "host", Privileged: c.Privileged,
+		Network: c.Network, PIDHost: c.PID == "host", UTSHost: c.UTS == "host", Privileged: c.Privileged,
 		TTY: u.Service.TTYPath != "", NotifySocket: notifySocket,
 		Caps: capabilities(c.AddCapability, c.DropCapability),
 	}

@@ -92,6 +92,7 @@ var table = map[string]map[string]setter{
 		},
 		"Network":           choice(func(u *Unit) *string { return &u.Container.Network }, "host", "none", "private"),
 		"PID":               choice(func(u *Unit) *string { return &u.Container.PID }, "host", "private"),
+		"UTS":               choice(func(u *Unit) *string { return &u.Container.UTS }, "host", "private"),
 		"ReadOnly":          boolean(func(u *Unit) *bool { return &u.Container.ReadOnly }),
 		"Privileged":        boolean(func(u *Unit) *bool { return &u.Container.Privileged }),
 		"Notify":            boolean(func(u *Unit) *bool { return &u.Container.Notify }),

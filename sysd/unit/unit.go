@@ -56,6 +56,7 @@ type Container struct {
 	Volumes                       []Volume
 	Network                       string // host, none, private
 	PID                           string // host, private
+	UTS                           string // host (the machine's host name), private (the unit's name)
 	User, Group, WorkingDir       string
 	ReadOnly, Privileged, Notify  bool
 	Tmpfs                         []string
@@ -79,7 +80,7 @@ func defaults(name string) Unit {
 			StartLimitBurst: 5, StartLimitIntervalSec: 10 * time.Second,
 		},
 		Container: Container{
-			Network: "private", PID: "private",
+			Network: "private", PID: "private", UTS: "private",
 			HealthInterval: 30 * time.Second, HealthTimeout: 30 * time.Second, HealthRetries: 3,
 		},
 	}

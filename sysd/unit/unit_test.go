@@ -39,6 +39,7 @@ Volume=/var/lib/docker:/var/lib/docker
 Volume=/etc/docker:/etc/docker:ro
 Network=host
 PID=private
+UTS=host
 User=root
 Group=root
 WorkingDir=/
@@ -78,7 +79,7 @@ func TestParseEveryKey(t *testing.T) {
 		Container: Container{
 			Image: "docker", Exec: []string{"/usr/bin/dockerd", "--config-file", "/etc/docker/daemon.json"},
 			Volumes: []Volume{{"/var/lib/docker", "/var/lib/docker", false}, {"/etc/docker", "/etc/docker", true}},
-			Network: "host", PID: "private", User: "root", Group: "root", WorkingDir: "/",
+			Network: "host", PID: "private", UTS: "host", User: "root", Group: "root", WorkingDir: "/",
 			ReadOnly: true, Privileged: true, Notify: true, Tmpfs: []string{"/run", "/tmp"},
 			AddCapability: []string{"CAP_SYS_ADMIN", "CAP_NET_ADMIN"}, DropCapability: []string{"CAP_SYS_BOOT"},
 			HealthCmd:      []string{"/usr/bin/docker", "info"},

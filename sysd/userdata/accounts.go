@@ -124,7 +124,8 @@ func (a *Accounts) EnsureUser(u User) (uid, gid int) {
 	if s := find(a.Shadow, u.Name); s != nil {
 		s[1] = pw
 	} else {
-		a.Shadow = append(a.Shadow, []string{u.Name, pw, "0", "0", "99999", "7", "", "", ""})
+		// An empty last-change day: no password ageing (0 would mean "change it now").
+		a.Shadow = append(a.Shadow, []string{u.Name, pw, "", "0", "99999", "7", "", "", ""})
 	}
 	return uid, gid
 }

@@ -48,6 +48,11 @@ func (a *Applier) Early(c *Config) []error {
 	}
 	add(a.users(c))
 	add(a.writeFiles(c.WriteFiles, true))
+	pw := "no"
+	if c.SSHPwauth {
+		pw = "yes"
+	}
+	add(a.write("/etc/ssh/sshd_config.d/50-berth-userdata.conf", []byte("# From user-data's ssh_pwauth.\nPasswordAuthentication "+pw+"\n"), 0o644))
 	add(a.services(c.Berth.Services))
 	for k, v := range c.Berth.Sysctl {
 		p := a.path("/proc/sys/" + strings.ReplaceAll(k, ".", "/"))

@@ -1,0 +1,109 @@
+package tests
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"berth.dev/berth/qemu"
+)
+
+func freePort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// dialSSH retries until the console's sshd answers.
+func dialSSH(t *testing.T, port int, cfg *ssh.ClientConfig, timeout time.Duration) (*ssh.Client, error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		c, err := ssh.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port), cfg)
+		if err == nil || time.Now().After(deadline) || strings.Contains(err.Error(), "unable to authenticate") {
+			return c, err
+		}
+		time.Sleep(2 * time.Second)
+	}
+}
+
+func run(t *testing.T, c *ssh.Client, cmd string) string {
+	t.Helper()
+	s, err := c.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	out, err := s.CombinedOutput(cmd)
+	if err != nil {
+		t.Fatalf("ssh %q: %v\n%s", cmd, err, out)
+	}
+	return string(out)
+}
+
+// SSH into the console with a key from user-data; passwords and root are
+// refused; the admin has sudo, os-ctl and the host's view.
+func TestConsoleSSH(t *testing.T) {
+	t.Parallel()
+	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
+	signer, err := ssh.NewSignerFromKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sshPub, _ := ssh.NewPublicKey(pub)
+	key := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sshPub)))
+	dir := t.TempDir()
+	ud := filepath.Join(dir, "user-data")
+	os.WriteFile(ud, []byte(fmt.Sprintf(`#cloud-config
+ssh_authorized_keys:
+  - %s
+write_files:
+  - path: /root/.ssh/authorized_keys
+    content: "%s\n"
+    permissions: '0600'
+`, key, key)), 0o644)
+	port := freePort(t)
+	b := qemu.FindBuild(t)
+	cfg := direct(b, "A")
+	cfg.Dir = dir
+	cfg.Forwards = []qemu.Forward{{Host: port, Guest: 22}}
+	cfg.Extra = []string{"-fw_cfg", "name=opt/berth/user-data,file=" + ud}
+	vm := qemu.StartT(t, cfg)
+	expectReady(t, vm, "A")
+	vm.MustExpect(t, `^berth: service console\.service: up$`, 2*time.Minute)
+
+	keyCfg := &ssh.ClientConfig{User: "berth", Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)},
+		HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 30 * time.Second}
+	c, err := dialSSH(t, port, keyCfg, 2*time.Minute)
+	if err != nil {
+		t.Fatalf("ssh berth@ with the user-data key: %v", err)
+	}
+	defer c.Close()
+	if out := run(t, c, "id -un; id -u; sudo -n id -un; sudo -n os-ctl service ls"); !strings.HasPrefix(out, "berth\n1000\nroot\n") || !strings.Contains(out, "console") {
+		t.Errorf("in the console:\n%s", out)
+	}
+
+	pwCfg := &ssh.ClientConfig{User: "berth", Auth: []ssh.AuthMethod{ssh.Password("berth")},
+		HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 30 * time.Second}
+	if c, err := ssh.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port), pwCfg); err == nil {
+		c.Close()
+		t.Error("password authentication was accepted")
+	}
+	rootCfg := *keyCfg
+	rootCfg.User = "root"
+	if c, err := ssh.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port), &rootCfg); err == nil {
+		c.Close()
+		t.Error("root logged in with a key in /root/.ssh/authorized_keys")
+	}
+}
