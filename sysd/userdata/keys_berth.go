@@ -1,0 +1,171 @@
+package userdata
+
+import (
+	"net"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+func (p *parser) berth(n *yaml.Node, path string, b *Berth) {
+	p.fields(n, path, map[string]handler{
+		"services": func(p *parser, n *yaml.Node, path string) {
+			var svcs []Service
+			p.list(n, path, func(item *yaml.Node, ipath string) {
+				s := Service{Enabled: true}
+				p.fields(item, ipath, map[string]handler{
+					"name": func(p *parser, n *yaml.Node, path string) {
+						if v, ok := p.str(n, path); ok {
+							if !strings.HasSuffix(v, ".service") || strings.Contains(v, "/") {
+								p.errorf(n, path, "name it NAME.service", "%q is not a service file name", v)
+								return
+							}
+							s.Name = v
+						}
+					},
+					"content": func(p *parser, n *yaml.Node, path string) { s.Content, _ = p.str(n, path) },
+					"enabled": func(p *parser, n *yaml.Node, path string) {
+						if v, ok := p.boolean(n, path); ok {
+							s.Enabled = v
+						}
+					},
+				}, nil)
+				if s.Name == "" {
+					p.errorf(item, ipath+".name", "add name: NAME.service", "a service needs a name")
+					return
+				}
+				svcs = append(svcs, s)
+			})
+			b.Services = svcs
+		},
+		"network": func(p *parser, n *yaml.Node, path string) {
+			net := &Network{}
+			p.fields(n, path, map[string]handler{
+				"interfaces": func(p *parser, n *yaml.Node, path string) {
+					p.list(n, path, func(item *yaml.Node, ipath string) {
+						if i, ok := p.iface(item, ipath); ok {
+							net.Interfaces = append(net.Interfaces, i)
+						}
+					})
+				},
+				"online_timeout": func(p *parser, n *yaml.Node, path string) { net.OnlineTimeout, _ = p.str(n, path) },
+			}, nil)
+			b.Network = net
+		},
+		"update": func(p *parser, n *yaml.Node, path string) {
+			u := &Update{}
+			p.fields(n, path, map[string]handler{
+				"server":  func(p *parser, n *yaml.Node, path string) { u.Server, _ = p.str(n, path) },
+				"channel": func(p *parser, n *yaml.Node, path string) { u.Channel, _ = p.str(n, path) },
+				"strategy": func(p *parser, n *yaml.Node, path string) {
+					if s, ok := p.str(n, path); ok {
+						switch s {
+						case "off", "check", "download", "reboot":
+							u.Strategy = s
+						default:
+							p.errorf(n, path, "off, check, download or reboot", "unknown strategy %q", s)
+						}
+					}
+				},
+				"interval":      func(p *parser, n *yaml.Node, path string) { u.Interval, _ = p.str(n, path) },
+				"reboot_window": func(p *parser, n *yaml.Node, path string) { u.RebootWindow, _ = p.str(n, path) },
+			}, nil)
+			b.Update = u
+		},
+		"docker": func(p *parser, n *yaml.Node, path string) {
+			var m map[string]any
+			if n.Kind != yaml.MappingNode || n.Decode(&m) != nil {
+				p.errorf(n, path, "write daemon.json's settings as a mapping", "want a mapping, got %s", kind(n))
+				return
+			}
+			b.Docker = m
+		},
+		"sysctl": func(p *parser, n *yaml.Node, path string) {
+			if n.Kind != yaml.MappingNode {
+				p.errorf(n, path, "", "want a mapping of sysctl names to values, got %s", kind(n))
+				return
+			}
+			b.Sysctl = map[string]string{}
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if v, ok := p.str(n.Content[i+1], join(path, n.Content[i].Value)); ok {
+					b.Sysctl[n.Content[i].Value] = v
+				}
+			}
+		},
+		"modules": func(p *parser, n *yaml.Node, path string) { b.Modules, _ = p.strs(n, path, false) },
+	}, nil)
+}
+
+func (p *parser) iface(n *yaml.Node, path string) (Interface, bool) {
+	var i Interface
+	good := true
+	addr := func(p *parser, n *yaml.Node, path string, cidr bool) (string, bool) {
+		s, ok := p.str(n, path)
+		if !ok {
+			return "", false
+		}
+		if cidr {
+			if _, _, err := net.ParseCIDR(s); err != nil {
+				p.errorf(n, path, "write ADDRESS/PREFIX, e.g. 10.0.2.15/24", "%q is not an address with a prefix length", s)
+				good = false
+				return "", false
+			}
+		} else if net.ParseIP(s) == nil {
+			p.errorf(n, path, "", "%q is not an IP address", s)
+			good = false
+			return "", false
+		}
+		return s, true
+	}
+	p.fields(n, path, map[string]handler{
+		"name": func(p *parser, n *yaml.Node, path string) { i.Name, _ = p.str(n, path) },
+		"mac":  func(p *parser, n *yaml.Node, path string) { i.MAC, _ = p.str(n, path) },
+		"dhcp": func(p *parser, n *yaml.Node, path string) {
+			if b, ok := p.boolean(n, path); ok {
+				i.DHCP = &b
+			}
+		},
+		"addresses": func(p *parser, n *yaml.Node, path string) {
+			p.list(n, path, func(item *yaml.Node, ipath string) {
+				if s, ok := addr(p, item, ipath, true); ok {
+					i.Addresses = append(i.Addresses, s)
+				}
+			})
+		},
+		"gateway": func(p *parser, n *yaml.Node, path string) { i.Gateway, _ = addr(p, n, path, false) },
+		"routes": func(p *parser, n *yaml.Node, path string) {
+			p.list(n, path, func(item *yaml.Node, ipath string) {
+				var r Route
+				p.fields(item, ipath, map[string]handler{
+					"to":  func(p *parser, n *yaml.Node, path string) { r.To, _ = addr(p, n, path, true) },
+					"via": func(p *parser, n *yaml.Node, path string) { r.Via, _ = addr(p, n, path, false) },
+				}, nil)
+				if r.To != "" && r.Via != "" {
+					i.Routes = append(i.Routes, r)
+				}
+			})
+		},
+		"mtu": func(p *parser, n *yaml.Node, path string) {
+			if v, ok := p.integer(n, path); ok {
+				if v < 68 || v > 65535 {
+					p.errorf(n, path, "between 68 and 65535", "MTU %d is out of range", v)
+					return
+				}
+				i.MTU = v
+			}
+		},
+		"dns": func(p *parser, n *yaml.Node, path string) {
+			p.list(n, path, func(item *yaml.Node, ipath string) {
+				if s, ok := addr(p, item, ipath, false); ok {
+					i.DNS = append(i.DNS, s)
+				}
+			})
+		},
+		"search": func(p *parser, n *yaml.Node, path string) { i.Search, _ = p.strs(n, path, false) },
+	}, nil)
+	if i.Name == "" && i.MAC == "" {
+		p.errorf(n, path, "add name: GLOB or mac: ADDRESS", "an interface needs a name or a mac to match")
+		return i, false
+	}
+	return i, good
+}

@@ -1,0 +1,78 @@
+package userdata
+
+import (
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+func (p *parser) user(n *yaml.Node, path string) (User, bool) {
+	u := User{LockPasswd: true}
+	p.fields(n, path, map[string]handler{
+		"name": func(p *parser, n *yaml.Node, path string) {
+			if s, ok := p.str(n, path); ok {
+				u.Name = s
+			}
+		},
+		"gecos": func(p *parser, n *yaml.Node, path string) { u.Gecos, _ = p.str(n, path) },
+		"groups": func(p *parser, n *yaml.Node, path string) {
+			u.Groups, _ = p.strs(n, path, true)
+		},
+		"shell": func(p *parser, n *yaml.Node, path string) { u.Shell, _ = p.str(n, path) },
+		"sudo": func(p *parser, n *yaml.Node, path string) {
+			if n.Kind == yaml.ScalarNode && (n.Value == "false" || n.Tag == "!!bool") {
+				return // sudo: false means none
+			}
+			u.Sudo, _ = p.strs(n, path, false)
+		},
+		"ssh_authorized_keys": func(p *parser, n *yaml.Node, path string) {
+			u.SSHAuthorizedKeys, _ = p.strs(n, path, false)
+		},
+		"lock_passwd": func(p *parser, n *yaml.Node, path string) {
+			if b, ok := p.boolean(n, path); ok {
+				u.LockPasswd = b
+			}
+		},
+		"passwd": func(p *parser, n *yaml.Node, path string) {
+			if s, ok := p.str(n, path); ok {
+				if !strings.HasPrefix(s, "$") {
+					p.errorf(n, path, "give a crypt(3) hash, e.g. from `mkpasswd -m sha-512`", "not a password hash")
+					return
+				}
+				u.Passwd = s
+			}
+		},
+		"hashed_passwd": func(p *parser, n *yaml.Node, path string) { u.Passwd, _ = p.str(n, path) },
+	}, map[string]string{
+		"plain_text_passwd": "plain-text passwords are not accepted: give passwd: a hash",
+		"primary_group":     "every user's primary group is named after it",
+		"homedir":           "home directories are /home/NAME",
+		"system":            "not supported",
+		"uid":               "uids are given in order from 1000",
+		"ssh_import_id":     "no network key import: give ssh_authorized_keys",
+		"expiredate":        "not supported",
+		"inactive":          "not supported",
+	})
+	if u.Name == "" {
+		p.errorf(n, path+".name", "add name: USER", "a user needs a name")
+		return u, false
+	}
+	if !validName(u.Name) {
+		p.errorf(n, path+".name", "letters, digits, _ and -, starting with a letter or _", "%q is not a valid user name", u.Name)
+		return u, false
+	}
+	return u, true
+}
+
+func validName(s string) bool {
+	if s == "" || len(s) > 32 || s == "root" {
+		return false
+	}
+	for i, r := range s {
+		ok := r == '_' || (r >= 'a' && r <= 'z') || (i > 0 && (r == '-' || (r >= '0' && r <= '9')))
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
