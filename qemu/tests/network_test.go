@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -101,7 +102,7 @@ berth:
 	if !st.Online || e.Mode != "dhcp" || e.Lease == nil || e.Lease.Address != "10.0.2.15/24" || e.Lease.Router != "10.0.2.2" {
 		t.Fatalf("network: %+v", st)
 	}
-	if !containsStr(st.Routes, "default via 10.0.2.2 dev eth0") {
+	if !slices.Contains(st.Routes, "default via 10.0.2.2 dev eth0") {
 		t.Errorf("routes: %v", st.Routes)
 	}
 	if out := must(t, sh, "cat /host/etc/resolv.conf"); !strings.Contains(out, "nameserver 10.0.2.3\n") {
@@ -154,7 +155,7 @@ berth:
 	_, sh := bootSeeded(t, dir, []string{"-fw_cfg", "name=opt/berth/user-data,file=" + ud})
 	st := netStatus(t, sh)
 	e := eth0(st)
-	if !st.Online || e.Mode != "static" || e.Lease != nil || !containsStr(e.Addresses, "10.0.2.15/24") {
+	if !st.Online || e.Mode != "static" || e.Lease != nil || !slices.Contains(e.Addresses, "10.0.2.15/24") {
 		t.Fatalf("network: %+v", st)
 	}
 	if out := must(t, sh, "cat /host/etc/resolv.conf"); !strings.Contains(out, "nameserver 10.0.2.3\nsearch example.net\n") {
@@ -163,15 +164,6 @@ berth:
 	if out := must(t, sh, fmt.Sprintf("wget -q -O - http://10.0.2.2:%d/hello", port)); out != "static hello\n" {
 		t.Errorf("wget: %q", out)
 	}
-}
-
-func containsStr(l []string, s string) bool {
-	for _, x := range l {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // An EC2-style metadata service, reached through QEMU's guestfwd (which

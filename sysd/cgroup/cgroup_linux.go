@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -35,7 +36,7 @@ func (t Tree) Init() (missing []string, err error) {
 	avail := strings.Fields(string(have))
 	var enable []string
 	for _, c := range []string{"cpu", "io", "memory", "pids"} {
-		if contains(avail, c) {
+		if slices.Contains(avail, c) {
 			enable = append(enable, "+"+c)
 		} else {
 			missing = append(missing, c)
@@ -210,13 +211,4 @@ func keyed(f, key string) int64 {
 		}
 	}
 	return 0
-}
-
-func contains(l []string, s string) bool {
-	for _, x := range l {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

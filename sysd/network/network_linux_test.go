@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -185,7 +186,7 @@ func TestDHCPLeaseRenewAndRelease(t *testing.T) {
 	if !st.Online || v1.Lease == nil || v1.Lease.Address != "10.9.0.50/24" || v1.Lease.Router != "10.9.0.1" || v1.Mode != "dhcp" {
 		t.Fatalf("status: %+v", st)
 	}
-	if !contains(st.Routes, "default via 10.9.0.1 dev v1") {
+	if !slices.Contains(st.Routes, "default via 10.9.0.1 dev v1") {
 		t.Errorf("routes: %v", st.Routes)
 	}
 	if resolv != "# Written by sysd from user-data (berth.network) and DHCP.\nnameserver 10.9.0.1\nsearch lan.example\n" {
@@ -200,24 +201,15 @@ func TestStaticConfiguration(t *testing.T) {
 	_, cli := pair(t)
 	st, resolv := runClient(t, cli, "static", "0s")
 	v1 := linkOf(st, "v1")
-	if v1.Mode != "static" || v1.MTU != 1400 || v1.Lease != nil || !contains(v1.Addresses, "10.9.0.77/24") {
+	if v1.Mode != "static" || v1.MTU != 1400 || v1.Lease != nil || !slices.Contains(v1.Addresses, "10.9.0.77/24") {
 		t.Fatalf("v1: %+v", v1)
 	}
 	for _, r := range []string{"default via 10.9.0.1 dev v1", "192.168.50.0/24 via 10.9.0.2 dev v1"} {
-		if !contains(st.Routes, r) {
+		if !slices.Contains(st.Routes, r) {
 			t.Errorf("no route %q in %v", r, st.Routes)
 		}
 	}
 	if !strings.Contains(resolv, "nameserver 10.9.0.53\nsearch example.net\n") {
 		t.Errorf("resolv.conf:\n%s", resolv)
 	}
-}
-
-func contains(l []string, s string) bool {
-	for _, x := range l {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"berth.dev/berth/sysd/cgroup"
@@ -119,7 +120,7 @@ func (s *svc) supervise(ctx context.Context) {
 		}
 	}
 	for _, dep := range afterSet(s.m.defs, u) {
-		conds = append(conds, &upCondition{m: s.m, name: dep, required: contains(u.Requires, dep)})
+		conds = append(conds, &upCondition{m: s.m, name: dep, required: slices.Contains(u.Requires, dep)})
 	}
 	for _, c := range conds {
 		s.update(func() {
@@ -239,13 +240,4 @@ func (c *upCondition) Wait(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
-}
-
-func contains(l []string, s string) bool {
-	for _, x := range l {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

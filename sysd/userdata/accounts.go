@@ -2,6 +2,7 @@ package userdata
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -49,16 +50,13 @@ func find(es [][]string, name string) []string {
 }
 
 // free returns the lowest id from 1000 that no entry of es uses.
-func free(es [][]string, also ...int) int {
+func free(es [][]string) int {
 	used := map[int]bool{}
 	for _, e := range es {
 		if len(e) > 2 {
 			n, _ := strconv.Atoi(e[2])
 			used[n] = true
 		}
-	}
-	for _, n := range also {
-		used[n] = true
 	}
 	for id := 1000; ; id++ {
 		if !used[id] {
@@ -140,7 +138,7 @@ func (a *Accounts) AddMember(group, user string) {
 			e = append(e, "")
 		}
 		members := strings.FieldsFunc(e[3], func(r rune) bool { return r == ',' })
-		if !contains(members, user) {
+		if !slices.Contains(members, user) {
 			members = append(members, user)
 			sort.Strings(members)
 		}
@@ -180,13 +178,4 @@ func EffectiveUsers(c *Config) []User {
 		out = append(out, u)
 	}
 	return out
-}
-
-func contains(l []string, s string) bool {
-	for _, x := range l {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
