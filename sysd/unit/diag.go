@@ -6,19 +6,24 @@ package unit
 
 import "fmt"
 
-// Diagnostic is one problem found in a unit file.
+// Diagnostic is one problem found in a configuration file: a unit file
+// here, user-data in package userdata.
 type Diagnostic struct {
-	File    string
-	Line    int
-	Section string
-	Key     string
-	Msg     string
-	Fix     string // what to do, when known
-	Warning bool   // the unit still runs; an error means it is not started
+	File    string `json:"file"`
+	Line    int    `json:"line,omitempty"` // 0 when the problem has no line
+	Section string `json:"section,omitempty"`
+	Key     string `json:"key,omitempty"`
+	Msg     string `json:"msg"`
+	Fix     string `json:"fix,omitempty"`     // what to do, when known
+	Warning bool   `json:"warning,omitempty"` // what it concerns still applies; an error drops it
 }
 
 func (d Diagnostic) String() string {
-	s := fmt.Sprintf("%s:%d:", d.File, d.Line)
+	s := d.File
+	if d.Line > 0 {
+		s += fmt.Sprintf(":%d", d.Line)
+	}
+	s += ":"
 	if d.Section != "" {
 		s += fmt.Sprintf(" [%s]", d.Section)
 	}

@@ -5,7 +5,11 @@
 // line and key, and whatever is valid is kept.
 package userdata
 
-import "fmt"
+import (
+	"fmt"
+
+	"berth.dev/berth/sysd/unit"
+)
 
 // Config is the effective user-data.
 type Config struct {
@@ -139,45 +143,10 @@ type Update struct {
 	RebootWindow string `json:"reboot_window,omitempty"`
 }
 
-// Diagnostic is one problem in user-data.
-type Diagnostic struct {
-	Source  string `json:"source"`
-	Line    int    `json:"line,omitempty"`
-	Key     string `json:"key,omitempty"`
-	Msg     string `json:"msg"`
-	Fix     string `json:"fix,omitempty"`
-	Warning bool   `json:"warning,omitempty"`
-}
-
-func (d Diagnostic) String() string {
-	s := d.Source
-	if d.Line > 0 {
-		s += fmt.Sprintf(":%d", d.Line)
-	}
-	s += ":"
-	if d.Key != "" {
-		s += " " + d.Key + ":"
-	}
-	if d.Warning {
-		s += " warning:"
-	}
-	s += " " + d.Msg
-	if d.Fix != "" {
-		s += " (" + d.Fix + ")"
-	}
-	return s
-}
+// Diagnostic is one problem in user-data: File names the source and
+// part, Key the path of the key ("users[1].name"). It is the same type as
+// a unit file's, so both print and serialise alike.
+type Diagnostic = unit.Diagnostic
 
 // Diagnostics is every problem found.
-type Diagnostics []Diagnostic
-
-// Errors returns the diagnostics that dropped a key's value.
-func (ds Diagnostics) Errors() Diagnostics {
-	var out Diagnostics
-	for _, d := range ds {
-		if !d.Warning {
-			out = append(out, d)
-		}
-	}
-	return out
-}
+type Diagnostics = unit.Diagnostics

@@ -27,10 +27,10 @@ func Parse(source string, data []byte, c *Config) Diagnostics {
 			data, err = io.ReadAll(io.LimitReader(zr, maxSize+1))
 		}
 		if err != nil {
-			return Diagnostics{{Source: source, Msg: "gzip: " + err.Error()}}
+			return Diagnostics{{File: source, Msg: "gzip: " + err.Error()}}
 		}
 		if len(data) > maxSize {
-			return Diagnostics{{Source: source, Msg: fmt.Sprintf("larger than %d MiB uncompressed", maxSize>>20)}}
+			return Diagnostics{{File: source, Msg: fmt.Sprintf("larger than %d MiB uncompressed", maxSize>>20)}}
 		}
 	}
 	trimmed := bytes.TrimLeft(data, " \t\r\n")
@@ -47,9 +47,9 @@ func Parse(source string, data []byte, c *Config) Diagnostics {
 		return parseMIME(source, trimmed, c)
 	case bytes.HasPrefix(trimmed, []byte("#cloud-boothook")), bytes.HasPrefix(trimmed, []byte("#include")):
 		line, _, _ := bytes.Cut(trimmed, []byte("\n"))
-		return Diagnostics{{Source: source, Line: 1, Msg: fmt.Sprintf("%q user-data is not supported by Berth", line), Fix: "use #cloud-config or a #! script", Warning: true}}
+		return Diagnostics{{File: source, Line: 1, Msg: fmt.Sprintf("%q user-data is not supported by Berth", line), Fix: "use #cloud-config or a #! script", Warning: true}}
 	}
-	ds = append(ds, Diagnostic{Source: source, Line: 1, Msg: "not user-data Berth knows",
+	ds = append(ds, Diagnostic{File: source, Line: 1, Msg: "not user-data Berth knows",
 		Fix: "start it with #cloud-config or #!, or send gzip or MIME multi-part"})
 	return ds
 }
@@ -64,7 +64,7 @@ func isMIME(b []byte) bool {
 func parseMIME(source string, data []byte, c *Config) Diagnostics {
 	msg, err := mail.ReadMessage(bytes.NewReader(data))
 	if err != nil {
-		return Diagnostics{{Source: source, Msg: "MIME: " + err.Error()}}
+		return Diagnostics{{File: source, Msg: "MIME: " + err.Error()}}
 	}
 	mt, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
 	if err != nil || !strings.HasPrefix(mt, "multipart/") {
@@ -79,11 +79,11 @@ func parseMIME(source string, data []byte, c *Config) Diagnostics {
 			break
 		}
 		if err != nil {
-			return append(ds, Diagnostic{Source: source, Msg: fmt.Sprintf("MIME part %d: %v", i, err)})
+			return append(ds, Diagnostic{File: source, Msg: fmt.Sprintf("MIME part %d: %v", i, err)})
 		}
 		body, err := io.ReadAll(io.LimitReader(p, maxSize))
 		if err != nil {
-			return append(ds, Diagnostic{Source: source, Msg: fmt.Sprintf("MIME part %d: %v", i, err)})
+			return append(ds, Diagnostic{File: source, Msg: fmt.Sprintf("MIME part %d: %v", i, err)})
 		}
 		if p.Header.Get("Content-Transfer-Encoding") == "base64" {
 			body = decodeBase64(body)
@@ -135,7 +135,7 @@ func parseCloudConfig(source string, data []byte, c *Config) Diagnostics {
 		if root.Kind == yaml.ScalarNode && root.Tag == "!!null" {
 			return nil
 		}
-		return Diagnostics{{Source: source, Line: root.Line, Msg: "#cloud-config must be a mapping of keys to values", Fix: "write key: value lines"}}
+		return Diagnostics{{File: source, Line: root.Line, Msg: "#cloud-config must be a mapping of keys to values", Fix: "write key: value lines"}}
 	}
 	p.fields(root, "", schema(c), unsupportedTop)
 	part := Part{Source: source, Type: "cloud-config"}
@@ -156,5 +156,5 @@ func yamlError(source string, err error) Diagnostic {
 		fmt.Sscan(n, &line)
 		msg = strings.TrimSpace(after)
 	}
-	return Diagnostic{Source: source, Line: line, Msg: "invalid YAML: " + msg, Fix: "nothing of this part was applied"}
+	return Diagnostic{File: source, Line: line, Msg: "invalid YAML: " + msg, Fix: "nothing of this part was applied"}
 }

@@ -156,7 +156,7 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c := &Config{}
 		for _, d := range Parse("fuzz", data, c) {
-			if d.Source == "" || d.Msg == "" {
+			if d.File == "" || d.Msg == "" {
 				t.Fatalf("diagnostic without source or message: %+v", d)
 			}
 		}

@@ -18,11 +18,11 @@ type parser struct {
 }
 
 func (p *parser) errorf(n *yaml.Node, key, fix, format string, args ...any) {
-	p.ds = append(p.ds, Diagnostic{Source: p.source, Line: n.Line, Key: key, Msg: fmt.Sprintf(format, args...), Fix: fix})
+	p.ds = append(p.ds, Diagnostic{File: p.source, Line: n.Line, Key: key, Msg: fmt.Sprintf(format, args...), Fix: fix})
 }
 
 func (p *parser) warnf(n *yaml.Node, key, fix, format string, args ...any) {
-	p.ds = append(p.ds, Diagnostic{Source: p.source, Line: n.Line, Key: key, Msg: fmt.Sprintf(format, args...), Fix: fix, Warning: true})
+	p.ds = append(p.ds, Diagnostic{File: p.source, Line: n.Line, Key: key, Msg: fmt.Sprintf(format, args...), Fix: fix, Warning: true})
 }
 
 // handler reads the value of one key; path names it in messages
