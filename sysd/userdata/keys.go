@@ -35,16 +35,8 @@ var unsupportedTop = map[string]string{
 // schema returns the handlers that fill c.
 func schema(c *Config) map[string]handler {
 	return map[string]handler{
-		"hostname": func(p *parser, n *yaml.Node, path string) {
-			if s, ok := p.str(n, path); ok {
-				c.Hostname = s
-			}
-		},
-		"fqdn": func(p *parser, n *yaml.Node, path string) {
-			if s, ok := p.str(n, path); ok {
-				c.FQDN = s
-			}
-		},
+		"hostname": setStr(&c.Hostname),
+		"fqdn":     setStr(&c.FQDN),
 		"manage_etc_hosts": func(p *parser, n *yaml.Node, path string) {
 			if n.Kind == yaml.ScalarNode && n.Value == "localhost" {
 				c.ManageEtcHosts = true
@@ -59,11 +51,7 @@ func schema(c *Config) map[string]handler {
 				c.SSHAuthorizedKeys = l
 			}
 		},
-		"ssh_pwauth": func(p *parser, n *yaml.Node, path string) {
-			if b, ok := p.boolean(n, path); ok {
-				c.SSHPwauth = b
-			}
-		},
+		"ssh_pwauth": setBool(&c.SSHPwauth),
 		"users": func(p *parser, n *yaml.Node, path string) {
 			var users []User
 			p.list(n, path, func(item *yaml.Node, ipath string) {
@@ -127,11 +115,7 @@ func schema(c *Config) map[string]handler {
 				"enabled": func(p *parser, n *yaml.Node, path string) { p.boolean(n, path) },
 			}, map[string]string{"pools": "give servers:", "ntp_client": "Berth has its own client"})
 		},
-		"timezone": func(p *parser, n *yaml.Node, path string) {
-			if s, ok := p.str(n, path); ok {
-				c.Timezone = s
-			}
-		},
-		"berth": func(p *parser, n *yaml.Node, path string) { p.berth(n, path, &c.Berth) },
+		"timezone": setStr(&c.Timezone),
+		"berth":    func(p *parser, n *yaml.Node, path string) { p.berth(n, path, &c.Berth) },
 	}
 }

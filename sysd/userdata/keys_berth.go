@@ -23,12 +23,8 @@ func (p *parser) berth(n *yaml.Node, path string, b *Berth) {
 							s.Name = v
 						}
 					},
-					"content": func(p *parser, n *yaml.Node, path string) { s.Content, _ = p.str(n, path) },
-					"enabled": func(p *parser, n *yaml.Node, path string) {
-						if v, ok := p.boolean(n, path); ok {
-							s.Enabled = v
-						}
-					},
+					"content": setStr(&s.Content),
+					"enabled": setBool(&s.Enabled),
 				}, nil)
 				if s.Name == "" {
 					p.errorf(item, ipath+".name", "add name: NAME.service", "a service needs a name")
@@ -48,15 +44,15 @@ func (p *parser) berth(n *yaml.Node, path string, b *Berth) {
 						}
 					})
 				},
-				"online_timeout": func(p *parser, n *yaml.Node, path string) { net.OnlineTimeout, _ = p.str(n, path) },
+				"online_timeout": setStr(&net.OnlineTimeout),
 			}, nil)
 			b.Network = net
 		},
 		"update": func(p *parser, n *yaml.Node, path string) {
 			u := &Update{}
 			p.fields(n, path, map[string]handler{
-				"server":  func(p *parser, n *yaml.Node, path string) { u.Server, _ = p.str(n, path) },
-				"channel": func(p *parser, n *yaml.Node, path string) { u.Channel, _ = p.str(n, path) },
+				"server":  setStr(&u.Server),
+				"channel": setStr(&u.Channel),
 				"strategy": func(p *parser, n *yaml.Node, path string) {
 					if s, ok := p.str(n, path); ok {
 						switch s {
@@ -67,8 +63,8 @@ func (p *parser) berth(n *yaml.Node, path string, b *Berth) {
 						}
 					}
 				},
-				"interval":      func(p *parser, n *yaml.Node, path string) { u.Interval, _ = p.str(n, path) },
-				"reboot_window": func(p *parser, n *yaml.Node, path string) { u.RebootWindow, _ = p.str(n, path) },
+				"interval":      setStr(&u.Interval),
+				"reboot_window": setStr(&u.RebootWindow),
 			}, nil)
 			b.Update = u
 		},
@@ -118,8 +114,8 @@ func (p *parser) iface(n *yaml.Node, path string) (Interface, bool) {
 		return s, true
 	}
 	p.fields(n, path, map[string]handler{
-		"name": func(p *parser, n *yaml.Node, path string) { i.Name, _ = p.str(n, path) },
-		"mac":  func(p *parser, n *yaml.Node, path string) { i.MAC, _ = p.str(n, path) },
+		"name": setStr(&i.Name),
+		"mac":  setStr(&i.MAC),
 		"dhcp": func(p *parser, n *yaml.Node, path string) {
 			if b, ok := p.boolean(n, path); ok {
 				i.DHCP = &b

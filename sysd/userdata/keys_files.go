@@ -53,13 +53,9 @@ func (p *parser) writeFile(n *yaml.Node, path string) (WriteFile, bool) {
 				f.Permissions = uint32(m)
 			}
 		},
-		"owner": func(p *parser, n *yaml.Node, path string) {
-			if s, ok := p.str(n, path); ok {
-				f.Owner = s
-			}
-		},
-		"append": func(p *parser, n *yaml.Node, path string) { f.Append, _ = p.boolean(n, path) },
-		"defer":  func(p *parser, n *yaml.Node, path string) { f.Defer, _ = p.boolean(n, path) },
+		"owner":  setStr(&f.Owner),
+		"append": setBool(&f.Append),
+		"defer":  setBool(&f.Defer),
 	}, map[string]string{"source": "fetching content from a URL is not supported: inline it"})
 	if f.Path == "" {
 		if good {

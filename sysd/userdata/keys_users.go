@@ -9,16 +9,12 @@ import (
 func (p *parser) user(n *yaml.Node, path string) (User, bool) {
 	u := User{LockPasswd: true}
 	p.fields(n, path, map[string]handler{
-		"name": func(p *parser, n *yaml.Node, path string) {
-			if s, ok := p.str(n, path); ok {
-				u.Name = s
-			}
-		},
-		"gecos": func(p *parser, n *yaml.Node, path string) { u.Gecos, _ = p.str(n, path) },
+		"name":  setStr(&u.Name),
+		"gecos": setStr(&u.Gecos),
 		"groups": func(p *parser, n *yaml.Node, path string) {
 			u.Groups, _ = p.strs(n, path, true)
 		},
-		"shell": func(p *parser, n *yaml.Node, path string) { u.Shell, _ = p.str(n, path) },
+		"shell": setStr(&u.Shell),
 		"sudo": func(p *parser, n *yaml.Node, path string) {
 			if n.Kind == yaml.ScalarNode && (n.Value == "false" || n.Tag == "!!bool") {
 				return // sudo: false means none
@@ -28,11 +24,7 @@ func (p *parser) user(n *yaml.Node, path string) (User, bool) {
 		"ssh_authorized_keys": func(p *parser, n *yaml.Node, path string) {
 			u.SSHAuthorizedKeys, _ = p.strs(n, path, false)
 		},
-		"lock_passwd": func(p *parser, n *yaml.Node, path string) {
-			if b, ok := p.boolean(n, path); ok {
-				u.LockPasswd = b
-			}
-		},
+		"lock_passwd": setBool(&u.LockPasswd),
 		"passwd": func(p *parser, n *yaml.Node, path string) {
 			if s, ok := p.str(n, path); ok {
 				if !strings.HasPrefix(s, "$") {
@@ -42,7 +34,7 @@ func (p *parser) user(n *yaml.Node, path string) (User, bool) {
 				u.Passwd = s
 			}
 		},
-		"hashed_passwd": func(p *parser, n *yaml.Node, path string) { u.Passwd, _ = p.str(n, path) },
+		"hashed_passwd": setStr(&u.Passwd),
 	}, map[string]string{
 		"plain_text_passwd": "plain-text passwords are not accepted: give passwd: a hash",
 		"primary_group":     "every user's primary group is named after it",

@@ -94,6 +94,25 @@ func kind(n *yaml.Node) string {
 	return "something else"
 }
 
+// setStr is the handler of a string key: the value goes to dst, which
+// keeps what it held when the value is not a string.
+func setStr(dst *string) handler {
+	return func(p *parser, n *yaml.Node, path string) {
+		if s, ok := p.str(n, path); ok {
+			*dst = s
+		}
+	}
+}
+
+// setBool is setStr for a boolean key.
+func setBool(dst *bool) handler {
+	return func(p *parser, n *yaml.Node, path string) {
+		if b, ok := p.boolean(n, path); ok {
+			*dst = b
+		}
+	}
+}
+
 // str reads a scalar (numbers and booleans are taken as written).
 func (p *parser) str(n *yaml.Node, path string) (string, bool) {
 	if n.Kind == yaml.AliasNode {
