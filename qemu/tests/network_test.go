@@ -85,18 +85,9 @@ berth:
 `,
 		"/seed/meta-data": "instance-id: iid-url\nlocal-hostname: from-url\n",
 	})
-	b := qemu.FindBuild(t)
-	cfg := direct(b, "A")
-	cfg.Append += fmt.Sprintf(" berth.debug_shell ds=nocloud;s=http://10.0.2.2:%d/seed/", port)
-	cfg.DebugShell = true
-	vm := qemu.StartT(t, cfg)
-	expectReady(t, vm, "A")
-	vm.MustExpect(t, `^berth: service debug-shell\.service: up$`, 60*time.Second)
-	sh, err := vm.Shell()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sh.Close()
+	cfg := direct(qemu.FindBuild(t), "A")
+	cfg.Append += fmt.Sprintf(" ds=nocloud;s=http://10.0.2.2:%d/seed/", port)
+	vm, sh := bootShell(t, cfg)
 	st := netStatus(t, sh)
 	e := eth0(st)
 	if !st.Online || e.Mode != "dhcp" || e.Lease == nil || e.Lease.Address != "10.0.2.15/24" || e.Lease.Router != "10.0.2.2" {
@@ -186,22 +177,12 @@ esac
 printf 'HTTP/1.0 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n' "$(wc -c < "$f")"
 cat "$f"
 `), 0o755)
-	b := qemu.FindBuild(t)
-	cfg := direct(b, "A")
-	cfg.Append += " berth.debug_shell"
-	cfg.DebugShell = true
+	cfg := direct(qemu.FindBuild(t), "A")
 	cfg.NetDev = "user,id=net0,net=169.254.0.0/16,host=169.254.0.2,dns=169.254.0.3,dhcpstart=169.254.0.15,guestfwd=tcp:169.254.169.254:80-cmd:" + script
-	vm := qemu.StartT(t, cfg)
-	expectReady(t, vm, "A")
+	vm, sh := bootShell(t, cfg)
 	if _, err := vm.Console.Seen(regexp.MustCompile(`^berth: user-data: from ec2:http://169\.254\.169\.254, instance i-0123456789$`), 2*time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	vm.MustExpect(t, `^berth: service debug-shell\.service: up$`, 60*time.Second)
-	sh, err := vm.Shell()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sh.Close()
 	if out := must(t, sh, "os-ctl status"); !strings.Contains(out, "from-metadata") {
 		t.Errorf("hostname from the metadata service:\n%s", out)
 	}
@@ -227,23 +208,13 @@ berth:
         Image=toolbox
         Exec=sleep 100000
 `), 0o644)
-	b := qemu.FindBuild(t)
-	cfg := direct(b, "A")
+	cfg := direct(qemu.FindBuild(t), "A")
 	cfg.Dir = dir
-	cfg.Append += " berth.debug_shell"
-	cfg.DebugShell = true
 	// A network card whose cable leads nowhere (UDP to a port nobody
 	// reads).
 	cfg.NetDev = "socket,id=net0,udp=127.0.0.1:9,localaddr=127.0.0.1:0"
 	cfg.Extra = []string{"-fw_cfg", "name=opt/berth/user-data,file=" + ud}
-	vm := qemu.StartT(t, cfg)
-	expectReady(t, vm, "A")
-	vm.MustExpect(t, `^berth: service debug-shell\.service: up$`, 60*time.Second)
-	sh, err := vm.Shell()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sh.Close()
+	vm, sh := bootShell(t, cfg)
 	if s := services(t, sh)["late"]; s.State != "waiting" || s.Waiting != "waiting for the network to be online" {
 		t.Errorf("late: %+v", s)
 	}

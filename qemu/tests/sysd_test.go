@@ -11,12 +11,10 @@ import (
 	"berth.dev/berth/sysd/service"
 )
 
-// shellVM boots slot A directly with the debug shell on ttyS1 and returns
-// the VM and a connected shell.
-func shellVM(t *testing.T) (*qemu.VM, *qemu.Shell) {
+// bootShell boots cfg with the debug shell on ttyS1 and returns the VM,
+// ready and with the shell up, and the connected shell.
+func bootShell(t *testing.T, cfg qemu.Config) (*qemu.VM, *qemu.Shell) {
 	t.Helper()
-	b := qemu.FindBuild(t)
-	cfg := direct(b, "A")
 	cfg.Append += " berth.debug_shell"
 	cfg.DebugShell = true
 	vm := qemu.StartT(t, cfg)
@@ -99,7 +97,7 @@ const toolbox = "[Container]\nImage=toolbox\nVolume=/usr/lib/berth/sysd:/usr/bin
 // enforced by the OOM killer; os-ctl inside the guest shows all of it.
 func TestSystemServices(t *testing.T) {
 	t.Parallel()
-	vm, sh := shellVM(t)
+	vm, sh := bootShell(t, direct(qemu.FindBuild(t), "A"))
 
 	writeUnit(t, sh, "db.service", "[Service]\nType=notify\n"+toolbox+
 		"Exec=sh -c 'sleep 2; os-ctl notify --ready --status=accepting; exec sleep 100000'\n")

@@ -38,24 +38,14 @@ ntp:
   servers: [10.0.2.2:NTPPORT]
 `
 
-// bootSeeded boots dir's machine with the debug shell and extra QEMU
-// arguments, and returns the VM and its shell.
+// bootSeeded boots dir's machine (slot A) with the debug shell and extra
+// QEMU arguments.
 func bootSeeded(t *testing.T, dir string, extra []string) (*qemu.VM, *qemu.Shell) {
 	t.Helper()
-	b := qemu.FindBuild(t)
-	cfg := direct(b, "A")
+	cfg := direct(qemu.FindBuild(t), "A")
 	cfg.Dir = dir
-	cfg.Append += " berth.debug_shell"
-	cfg.DebugShell = true
 	cfg.Extra = extra
-	vm := qemu.StartT(t, cfg)
-	expectReady(t, vm, "A")
-	vm.MustExpect(t, `^berth: service debug-shell\.service: up$`, 60*time.Second)
-	sh, err := vm.Shell()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return vm, sh
+	return bootShell(t, cfg)
 }
 
 // seen fails unless a console line so far (or within a few seconds)
