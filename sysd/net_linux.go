@@ -48,8 +48,7 @@ func onlineTimeout(c *userdata.Config) time.Duration {
 // networkSeed tries the datasources that need the network, once it is
 // online: the kernel command line's ds=nocloud;s=URL or berth.userdata=URL,
 // then the EC2-style metadata service with short timeouts.
-func networkSeed(ctx context.Context, online <-chan struct{}, cmdline string, logf func(string, ...any)) *userdata.Seed {
-	url, nocloud := seedURL(cmdline)
+func networkSeed(ctx context.Context, online <-chan struct{}, url string, nocloud bool, logf func(string, ...any)) *userdata.Seed {
 	select {
 	case <-online:
 	case <-ctx.Done():

@@ -115,7 +115,7 @@ func Main(stdout io.Writer) int {
 	// starts: it may bring services, files and users they need.
 	runner := &adminRunner{m: m, r: r, tree: tree, log: udLog, helper: containerInit}
 	searchStart := time.Now()
-	url, _ := seedURL(string(raw))
+	url, nocloud := seedURL(string(raw))
 	seed := localSeed(l, url == "")
 	if seed == nil {
 		l.Printf("user-data: none found on NoCloud (CIDATA) or fw_cfg; searched in %d ms", time.Since(searchStart).Milliseconds())
@@ -161,7 +161,7 @@ func Main(stdout io.Writer) int {
 		go func() {
 			seed := laterNoCloud(netCtx, l)
 			if seed == nil {
-				seed = networkSeed(netCtx, netm.Online(), string(raw), l.Printf)
+				seed = networkSeed(netCtx, netm.Online(), url, nocloud, l.Printf)
 			}
 			if seed == nil {
 				return
