@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -35,6 +36,9 @@ func containerImages(c Config, lock Lock, root Tree) (map[string]int64, error) {
 			return nil, fmt.Errorf("image %s: %w", name, err)
 		}
 		if err := hostEtc(c, name, t, root); err != nil {
+			return nil, err
+		}
+		if err := mountPoints(c, name, t, root); err != nil {
 			return nil, err
 		}
 		dir := c.work("images", name)
@@ -79,6 +83,9 @@ func imageTree(c Config, name string, pkgs []Pkg) (Tree, error) {
 			}
 		}
 	}
+	if err := exclude(c, name, t); err != nil {
+		return nil, err
+	}
 	// Mount points: the image is read-only, so the runtime cannot make them.
 	t.Mkdir(0o755, "/proc", "/sys", "/dev", "/run", "/etc", "/home", "/var", "/mnt", "/usr/bin", "/usr/sbin", "/bin", "/sbin")
 	t.Mkdir(0o700, "/root")
@@ -108,12 +115,50 @@ func imageTree(c Config, name string, pkgs []Pkg) (Tree, error) {
 		t.Symlink("/usr/bin/vi", "vim.tiny")
 		t.Symlink("/usr/bin/editor", "vim.tiny")
 	}
+	// iptables' alternatives, which its maintainer script would make: the
+	// nft back end (Debian's default; the kernel's legacy tables are not
+	// loaded).
+	if _, ok := t["/usr/sbin/xtables-nft-multi"]; ok {
+		for _, n := range []string{"iptables", "iptables-save", "iptables-restore", "ip6tables", "ip6tables-save", "ip6tables-restore"} {
+			if _, ok := t["/usr/sbin/"+n]; !ok {
+				t.Symlink("/usr/sbin/"+n, n+"-nft")
+			}
+		}
+	}
 	if extra := filepath.Join(c.Rootfs, "images", name, "root"); exists(extra) {
 		if err := t.CopyDir("/", extra); err != nil {
 			return nil, fmt.Errorf("rootfs/images/%s/root: %w", name, err)
 		}
 	}
 	return t, nil
+}
+
+// exclude drops what rootfs/images/NAME/exclude.list names: a path, a
+// directory (with everything below) or a glob, one a line. A line that
+// matches nothing is an error, so the list cannot rot silently when a
+// package changes.
+func exclude(c Config, name string, t Tree) error {
+	list := filepath.Join(c.Rootfs, "images", name, "exclude.list")
+	raw, err := os.ReadFile(list)
+	if err != nil {
+		return nil
+	}
+	for _, pat := range moduleNames(string(raw)) {
+		if _, err := path.Match(pat, ""); err != nil {
+			return fmt.Errorf("%s: %q: %w", list, pat, err)
+		}
+		found := false
+		for p := range t {
+			if ok, _ := path.Match(pat, p); ok || strings.HasPrefix(p, pat+"/") {
+				delete(t, p)
+				found = true
+			}
+		}
+		if !found {
+			return fmt.Errorf("%s: %s matches nothing in image %s", list, pat, name)
+		}
+	}
+	return nil
 }
 
 // hostEtc copies into the root image's /etc what rootfs/images/NAME/

@@ -82,3 +82,10 @@ func Run(steps []Step, warn func(string)) error {
 	}
 	return errors.Join(errs...)
 }
+
+// MakeShared makes every mount at and below Path a shared one, as systemd
+// does for /: a container started with MountFlags=slave then receives
+// the mounts the host makes later (an image sysd loop-mounts on demand).
+type MakeShared struct{ Path string }
+
+func (m MakeShared) String() string { return "mount --make-rshared " + m.Path }

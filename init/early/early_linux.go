@@ -55,3 +55,10 @@ func (i IfExists) Create() error {
 	}
 	return i.Step.Create()
 }
+
+func (m MakeShared) Create() error {
+	if err := unix.Mount("", m.Path, "", unix.MS_SHARED|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("make %s rshared: %w", m.Path, err)
+	}
+	return nil
+}

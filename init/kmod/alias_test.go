@@ -52,6 +52,8 @@ func TestParseModprobeArgs(t *testing.T) {
 		{[]string{"-q", "--", "fs-overlay"}, []string{"fs-overlay"}, "", true, false},
 		{[]string{"bridge"}, []string{"bridge"}, "", false, false},
 		{[]string{"-a", "veth", "bridge"}, []string{"veth", "bridge"}, "", false, false},
+		{[]string{"-va", "bridge", "br_netfilter"}, []string{"bridge", "br_netfilter"}, "", false, false},
+		{[]string{"-qr", "loop"}, nil, "", false, true},
 		{[]string{"loop", "max_loop=8"}, []string{"loop"}, "max_loop=8", false, false},
 		{[]string{"-r", "loop"}, nil, "", false, true},
 		{nil, nil, "", false, true},

@@ -29,6 +29,15 @@ func parseModprobeArgs(args []string) (modprobeReq, error) {
 		if !strings.HasPrefix(a, "-") {
 			break
 		}
+		// Short options may come together: Docker runs "modprobe -va".
+		if !strings.HasPrefix(a, "--") && len(a) > 2 {
+			split := []string{}
+			for _, c := range a[1:] {
+				split = append(split, "-"+string(c))
+			}
+			args = append(append(append([]string{}, args[:i]...), split...), args[i+1:]...)
+			a = args[i]
+		}
 		switch a {
 		case "-q", "--quiet":
 			r.quiet = true

@@ -26,6 +26,8 @@ var steps = []early.Step{
 	early.Symlink{Target: "/proc/self/fd/1", Link: "/dev/stdout"},
 	early.Symlink{Target: "/proc/self/fd/2", Link: "/dev/stderr"},
 	early.Dir{Path: "/run/berth", Mode: 0o755},
+	// Last of the mounts, so that each above is shared too.
+	early.MakeShared{Path: "/"},
 	// The kernel runs this for on-demand module loads; it is PID 1's own
 	// binary under another name.
 	early.Write{Path: "/proc/sys/kernel/modprobe", Content: "/sbin/modprobe\n"},

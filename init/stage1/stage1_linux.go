@@ -223,6 +223,9 @@ func stateSteps(haveState bool) []early.Step {
 		early.Dir{Path: base + "/etc/upper", Mode: 0o755},
 		early.Dir{Path: base + "/etc/work", Mode: 0o700},
 		early.Dir{Path: base + "/var", Mode: 0o755},
+		// FHS: /var/run is /run (Docker's clients look for
+		// /var/run/docker.sock).
+		early.Optional{Step: early.Symlink{Target: "../run", Link: base + "/var/run"}},
 		early.Dir{Path: base + "/home", Mode: 0o755},
 		early.Dir{Path: base + "/root", Mode: 0o700},
 		early.Mount{Source: "overlay", Target: newRoot + "/etc", FSType: "overlay",

@@ -158,20 +158,32 @@ func (g *Group) Empty() bool {
 	return strings.Contains(string(b), "populated 0")
 }
 
-// Remove kills what is left and removes the directory, waiting up to d
-// for the processes to be gone.
+// Remove kills what is left and removes the directory, and the groups a
+// service made below its own (dockerd makes one per container) first,
+// waiting up to d for the processes to be gone.
 func (g *Group) Remove(d time.Duration) error {
 	if !g.Empty() {
 		_ = g.Kill()
 	}
-	deadline := time.Now().Add(d)
+	return removeTree(g.Dir, time.Now().Add(d))
+}
+
+func removeTree(dir string, deadline time.Time) error {
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if e.IsDir() {
+			if err := removeTree(filepath.Join(dir, e.Name()), deadline); err != nil {
+				return err
+			}
+		}
+	}
 	for {
-		err := unix.Rmdir(g.Dir)
+		err := unix.Rmdir(dir)
 		if err == nil || errors.Is(err, unix.ENOENT) {
 			return nil
 		}
 		if !errors.Is(err, unix.EBUSY) || time.Now().After(deadline) {
-			return fmt.Errorf("remove cgroup %s: %w", g.Dir, err)
+			return fmt.Errorf("remove cgroup %s: %w", dir, err)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

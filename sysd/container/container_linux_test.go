@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"berth.dev/berth/init/reaper"
 )
 
@@ -194,4 +196,61 @@ func mask(t *testing.T, caps []string) uint64 {
 		t.Fatal(err)
 	}
 	return m
+}
+
+// MountFlags: private sees no host mount made after the start, slave
+// and shared do, and shared makes the container's root a shared mount
+// (dockerd's volumes and netns files rely on it).
+func TestMountPropagation(t *testing.T) {
+	needRoot(t)
+	for _, prop := range []string{"private", "slave", "shared"} {
+		t.Run(prop, func(t *testing.T) {
+			vol := t.TempDir()
+			// vol as a shared mount of its own, as / is on Berth.
+			if err := unix.Mount(vol, vol, "", unix.MS_BIND, ""); err != nil {
+				t.Fatal(err)
+			}
+			defer unix.Unmount(vol, unix.MNT_DETACH)
+			if err := unix.Mount("", vol, "", unix.MS_SHARED, ""); err != nil {
+				t.Fatal(err)
+			}
+			os.Mkdir(filepath.Join(vol, "sub"), 0o755)
+			done := make(chan string, 1)
+			go func() {
+				out, _ := run(t, Spec{
+					Propagation: prop,
+					Mounts:      []Mount{{Source: vol, Target: "/mnt", Type: "bind"}},
+					Args: []string{"sh", "-c", `
+						touch /mnt/started
+						while [ ! -e /mnt/go ]; do sleep 0.05; done
+						test -e /mnt/sub/marker && echo sees-host-mount
+						awk '$5 == "/" && / shared:/ {print "root-shared"}' /proc/self/mountinfo`},
+				})
+				done <- out
+			}()
+			for i := 0; ; i++ {
+				if _, err := os.Stat(filepath.Join(vol, "started")); err == nil {
+					break
+				}
+				if i > 600 {
+					t.Fatal("the container did not start")
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			sub := filepath.Join(vol, "sub")
+			if err := unix.Mount("tmpfs", sub, "tmpfs", 0, ""); err != nil {
+				t.Fatal(err)
+			}
+			defer unix.Unmount(sub, unix.MNT_DETACH)
+			os.WriteFile(filepath.Join(sub, "marker"), nil, 0o644)
+			os.WriteFile(filepath.Join(vol, "go"), nil, 0o644)
+			out := <-done
+			if sees := strings.Contains(out, "sees-host-mount"); sees != (prop != "private") {
+				t.Errorf("%s: sees the host's later mount: %v\n%s", prop, sees, out)
+			}
+			if shared := strings.Contains(out, "root-shared"); shared != (prop == "shared") {
+				t.Errorf("%s: root shared: %v\n%s", prop, shared, out)
+			}
+		})
+	}
 }

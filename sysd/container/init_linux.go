@@ -32,7 +32,11 @@ func initContainer() error {
 	}
 	if s.Join {
 		// Health checks and `exec`: the namespaces were joined by the
-		// parent's thread; the root is the service's, open on fd 5.
+		// parent's thread; the root is the service's, open on fd 5, its
+		// cgroup namespace on fd 6.
+		if err := unix.Setns(6, unix.CLONE_NEWCGROUP); err != nil {
+			return fmt.Errorf("join the cgroup namespace of %s: %w", s.Name, err)
+		}
 		if err := unix.Fchdir(5); err != nil {
 			return fmt.Errorf("enter root of %s: %w", s.Name, err)
 		}
@@ -61,7 +65,7 @@ func initContainer() error {
 // pivots into it.
 func buildRoot(s *Spec) error {
 	prop := uintptr(unix.MS_PRIVATE)
-	if s.Shared {
+	if s.Propagation == "slave" || s.Propagation == "shared" {
 		prop = unix.MS_SLAVE
 	}
 	// Nothing mounted in here may propagate back to the host.
@@ -75,11 +79,6 @@ func buildRoot(s *Spec) error {
 	}
 	if err := unix.Mount("", s.Staging, "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY|unix.MS_NODEV, ""); err != nil {
 		return fmt.Errorf("make root %s read-only: %w", s.Staging, err)
-	}
-	if s.Shared {
-		if err := unix.Mount("", s.Staging, "", unix.MS_SHARED|unix.MS_REC, ""); err != nil {
-			return fmt.Errorf("make root shared: %w", err)
-		}
 	}
 	root, err := unix.Open(s.Staging, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -119,7 +118,46 @@ func buildRoot(s *Spec) error {
 			}
 		}
 	}
-	return pivot(s.Staging)
+	if err := pivot(s.Staging); err != nil {
+		return err
+	}
+	if s.Delegate {
+		if err := delegate(); err != nil {
+			return err
+		}
+	}
+	// Shared only now: pivot_root refuses a shared old root.
+	if s.Propagation == "shared" {
+		if err := unix.Mount("", "/", "", unix.MS_SHARED|unix.MS_REC, ""); err != nil {
+			return fmt.Errorf("make the root rshared: %w", err)
+		}
+	}
+	return nil
+}
+
+// delegate moves this process into the leaf group and lets the child
+// groups use every controller the container's group has.
+// Equivalent to: mkdir /sys/fs/cgroup/init; echo 0 > init/cgroup.procs;
+// echo +cpu +memory… > cgroup.subtree_control
+func delegate() error {
+	const cg = "/sys/fs/cgroup"
+	leaf := cg + "/" + DelegateLeaf
+	if err := os.Mkdir(leaf, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("delegate: create cgroup %s: %w", leaf, err)
+	}
+	if err := os.WriteFile(leaf+"/cgroup.procs", []byte("0"), 0); err != nil {
+		return fmt.Errorf("delegate: move into cgroup %s: %w", leaf, err)
+	}
+	ctrl, err := os.ReadFile(cg + "/cgroup.controllers")
+	if err != nil {
+		return fmt.Errorf("delegate: %w", err)
+	}
+	for _, c := range strings.Fields(string(ctrl)) {
+		if err := os.WriteFile(cg+"/cgroup.subtree_control", []byte("+"+c), 0); err != nil {
+			return fmt.Errorf("delegate: enable %s for child cgroups: %w", c, err)
+		}
+	}
+	return nil
 }
 
 func propName(p uintptr) string {
@@ -144,7 +182,7 @@ func defaultMounts(s *Spec) []Mount {
 			Mount{Source: "shm", Target: "/dev/shm", Type: "tmpfs", Data: "mode=1777,size=65536k"},
 			Mount{Source: "mqueue", Target: "/dev/mqueue", Type: "mqueue"},
 			Mount{Source: "sysfs", Target: "/sys", Type: "sysfs", ReadOnly: true},
-			Mount{Source: "cgroup2", Target: "/sys/fs/cgroup", Type: "cgroup2", ReadOnly: true})
+			Mount{Source: "cgroup2", Target: "/sys/fs/cgroup", Type: "cgroup2", ReadOnly: !s.Delegate})
 	}
 	return append(ms,
 		Mount{Source: "tmpfs", Target: "/run", Type: "tmpfs", Data: "mode=755,size=16m"},

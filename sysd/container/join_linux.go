@@ -38,7 +38,15 @@ func joinAndSpawn(r *reaper.Reaper, pid int, s Spec, args []string, cg *os.File,
 		return nil, fmt.Errorf("exec in %s: open its root: %w", s.Name, err)
 	}
 	defer root.Close()
-	nss := []string{"ipc", "cgroup"}
+	// The cgroup namespace is joined by the child, once it is in the
+	// service's cgroup: with nsdelegate, cloning into a cgroup outside
+	// one's own cgroup namespace (sysd's, from the container's) is ENOENT.
+	cgns, err := os.Open(fmt.Sprintf("/proc/%d/ns/cgroup", pid))
+	if err != nil {
+		return nil, fmt.Errorf("exec in %s: %w", s.Name, err)
+	}
+	defer cgns.Close()
+	nss := []string{"ipc"}
 	if !s.UTSHost {
 		nss = append(nss, "uts")
 	}
@@ -62,5 +70,5 @@ func joinAndSpawn(r *reaper.Reaper, pid int, s Spec, args []string, cg *os.File,
 	}
 	j := s
 	j.Args, j.Join, j.TTY, j.NotifySocket = args, true, false, ""
-	return spawn(r, j, cg, stdio, &syscall.SysProcAttr{}, []*os.File{root})
+	return spawn(r, j, cg, stdio, &syscall.SysProcAttr{}, []*os.File{root, cgns})
 }

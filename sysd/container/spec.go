@@ -22,6 +22,10 @@ type Mount struct {
 	ReadOnly bool   `json:"ro,omitempty"`
 }
 
+// DelegateLeaf is the cgroup below a delegated container's own where
+// its processes run (cgroup v2 allows none beside child groups).
+const DelegateLeaf = "init"
+
 // Spec is everything the runtime needs to start one container.
 type Spec struct {
 	Name    string   `json:"name"`
@@ -37,9 +41,17 @@ type Spec struct {
 	PIDHost bool     `json:"pid_host,omitempty"`
 	UTSHost bool     `json:"uts_host,omitempty"` // the host's host name, not Hostname
 	TTY     bool     `json:"tty,omitempty"`      // stdin is a terminal: make it the controlling one
-	Shared  bool     `json:"shared,omitempty"`   // mounts propagate from the host (rslave), and the root is shared below
+	// Propagation is systemd's MountFlags: "private" (or empty) takes no
+	// host mount made later; "slave" receives them; "shared" also makes
+	// the container's root a shared peer group for its own copies.
+	Propagation string `json:"propagation,omitempty"`
+	// Delegate gives the container its cgroup (writable) and moves its
+	// processes into the leaf DelegateLeaf below it, so it can make child
+	// groups with every controller.
+	Delegate bool `json:"delegate,omitempty"`
 	// Join runs Args in the namespaces of a running container (health
-	// checks): the caller has joined them; the root is open on fd 5.
+	// checks): the caller has joined them; the root is open on fd 5, the
+	// cgroup namespace (joined by the child) on fd 6.
 	Join     bool   `json:"join,omitempty"`
 	Hostname string `json:"hostname"`
 	// Privileged gives every capability, the host's /dev, writable /sys

@@ -138,6 +138,9 @@ func (c *client) serviceStatus(args []string) error {
 	}
 	if s.Health != "" {
 		fmt.Fprintf(w, "health:\t%s\n", s.Health)
+		if s.HealthError != "" {
+			fmt.Fprintf(w, "last check:\t%s\n", s.HealthError)
+		}
 	}
 	if s.Status != "" {
 		fmt.Fprintf(w, "status:\t%s\n", s.Status)

@@ -49,6 +49,8 @@ const usage = `usage: os-ctl COMMAND [ARGS]
   reboot | poweroff
   notify [--ready] [--status=TEXT] [--watchdog] [--stopping]
                                        sd_notify from inside a service, like systemd-notify
+  probe [--unix SOCK] [--timeout D] URL
+                                       health check: http(s)://… answers 2xx/3xx, tcp://HOST:PORT accepts
 `
 
 // errUsage is a wrong command line; usage is printed.
@@ -97,6 +99,8 @@ func run(env Env) error {
 		return c.post("/v1/"+cmd, nil)
 	case "notify":
 		return notify(args)
+	case "probe":
+		return probe(env, args)
 	case "help", "-h", "--help":
 		fmt.Fprint(env.Stdout, usage)
 		return nil

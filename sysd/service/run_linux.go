@@ -121,7 +121,16 @@ func (s *svc) run(ctx context.Context) error {
 	hctx, stopHealth := context.WithCancel(ctx)
 	defer stopHealth()
 	if len(u.Container.HealthCmd) > 0 {
-		go s.healthLoop(hctx, p.Pid, spec, cgf, health)
+		hcg := cgf
+		if u.Service.Delegate {
+			// The service's own group holds child groups only.
+			leaf := &cgroup.Group{Dir: filepath.Join(cg.Dir, container.DelegateLeaf)}
+			if f, err := leaf.Open(); err == nil {
+				defer f.Close()
+				hcg = f
+			}
+		}
+		go s.healthLoop(hctx, p.Pid, spec, hcg, health)
 	}
 	failures, started := 0, time.Now()
 
@@ -162,6 +171,10 @@ func (s *svc) run(ctx context.Context) error {
 			return fmt.Errorf("watchdog timeout: no WATCHDOG=1 within %v", u.Service.WatchdogSec)
 		case err := <-health:
 			s.update(func() {
+				s.healthErr = ""
+				if err != nil {
+					s.healthErr = err.Error()
+				}
 				switch {
 				case err == nil:
 					failures = 0
@@ -244,18 +257,25 @@ func (s *svc) stdio(tty string) (container.Stdio, func(), error) {
 }
 
 // healthLoop runs HealthCmd inside the container every HealthInterval,
-// the first time right away, and sends each result.
+// the first time right away, and sends each result. Until the first
+// success within HealthStartPeriod it checks every HealthStartInterval.
 func (s *svc) healthLoop(ctx context.Context, pid int, spec container.Spec, cg *os.File, out chan<- error) {
 	c := s.def.Unit.Container
+	started, passed := time.Now(), false
 	for {
 		err := s.healthOnce(ctx, pid, spec, cg, c.HealthCmd, c.HealthTimeout)
+		passed = passed || err == nil
 		select {
 		case out <- err:
 		case <-ctx.Done():
 			return
 		}
+		wait := c.HealthInterval
+		if !passed && time.Since(started) < c.HealthStartPeriod && c.HealthStartInterval < wait {
+			wait = c.HealthStartInterval
+		}
 		select {
-		case <-time.After(c.HealthInterval):
+		case <-time.After(wait):
 		case <-ctx.Done():
 			return
 		}

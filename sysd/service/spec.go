@@ -18,7 +18,7 @@ func Spec(u *unit.Unit, root, staging, notifySocket string) (container.Spec, err
 		Name: u.Name, Hostname: name, Root: root, Staging: staging,
 		Args: c.Exec, Dir: c.WorkingDir, User: c.User, Group: c.Group,
 		Network: c.Network, PIDHost: c.PID == "host", UTSHost: c.UTS == "host", Privileged: c.Privileged,
-		TTY: u.Service.TTYPath != "", NotifySocket: notifySocket,
+		TTY: u.Service.TTYPath != "", NotifySocket: notifySocket, Propagation: u.Service.MountFlags, Delegate: u.Service.Delegate,
 		Caps: capabilities(c.AddCapability, c.DropCapability),
 	}
 	for _, f := range u.Service.EnvironmentFile {

@@ -50,8 +50,9 @@ type Status struct {
 	Up          bool          `json:"up"`
 	Pid         int           `json:"pid,omitempty"`
 	Ready       bool          `json:"ready"`
-	Health      string        `json:"health,omitempty"` // starting, healthy, unhealthy; empty without HealthCmd
-	Status      string        `json:"status,omitempty"` // the service's own STATUS=
+	Health      string        `json:"health,omitempty"`       // starting, healthy, unhealthy; empty without HealthCmd
+	HealthError string        `json:"health_error,omitempty"` // what the last failed check said, until one passes
+	Status      string        `json:"status,omitempty"`       // the service's own STATUS=
 	Waiting     string        `json:"waiting,omitempty"`
 	Reason      string        `json:"reason,omitempty"` // why it failed
 	Starts      int           `json:"starts"`

@@ -24,6 +24,7 @@ type svc struct {
 	pid           int
 	ready         bool
 	health        string
+	healthErr     string
 	svcStatus     string
 	waiting       string
 	starts        int
@@ -151,7 +152,7 @@ func (s *svc) supervise(ctx context.Context) {
 					s.starts++
 				}
 				if e.State != supervise.Starting {
-					s.pid, s.ready, s.health = 0, false, ""
+					s.pid, s.ready, s.health, s.healthErr = 0, false, "", ""
 				}
 				s.set(string(e.State), e.Msg)
 			})
@@ -165,7 +166,7 @@ func (s *svc) status(events bool) Status {
 	st := Status{
 		Name: s.name, Description: s.def.Unit.Description, Source: s.def.Source,
 		Enabled: s.enabled, State: s.state, Since: s.since, Pid: s.pid,
-		Ready: s.ready, Health: s.health, Status: s.svcStatus, Waiting: s.waiting,
+		Ready: s.ready, Health: s.health, HealthError: s.healthErr, Status: s.svcStatus, Waiting: s.waiting,
 		Reason: s.reason, Starts: s.starts, Up: s.state == StateUp,
 	}
 	for _, d := range s.def.Diags {

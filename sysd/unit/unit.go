@@ -28,18 +28,27 @@ type Unit struct {
 
 // Service is the [Service] section, with systemd's names and defaults.
 type Service struct {
-	Type                          string // simple, notify, oneshot
-	Restart                       string // no, on-failure, always
-	RestartSec                    time.Duration
-	TimeoutStartSec               time.Duration
-	TimeoutStopSec                time.Duration
-	WatchdogSec                   time.Duration
-	StartLimitBurst               int
-	StartLimitIntervalSec         time.Duration
-	Environment                   []string // KEY=value
-	EnvironmentFile               []string
-	TTYPath                       string // stdin/stdout/stderr on this terminal, as its controlling tty
-	MemoryMax                     int64  // bytes; -1 for infinity, 0 unset
+	Type                  string // simple, notify, oneshot
+	Restart               string // no, on-failure, always
+	RestartSec            time.Duration
+	TimeoutStartSec       time.Duration
+	TimeoutStopSec        time.Duration
+	WatchdogSec           time.Duration
+	StartLimitBurst       int
+	StartLimitIntervalSec time.Duration
+	Environment           []string // KEY=value
+	EnvironmentFile       []string
+	TTYPath               string // stdin/stdout/stderr on this terminal, as its controlling tty
+	// MountFlags is systemd's: private (default) sees no host mount made
+	// after the start; slave receives them; shared also propagates the
+	// container's own mounts among its copies (what dockerd needs).
+	MountFlags string
+	// Delegate is systemd's: the service manages the cgroups below its
+	// own (dockerd makes one per container). Its processes start in the
+	// leaf group "init" below, because cgroup v2 allows no process beside
+	// child groups that use controllers.
+	Delegate                      bool
+	MemoryMax                     int64 // bytes; -1 for infinity, 0 unset
 	CPUWeight, TasksMax, IOWeight int64
 }
 
@@ -64,7 +73,11 @@ type Container struct {
 	HealthCmd                     []string
 	HealthInterval, HealthTimeout time.Duration
 	HealthStartPeriod             time.Duration
-	HealthRetries                 int
+	// HealthStartInterval is Docker's --health-start-interval: how often
+	// to check during the start period, so that a service is seen up soon
+	// after it is, however long HealthInterval is.
+	HealthStartInterval time.Duration
+	HealthRetries       int
 }
 
 // Defaults are systemd's, where systemd has the setting, except
@@ -75,13 +88,14 @@ func defaults(name string) Unit {
 	return Unit{
 		Name: name,
 		Service: Service{
-			Type: "simple", Restart: "no", RestartSec: 100 * time.Millisecond,
+			Type: "simple", Restart: "no", RestartSec: 100 * time.Millisecond, MountFlags: "private",
 			TimeoutStartSec: 90 * time.Second, TimeoutStopSec: 10 * time.Second,
 			StartLimitBurst: 5, StartLimitIntervalSec: 10 * time.Second,
 		},
 		Container: Container{
 			Network: "private", PID: "private", UTS: "private",
 			HealthInterval: 30 * time.Second, HealthTimeout: 30 * time.Second, HealthRetries: 3,
+			HealthStartInterval: 5 * time.Second,
 		},
 	}
 }

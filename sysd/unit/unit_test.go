@@ -31,6 +31,8 @@ MemoryMax=512M
 CPUWeight=200
 TasksMax=4096
 IOWeight=50
+MountFlags=shared
+Delegate=yes
 
 [Container]
 Image=docker
@@ -54,6 +56,7 @@ HealthInterval=5s
 HealthTimeout=2s
 HealthRetries=5
 HealthStartPeriod=10s
+HealthStartInterval=1s
 `
 
 func TestParseEveryKey(t *testing.T) {
@@ -75,6 +78,7 @@ func TestParseEveryKey(t *testing.T) {
 			Environment:     []string{"A=1", "B=two words", "C=3"},
 			EnvironmentFile: []string{"/etc/berth/docker.env"},
 			MemoryMax:       512 << 20, CPUWeight: 200, TasksMax: 4096, IOWeight: 50,
+			MountFlags: "shared", Delegate: true,
 		},
 		Container: Container{
 			Image: "docker", Exec: []string{"/usr/bin/dockerd", "--config-file", "/etc/docker/daemon.json"},
@@ -83,7 +87,7 @@ func TestParseEveryKey(t *testing.T) {
 			ReadOnly: true, Privileged: true, Notify: true, Tmpfs: []string{"/run", "/tmp"},
 			AddCapability: []string{"CAP_SYS_ADMIN", "CAP_NET_ADMIN"}, DropCapability: []string{"CAP_SYS_BOOT"},
 			HealthCmd:      []string{"/usr/bin/docker", "info"},
-			HealthInterval: 5 * time.Second, HealthTimeout: 2 * time.Second, HealthRetries: 5, HealthStartPeriod: 10 * time.Second,
+			HealthInterval: 5 * time.Second, HealthTimeout: 2 * time.Second, HealthRetries: 5, HealthStartPeriod: 10 * time.Second, HealthStartInterval: time.Second,
 		},
 	}
 	if !reflect.DeepEqual(u, want) {

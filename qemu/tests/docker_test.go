@@ -1,0 +1,164 @@
+package tests
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"berth.dev/berth/qemu"
+)
+
+// sshKey returns a new key pair: the signer and its authorized_keys line.
+func sshKey(t *testing.T) (ssh.Signer, string) {
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	signer, err := ssh.NewSignerFromKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signer, strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey())))
+}
+
+// runInput runs cmd over SSH with stdin from in.
+func runInput(t *testing.T, c *ssh.Client, cmd string, in io.Reader) string {
+	t.Helper()
+	s, err := c.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.Stdin = in
+	out, err := s.CombinedOutput(cmd)
+	if err != nil {
+		t.Fatalf("ssh %q: %v\n%s", cmd, err, out)
+	}
+	return string(out)
+}
+
+// waitRun runs cmd over SSH until its output matches re.
+func waitRun(t *testing.T, c *ssh.Client, cmd, re string, timeout time.Duration) string {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		s, err := c.NewSession()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, _ := s.CombinedOutput(cmd)
+		s.Close()
+		if regexp.MustCompile(re).Match(out) {
+			return string(out)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%q never printed /%s/ within %v; last:\n%s", cmd, re, timeout, out)
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+func httpGet(url string, timeout time.Duration) (string, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		resp, err := (&http.Client{Timeout: 10 * time.Second}).Get(url)
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return string(b), nil
+			}
+			err = fmt.Errorf("%s: %s", url, resp.Status)
+		}
+		if time.Now().After(deadline) {
+			return "", err
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+// The user engine: the default user (a key from user-data, in group
+// docker) loads an image built offline, runs it, publishes a port the
+// host reaches, and keeps a volume and a --restart=always container
+// across a reboot. os-ctl shows console and docker up with their memory.
+func TestDocker(t *testing.T) {
+	t.Parallel()
+	signer, key := sshKey(t)
+	dir := t.TempDir()
+	ud := filepath.Join(dir, "user-data")
+	os.WriteFile(ud, []byte(fmt.Sprintf("#cloud-config\nssh_authorized_keys:\n  - %s\nberth:\n  docker:\n    log-driver: json-file\n    log-opts: {max-size: 1m}\n", key)), 0o644)
+	b := qemu.FindBuild(t)
+	img := busyboxImage(t, b, "berth-test/busybox:1")
+	sshPort, webPort := freePort(t), freePort(t)
+	cfg := direct(b, "A")
+	cfg.Dir = dir
+	cfg.Forwards = []qemu.Forward{{Host: sshPort, Guest: 22}, {Host: webPort, Guest: 8080}}
+	cfg.Extra = []string{"-fw_cfg", "name=opt/berth/user-data,file=" + ud}
+	keyCfg := &ssh.ClientConfig{User: "berth", Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)},
+		HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 30 * time.Second}
+
+	boot := func() (*qemu.VM, *ssh.Client) {
+		vm := qemu.StartT(t, cfg)
+		expectReady(t, vm, "A")
+		vm.MustExpect(t, `^berth: service docker\.service: up$`, 3*time.Minute)
+		c, err := dialSSH(t, sshPort, keyCfg, 2*time.Minute)
+		if err != nil {
+			t.Fatalf("ssh: %v", err)
+		}
+		return vm, c
+	}
+	vm, c := boot()
+
+	// docker as the default user, without sudo: the socket's group.
+	if out := run(t, c, "id -nG; docker info --format '{{.Driver}} {{.CgroupVersion}} {{.LoggingDriver}} {{.DockerRootDir}}'"); !regexp.MustCompile(`\bdocker\b`).MatchString(out) || !strings.Contains(out, "overlay2 2 json-file /var/lib/docker") {
+		t.Errorf("docker info:\n%s", out)
+	}
+	f, err := os.Open(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := runInput(t, c, "docker load", f); !strings.Contains(out, "Loaded image: berth-test/busybox:1") {
+		t.Errorf("docker load:\n%s", out)
+	}
+	f.Close()
+	if out := run(t, c, "docker run --rm berth-test/busybox:1 echo hi"); out != "hi\n" {
+		t.Errorf("docker run echo: %q", out)
+	}
+	// A named volume served by a published, always-restarted container.
+	run(t, c, "docker run --rm -v webdata:/www berth-test/busybox:1 sh -c 'echo hello from the volume > /www/index.html'")
+	run(t, c, "docker run -d --name web --restart=always -p 8080:80 -v webdata:/www berth-test/busybox:1 httpd -f -p 80 -h /www")
+	if body, err := httpGet(fmt.Sprintf("http://127.0.0.1:%d/", webPort), time.Minute); err != nil || body != "hello from the volume\n" {
+		t.Errorf("GET through the published port: %q, %v", body, err)
+	}
+	// The engine's containers live below its own cgroup (the console sees
+	// it from its own cgroup namespace, /berth/console.service).
+	if out := run(t, c, "cat /proc/$(docker inspect -f '{{.State.Pid}}' web)/cgroup"); !regexp.MustCompile(`^0::/\.\./docker\.service/docker/[0-9a-f]{64}\n$`).MatchString(out) {
+		t.Errorf("container cgroup: %s", out)
+	}
+	out := run(t, c, "sudo -n os-ctl service ls")
+	for _, name := range []string{"console", "docker"} {
+		if !regexp.MustCompile(`(?m)^` + name + `\s+up\s.*\s\d+(\.\d+)?[MG]\s`).MatchString(out) {
+			t.Errorf("os-ctl service ls: no %s up with its memory:\n%s", name, out)
+		}
+	}
+
+	// Reboot: the image, the volume and the container come back.
+	c.Close()
+	vm.PowerOff(t, 2*time.Minute)
+	vm, c = boot()
+	defer c.Close()
+	waitRun(t, c, "docker ps --filter name=web --format '{{.Status}}'", `^Up `, 2*time.Minute)
+	if body, err := httpGet(fmt.Sprintf("http://127.0.0.1:%d/", webPort), time.Minute); err != nil || body != "hello from the volume\n" {
+		t.Errorf("GET after the reboot: %q, %v", body, err)
+	}
+	if out := run(t, c, "docker images --format '{{.Repository}}:{{.Tag}}'"); !strings.Contains(out, "berth-test/busybox:1") {
+		t.Errorf("images after the reboot:\n%s", out)
+	}
+}
