@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -65,9 +66,16 @@ func TestConsoleSSH(t *testing.T) {
 	key := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sshPub)))
 	dir := t.TempDir()
 	ud := filepath.Join(dir, "user-data")
+	// alice has a password (openssl passwd -6 serial-secret): good for
+	// the serial console, never for SSH.
 	os.WriteFile(ud, []byte(fmt.Sprintf(`#cloud-config
 ssh_authorized_keys:
   - %s
+users:
+  - default
+  - name: alice
+    lock_passwd: false
+    passwd: $6$berthsalt$T7FSe.R4lsSmpLshAhe9OPQOlbvPvFWYyo5sUZQQIqJSoNnx2P39.8WSodTzuNsW2bKqg8tKaBMqujD3IMXqH0
 write_files:
   - path: /root/.ssh/authorized_keys
     content: "%s\n"
@@ -94,12 +102,31 @@ write_files:
 		t.Errorf("in the console:\n%s", out)
 	}
 
-	pwCfg := &ssh.ClientConfig{User: "berth", Auth: []ssh.AuthMethod{ssh.Password("berth")},
+	pwCfg := &ssh.ClientConfig{User: "alice", Auth: []ssh.AuthMethod{ssh.Password("serial-secret")},
 		HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 30 * time.Second}
 	if c, err := ssh.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port), pwCfg); err == nil {
 		c.Close()
 		t.Error("password authentication was accepted")
 	}
+	// The serial console: a wrong password is refused, the right one
+	// gives alice a shell.
+	if _, err := vm.Console.Seen(regexp.MustCompile(`berth: service serial-login\.service: up$`), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	serialLogin := func(password string) {
+		time.Sleep(3 * time.Second) // agetty's prompt
+		vm.Type("alice\n")
+		time.Sleep(3 * time.Second)
+		vm.Type(password + "\n")
+	}
+	serialLogin("wrong")
+	vm.MustExpect(t, `Login incorrect`, time.Minute)
+	serialLogin("serial-secret")
+	time.Sleep(3 * time.Second)
+	vm.Type("echo serial-$(id -un)-$((6*7))\n")
+	vm.MustExpect(t, `^serial-alice-42\r?$`, time.Minute)
+	vm.Type("exit\n")
+
 	rootCfg := *keyCfg
 	rootCfg.User = "root"
 	if c, err := ssh.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port), &rootCfg); err == nil {

@@ -148,6 +148,10 @@ func TestDocker(t *testing.T) {
 			t.Errorf("os-ctl service ls: no %s up with its memory:\n%s", name, out)
 		}
 	}
+	// Nobody has a password: no login prompt on the serial console.
+	if !regexp.MustCompile(`(?m)^serial-login\s+skipped`).MatchString(out) {
+		t.Errorf("os-ctl service ls: serial-login should be skipped:\n%s", out)
+	}
 
 	// Reboot: the image, the volume and the container come back.
 	c.Close()

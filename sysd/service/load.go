@@ -147,10 +147,23 @@ func sortedNames(defs map[string]*Definition) []string {
 	return names
 }
 
-// ConditionHolds evaluates ConditionKernelCommandLine= entries against the
-// kernel command line, as systemd.unit(5) describes: WORD matches WORD or
-// WORD=…; WORD=VALUE matches exactly; "!" negates.
-func ConditionHolds(conds []string, cmdline string) (bool, string) {
+// ConditionsHold evaluates a unit's Condition*= entries:
+// ConditionPathExists= paths, then ConditionKernelCommandLine= entries
+// against the kernel command line cmdline (a bare word matches itself or
+// WORD=anything; "!" negates), as systemd does. The reason says which
+// does not hold.
+func ConditionsHold(u *unit.Unit, cmdline string) (bool, string) {
+	return conditionHolds(u.ConditionKernelCommandLine, cmdline, u.ConditionPathExists)
+}
+
+func conditionHolds(conds []string, cmdline string, paths []string) (bool, string) {
+	for _, p := range paths {
+		neg := strings.HasPrefix(p, "!")
+		_, err := os.Stat(strings.TrimPrefix(p, "!"))
+		if (err == nil) == neg {
+			return false, "ConditionPathExists=" + p + " does not hold"
+		}
+	}
 	words := strings.Fields(cmdline)
 	for _, c := range conds {
 		neg := strings.HasPrefix(c, "!")

@@ -98,7 +98,7 @@ func (m *Manager) Load() error {
 		case !s.enabled:
 			s.set(StateDisabled, "")
 		default:
-			if ok, why := ConditionHolds(d.Unit.ConditionKernelCommandLine, m.cfg.Cmdline); !ok {
+			if ok, why := ConditionsHold(d.Unit, m.cfg.Cmdline); !ok {
 				s.set(StateSkipped, why)
 			} else if s.state == "" || s.state == StateDisabled || s.state == StateInvalid || s.state == StateSkipped {
 				s.set("inactive", "")

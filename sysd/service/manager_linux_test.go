@@ -217,14 +217,20 @@ func TestInvalidUnitsAreReportedAndSkipped(t *testing.T) {
 		"needs.service": "[Unit]\nRequires=typo.service\n" + hostSvc + "Exec=true\n",
 		"cond.service":  "[Unit]\nConditionKernelCommandLine=berth.debug_shell\n" + hostSvc + "Exec=true\n",
 		"ok.service":    "[Service]\nType=oneshot\n" + hostSvc + "Exec=true\n",
+		"path.service":  "[Unit]\nConditionPathExists=/nonexistent/berth\n" + hostSvc + "Exec=true\n",
+		"npath.service": "[Unit]\nConditionPathExists=!/\n" + hostSvc + "Exec=true\n",
+		"yes.service":   "[Unit]\nConditionPathExists=/\nConditionPathExists=!/nonexistent\n[Service]\nType=oneshot\n" + hostSvc + "Exec=true\n",
 	})
 	m.StartAll()
 	waitState(t, m, "ok", "finished")
+	waitState(t, m, "yes", "finished")
 	for name, want := range map[string]string{
 		"typo":  "typo.service:2: [Service] Restrt: unknown key (did you mean Restart?)",
 		"c1":    "ordering cycle: c1.service → c2.service → c1.service",
 		"needs": "needs.service requires typo.service, which is not valid",
 		"cond":  "ConditionKernelCommandLine=berth.debug_shell does not hold",
+		"path":  "ConditionPathExists=/nonexistent/berth does not hold",
+		"npath": "ConditionPathExists=!/ does not hold",
 	} {
 		s, _ := m.Get(name)
 		if !strings.Contains(s.Reason, want) || s.Pid != 0 {

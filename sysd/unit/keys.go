@@ -21,6 +21,17 @@ var table = map[string]map[string]setter{
 			return integer(v, 0, &u.Service.StartLimitBurst)
 		},
 		"StartLimitIntervalSec": span(func(u *Unit) *time.Duration { return &u.Service.StartLimitIntervalSec }),
+		"ConditionPathExists": func(u *Unit, v string) error {
+			if v == "" {
+				u.ConditionPathExists = nil
+				return nil
+			}
+			if !strings.HasPrefix(strings.TrimPrefix(v, "!"), "/") {
+				return fmt.Errorf("%q is not an absolute path", v)
+			}
+			u.ConditionPathExists = append(u.ConditionPathExists, v)
+			return nil
+		},
 		"ConditionKernelCommandLine": func(u *Unit, v string) error {
 			if v == "" {
 				u.ConditionKernelCommandLine = nil

@@ -21,6 +21,9 @@ type Unit struct {
 	// /proc/cmdline (WORD or KEY=VALUE; "!" negates), else the unit is
 	// skipped, as in systemd.unit(5).
 	ConditionKernelCommandLine []string
+	// ConditionPathExists: every path must exist ("!PATH": must not),
+	// checked when the units are loaded.
+	ConditionPathExists []string
 
 	Service   Service
 	Container Container

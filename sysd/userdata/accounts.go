@@ -40,6 +40,18 @@ func (a *Accounts) Files() (passwd, group, shadow string) {
 	return join(a.Passwd), join(a.Group), join(a.Shadow)
 }
 
+// PasswordUsers lists the users who can log in with a password: their
+// shadow entry holds a hash, not empty, locked ("!…") or disabled ("*").
+func (a *Accounts) PasswordUsers() []string {
+	var out []string
+	for _, s := range a.Shadow {
+		if len(s) > 1 && s[1] != "" && !strings.HasPrefix(s[1], "!") && !strings.HasPrefix(s[1], "*") {
+			out = append(out, s[0])
+		}
+	}
+	return out
+}
+
 func find(es [][]string, name string) []string {
 	for _, e := range es {
 		if e[0] == name {

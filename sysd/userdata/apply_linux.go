@@ -14,6 +14,10 @@ import (
 )
 
 // Applier makes a Config true on the machine.
+// PasswordLoginFile lists the users with a password; it exists only when
+// there is one (serial-login.service's ConditionPathExists=).
+const PasswordLoginFile = "/run/berth/password-users"
+
 type Applier struct {
 	Root     string // "/" on the machine; a directory in tests
 	StateDir string // per-instance records, e.g. /var/lib/berth/userdata
@@ -312,6 +316,12 @@ func (a *Applier) users(c *Config) error {
 		}
 	}
 	errs = append(errs, a.write("/etc/sudoers.d/90-berth-users", []byte(Sudoers(users)), 0o440))
+	// The serial console offers a login only when someone can use it.
+	if pw := acc.PasswordUsers(); len(pw) > 0 {
+		errs = append(errs, a.write(PasswordLoginFile, []byte(strings.Join(pw, "\n")+"\n"), 0o644))
+	} else {
+		os.Remove(a.path(PasswordLoginFile))
+	}
 	return errors.Join(errs...)
 }
 

@@ -54,6 +54,10 @@ func TestApply(t *testing.T) {
 	if s := read("etc/shadow"); !strings.Contains(s, "berth:!:") || !strings.Contains(s, "alice:$6$rounds=4096$salt$hash:") {
 		t.Errorf("shadow:\n%s", s)
 	}
+	// alice has a password, berth a locked one: the serial login is for alice.
+	if s := read("run/berth/password-users"); s != "alice\n" {
+		t.Errorf("password users: %q", s)
+	}
 	if k := read("home/berth/.ssh/authorized_keys"); !strings.Contains(k, "admin@laptop") {
 		t.Errorf("berth's keys: %q", k)
 	}
