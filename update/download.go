@@ -1,0 +1,163 @@
+package update
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+)
+
+// Target is one file of a release, as the signed metadata describes it.
+type Target struct {
+	URL    string
+	Length int64
+	SHA256 string // hex
+}
+
+// Download fetches t into path, resuming from what an earlier, cut
+// attempt left in path+".part" (HTTP Range), retrying a cut connection up
+// to tries times, and never reading more than t.Length bytes (a server
+// cannot fill the disk). Only a file of the right length and SHA-256 is
+// renamed to path; a mismatch removes the partial file, so the next try
+// starts afresh. progress, if not nil, sees the bytes held so far.
+func Download(ctx context.Context, c *http.Client, t Target, path string, tries int, progress func(done, total int64)) error {
+	part := path + ".part"
+	for attempt := 1; ; attempt++ {
+		err := fetch(ctx, c, t, part, progress)
+		if err == nil {
+			break
+		}
+		var fatal *fatalError
+		if errors.As(err, &fatal) || attempt >= tries || ctx.Err() != nil {
+			return fmt.Errorf("download %s: %w", t.URL, err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("download %s: %w", t.URL, ctx.Err())
+		case <-time.After(time.Duration(attempt) * 200 * time.Millisecond):
+		}
+	}
+	if err := verify(part, t); err != nil {
+		os.Remove(part)
+		return fmt.Errorf("download %s: %w", t.URL, err)
+	}
+	if err := os.Rename(part, path); err != nil {
+		return fmt.Errorf("download %s: %w", t.URL, err)
+	}
+	return nil
+}
+
+// fatalError is a failure a retry cannot mend.
+type fatalError struct{ err error }
+
+func (f *fatalError) Error() string { return f.err.Error() }
+func (f *fatalError) Unwrap() error { return f.err }
+
+// fetch appends to part what it lacks, from the offset it holds.
+func fetch(ctx context.Context, c *http.Client, t Target, part string, progress func(int64, int64)) error {
+	f, err := os.OpenFile(part, os.O_CREATE|os.O_WRONLY, 0o600)
+	if err != nil {
+		return &fatalError{err}
+	}
+	defer f.Close()
+	have, err := f.Seek(0, io.SeekEnd)
+	if err != nil {
+		return &fatalError{err}
+	}
+	if have > t.Length {
+		// Longer than the metadata says: not this file. Start again.
+		if err := f.Truncate(0); err != nil {
+			return &fatalError{err}
+		}
+		have, _ = f.Seek(0, io.SeekStart)
+	}
+	if have == t.Length {
+		return nil
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.URL, nil)
+	if err != nil {
+		return &fatalError{err}
+	}
+	if have > 0 {
+		req.Header.Set("Range", "bytes="+strconv.FormatInt(have, 10)+"-")
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	switch {
+	case resp.StatusCode == http.StatusPartialContent && have > 0:
+	case resp.StatusCode == http.StatusOK:
+		// The server ignores Range (or there was nothing yet): from 0.
+		if err := f.Truncate(0); err != nil {
+			return &fatalError{err}
+		}
+		if have, err = f.Seek(0, io.SeekStart); err != nil {
+			return &fatalError{err}
+		}
+	case resp.StatusCode >= 500:
+		return fmt.Errorf("server: %s", resp.Status)
+	default:
+		return &fatalError{fmt.Errorf("server: %s", resp.Status)}
+	}
+	w := &counter{w: f, n: have, total: t.Length, progress: progress}
+	// One byte more than the file can have: an overlong answer is seen.
+	_, err = io.Copy(w, io.LimitReader(resp.Body, t.Length-have+1))
+	if serr := f.Sync(); err == nil {
+		err = serr
+	}
+	if err != nil {
+		return err
+	}
+	if w.n > t.Length {
+		f.Truncate(0)
+		return &fatalError{fmt.Errorf("the server sent more than the %d bytes the signed metadata give", t.Length)}
+	}
+	if w.n < t.Length {
+		return fmt.Errorf("connection ended at %d of %d bytes", w.n, t.Length)
+	}
+	return nil
+}
+
+type counter struct {
+	w        io.Writer
+	n, total int64
+	progress func(int64, int64)
+}
+
+func (c *counter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	if c.progress != nil {
+		c.progress(c.n, c.total)
+	}
+	return n, err
+}
+
+// verify checks path's length and SHA-256 against t.
+func verify(path string, t Target) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return err
+	}
+	if n != t.Length {
+		return fmt.Errorf("length %d, the signed metadata say %d", n, t.Length)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != t.SHA256 {
+		return fmt.Errorf("SHA-256 %s, the signed metadata say %s: tampered with or damaged", got, t.SHA256)
+	}
+	return nil
+}
