@@ -11,7 +11,7 @@ GOBUILD := CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=false -ldflags="-s -w -
 # Debian packages the host needs to build and boot images; runc (to check
 # sysd's containers against it), cloud-image-utils (cloud-localds makes
 # NoCloud seeds) and iproute2 (network namespaces) only for tests.
-HOST_PKGS := qemu-system-x86 qemu-utils ovmf systemd-boot-efi erofs-utils mtools dosfstools gdisk e2fsprogs kmod dpkg apt runc cloud-image-utils iproute2
+HOST_PKGS := qemu-system-x86 qemu-utils ovmf systemd-boot-efi squashfs-tools mtools dosfstools gdisk e2fsprogs kmod dpkg apt runc cloud-image-utils iproute2
 TEST_TIMEOUT ?= 60m
 
 .PHONY: all deps image run run-efi test unit bench lock binaries clean

@@ -83,7 +83,7 @@ func Build(c Config) error {
 	if err := Materialize(root, c.work("root")); err != nil {
 		return fmt.Errorf("root image: %w", err)
 	}
-	if err := Erofs(c.work("root"), filepath.Join(rel, "root.img"), c.Epoch); err != nil {
+	if err := Squashfs(c.work("root"), filepath.Join(rel, "root.img"), c.Epoch); err != nil {
 		return err
 	}
 

@@ -13,7 +13,7 @@ import (
 )
 
 // imagePrefix marks a package group that is a system container image:
-// rootfs/packages/image-NAME.list becomes /usr/lib/berth/images/NAME.erofs.
+// rootfs/packages/image-NAME.list becomes /usr/lib/berth/images/NAME.squashfs.
 const imagePrefix = "image-"
 
 // ImagesDir is where the root image holds the system container images.
@@ -45,11 +45,11 @@ func containerImages(c Config, lock Lock, root Tree) (map[string]int64, error) {
 		if err := Materialize(t, dir); err != nil {
 			return nil, fmt.Errorf("image %s: %w", name, err)
 		}
-		out := c.work("images", name+".erofs")
-		if err := Erofs(dir, out, c.Epoch); err != nil {
+		out := c.work("images", name+".squashfs")
+		if err := Squashfs(dir, out, c.Epoch); err != nil {
 			return nil, fmt.Errorf("image %s: %w", name, err)
 		}
-		if err := root.Copy(ImagesDir+"/"+name+".erofs", out); err != nil {
+		if err := root.Copy(ImagesDir+"/"+name+".squashfs", out); err != nil {
 			return nil, err
 		}
 		st, _ := os.Stat(out)

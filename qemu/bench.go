@@ -22,6 +22,8 @@ type BootSample struct {
 	SysdRSSKB int64         // sysd's own resident memory then
 	Online    time.Duration // sysd's first line → network online (DHCP)
 	SearchMS  int64         // the local user-data search, when nothing is there
+	AllUp     time.Duration // QEMU start → every service up (Docker answering /_ping)
+	AllUpKB   int64         // MemTotal − MemAvailable then
 }
 
 var (
@@ -34,6 +36,7 @@ var (
 	sysdRE     = regexp.MustCompile(`^berth: sysd starting`)
 	onlineRE   = regexp.MustCompile(`^berth: network: online$`)
 	searchRE   = regexp.MustCompile(`^berth: user-data: none found .* searched in (\d+) ms$`)
+	allUpRE    = regexp.MustCompile(`^berth: services up n=\d+ boot_ms=\d+ used_kb=(\d+) `)
 )
 
 // MeasureBoot boots cfg once and times it.
@@ -69,6 +72,12 @@ func MeasureBoot(cfg Config) (BootSample, error) {
 		m := searchRE.FindStringSubmatch(l.Text)
 		s.SearchMS, _ = strconv.ParseInt(m[1], 10, 64)
 	}
+	l, err := vm.Console.Seen(allUpRE, 5*time.Minute)
+	if err != nil {
+		return s, fmt.Errorf("services never all up: %w\n%s", err, vm.Console.Tail(30))
+	}
+	s.AllUp = l.At.Sub(vm.Started())
+	s.AllUpKB, _ = strconv.ParseInt(allUpRE.FindStringSubmatch(l.Text)[1], 10, 64)
 	// A clean poweroff, so that the next boot of this machine is an
 	// ordinary one (no journal to replay).
 	if _, err := vm.Console.Seen(watchingRE, time.Minute); err != nil {
@@ -172,7 +181,7 @@ func MeasureContainerStart(b Build, dir, ctbench string, n int) (string, error) 
 		return "", err
 	}
 	disk := filepath.Join(dir, "bench.img")
-	if err := image.Erofs(filepath.Join(dir, "bench-tree"), disk, time.Unix(0, 0)); err != nil {
+	if err := image.Squashfs(filepath.Join(dir, "bench-tree"), disk, time.Unix(0, 0)); err != nil {
 		return "", err
 	}
 	cfg := b.Direct("A")
@@ -195,7 +204,7 @@ func MeasureContainerStart(b Build, dir, ctbench string, n int) (string, error) 
 	defer sh.Close()
 	// A chroot into the bench disk, with the host's /proc, /sys (and its
 	// cgroup2) and /dev, so that runc finds its libraries.
-	setup := "mkdir -p /tmp/b && mount -t erofs -o ro /dev/vdb /tmp/b && mount -t proc proc /tmp/b/proc && " +
+	setup := "mkdir -p /tmp/b && mount -t squashfs -o ro /dev/vdb /tmp/b && mount -t proc proc /tmp/b/proc && " +
 		"mount --rbind /sys /tmp/b/sys && mount --rbind /dev /tmp/b/dev && mount -t tmpfs tmpfs /tmp/b/run && mount -t tmpfs tmpfs /tmp/b/tmp"
 	if out, code, err := sh.Run(setup, time.Minute); err != nil || code != 0 {
 		return "", fmt.Errorf("bench setup: exit %d %v: %s", code, err, out)

@@ -199,6 +199,7 @@ func Main(stdout io.Writer) int {
 	if mem := sys.memory(); mem[1] > 0 {
 		l.Printf("memory used_kb=%d total_kb=%d sysd_rss_kb=%d", mem[0], mem[1], selfRSS())
 	}
+	go announceAllUp(l, m, sys)
 
 	s := <-sigs
 	l.Printf("sysd stopping (%v): stopping services", s)

@@ -52,3 +52,16 @@ func HasExt4(r io.ReaderAt) (bool, error) {
 	}
 	return binary.LittleEndian.Uint16(b[:]) == ext4Magic, nil
 }
+
+// FSType names the read-only root file system whose first 1028 bytes are
+// head: "squashfs" (magic "hsqs" at 0) or "erofs" (0xE0F5E1E2 at 1024),
+// else "".
+func FSType(head []byte) string {
+	switch {
+	case len(head) >= 4 && string(head[:4]) == "hsqs":
+		return "squashfs"
+	case len(head) >= 1028 && head[1024] == 0xe2 && head[1025] == 0xe1 && head[1026] == 0xf5 && head[1027] == 0xe0:
+		return "erofs"
+	}
+	return ""
+}

@@ -157,7 +157,25 @@ func mountRoot(dev string) error {
 	if err := os.MkdirAll(newRoot, 0o755); err != nil {
 		return err
 	}
-	return unix.Mount(dev, newRoot, "erofs", unix.MS_RDONLY|unix.MS_NODEV, "")
+	// The slot says what it holds: a release may change the format.
+	head := make([]byte, 1028)
+	f, err := os.Open(dev)
+	if err != nil {
+		return fmt.Errorf("open root %s: %w", dev, err)
+	}
+	_, err = io.ReadFull(f, head)
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("read root %s: %w", dev, err)
+	}
+	fstype := blockdev.FSType(head)
+	if fstype == "" {
+		return fmt.Errorf("root %s holds neither squashfs nor EROFS (an empty or damaged slot)", dev)
+	}
+	if err := unix.Mount(dev, newRoot, fstype, unix.MS_RDONLY|unix.MS_NODEV, ""); err != nil {
+		return fmt.Errorf("mount %s root %s: %w", fstype, dev, err)
+	}
+	return nil
 }
 
 // mountState mounts STATE at /newroot/state, creating the file system if

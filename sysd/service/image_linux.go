@@ -14,7 +14,7 @@ import (
 
 // Image returns the directory holding the root file system Image= names:
 // "host" (the running root image itself), an absolute directory or image
-// file, or NAME for ImagesDir/NAME.erofs or ImagesDir/NAME/. Image files
+// file, or NAME for ImagesDir/NAME.squashfs, NAME.erofs or NAME/. Image files
 // are loop-mounted read-only once and shared by every service using them.
 func (m *Manager) Image(name string) (string, error) {
 	if name == "" || name == "host" {

@@ -17,7 +17,7 @@ import (
 type Config struct {
 	Dirs         []string // unit directories; a later one overrides an earlier
 	DisabledFile string   // names disabled by the admin, one a line
-	ImagesDir    string   // Image=NAME is NAME.erofs or NAME/ here
+	ImagesDir    string   // Image=NAME is NAME.squashfs, NAME.erofs or NAME/ here
 	RunDir       string   // staging roots, notify sockets, image mounts
 	LogDir       string   // NAME.log files; empty keeps logs in memory only
 	LogLines     int      // ring buffer size per service

@@ -1,0 +1,33 @@
+package sysd
+
+import (
+	"context"
+	"log"
+	"time"
+
+	"berth.dev/berth/init/console"
+	"berth.dev/berth/sysd/service"
+)
+
+// announceAllUp prints one line when every service that is to run this
+// boot is up for the first time (Docker answering, for instance): when
+// the machine is really usable, and what it uses then. The benchmark and
+// the admin read it; a service that never comes up leaves it unprinted.
+// Equivalent to: os-ctl service ls, until every STATE is up or finished.
+func announceAllUp(l *log.Logger, m *service.Manager, sys *system) {
+	var names []string
+	for _, st := range m.List() {
+		switch st.State {
+		case service.StateSkipped, service.StateDisabled, service.StateInvalid:
+		default:
+			names = append(names, st.Name)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	if err := m.WaitUp(ctx, names...); err != nil {
+		return
+	}
+	mem := sys.memory()
+	l.Printf("services up n=%d boot_ms=%d used_kb=%d total_kb=%d", len(names), console.SinceBootMS(), mem[0], mem[1])
+}
