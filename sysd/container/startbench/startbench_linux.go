@@ -98,17 +98,16 @@ func run(n int, rootfs, runc, helper string, out io.Writer) error {
 		// No pipes: the detached container would inherit them and keep
 		// them open; runc's errors go to its log file.
 		logf := filepath.Join(tmp, "runc.log")
-		cmd := exec.Command(runc, "--log", logf, "run", "-d", "--bundle", bundle, id)
 		t0 = time.Now()
-		if err := cmd.Run(); err != nil {
+		if err := runTool(r, exec.Command(runc, "--log", logf, "run", "-d", "--bundle", bundle, id)); err != nil {
 			b, _ := os.ReadFile(logf)
 			return fmt.Errorf("runc run -d %d: %v: %s", i, err, b)
 		}
 		theirs = append(theirs, time.Since(t0))
-		if b, err := exec.Command(runc, "delete", "-f", id).CombinedOutput(); err != nil {
+		if err := runTool(r, exec.Command(runc, "--log", logf, "delete", "-f", id)); err != nil {
+			b, _ := os.ReadFile(logf)
 			return fmt.Errorf("runc delete %s: %v: %s", id, err, b)
 		}
-		r.Reap()
 	}
 	a, b := median(ours), median(theirs)
 	fmt.Fprintf(out, "berth container start: median %.1f ms (min %.1f, max %.1f) over %d\n", ms(a), ms(slices.Min(ours)), ms(slices.Max(ours)), n)
@@ -159,3 +158,16 @@ func median(ds []time.Duration) time.Duration {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// runTool runs cmd through the reaper, which reaps every child here: an
+// exec.Cmd's own wait would race it and fail with ECHILD now and then.
+func runTool(r *reaper.Reaper, cmd *exec.Cmd) error {
+	_, exit, err := r.Start(cmd)
+	if err != nil {
+		return err
+	}
+	if e := <-exit; !e.Status.Exited() || e.Status.ExitStatus() != 0 {
+		return fmt.Errorf("%s: %v", cmd.Args[0], e)
+	}
+	return nil
+}
