@@ -74,6 +74,15 @@ func (p *parser) berth(n *yaml.Node, path string, b *Berth) {
 				p.errorf(n, path, "write daemon.json's settings as a mapping", "want a mapping, got %s", kind(n))
 				return
 			}
+			// docker.service sets these on dockerd's command line, and
+			// dockerd refuses to start when daemon.json sets them too.
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if k := n.Content[i].Value; k == "hosts" || k == "group" {
+					p.errorf(n.Content[i], join(path, k), "remove it: Berth gives dockerd its socket (/run/berth/docker/docker.sock) and group (docker)",
+						"not written to daemon.json: dockerd would refuse to start with it set twice")
+					delete(m, k)
+				}
+			}
 			b.Docker = m
 		},
 		"sysctl": func(p *parser, n *yaml.Node, path string) {

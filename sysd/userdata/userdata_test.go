@@ -209,3 +209,15 @@ func TestExamples(t *testing.T) {
 		})
 	}
 }
+
+// hosts and group in berth.docker would stop dockerd: an error for those
+// keys, the rest of daemon.json kept.
+func TestDockerKeysBerthSets(t *testing.T) {
+	c, ds := parse(t, "#cloud-config\nberth:\n  docker:\n    log-driver: json-file\n    hosts: [tcp://0.0.0.0:2375]\n    group: wheel\n")
+	if len(ds) != 2 || ds[0].Line != 5 || ds[0].Key != "berth.docker.hosts" || ds[1].Key != "berth.docker.group" || ds[0].Warning {
+		t.Fatalf("diagnostics: %v", ds)
+	}
+	if len(c.Berth.Docker) != 1 || c.Berth.Docker["log-driver"] != "json-file" {
+		t.Errorf("daemon.json settings: %v", c.Berth.Docker)
+	}
+}
