@@ -36,9 +36,14 @@ binaries: deps
 	$(GOBUILD) -o $(BIN)/sysd ./cmd/sysd
 	$(GOBUILD) -o $(BIN)/berth-container-init ./cmd/berth-container-init
 	$(GOBUILD) -o $(BIN)/berth-image ./cmd/berth-image
+	$(GOBUILD) -o $(BIN)/berth-release ./cmd/berth-release
 
-image: deps binaries
-	$(BIN)/berth-image build -version $(VERSION) -bin $(BIN) -out $(BUILD) -cache $(BUILD)/cache
+# The release signing keys: made once, never committed (build/ is not).
+$(BUILD)/keys/root.json: | binaries
+	$(BIN)/berth-release init --keys $(BUILD)/keys
+
+image: deps binaries $(BUILD)/keys/root.json
+	$(BIN)/berth-image build -version $(VERSION) -bin $(BIN) -out $(BUILD) -cache $(BUILD)/cache -trust $(BUILD)/keys/root.json
 	@ls -l $(BUILD)/release $(BUILD)/disk.img
 
 # Boots the disk through OVMF and systemd-boot on this terminal's serial

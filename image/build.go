@@ -21,7 +21,10 @@ type Config struct {
 	Bin     string    // directory holding the built berth-init, sysd and berth-container-init
 	Out     string    // writes Out/disk.img and Out/release/
 	Cache   string    // downloaded .deb files, kept between builds
-	Logf    func(format string, args ...any)
+	// TrustedRoot is the root.json of the release repository the image
+	// trusts for updates; empty: the image has none and cannot update.
+	TrustedRoot string
+	Logf        func(format string, args ...any)
 }
 
 func (c Config) work(p ...string) string {
@@ -228,6 +231,11 @@ func initrdTree(c Config, k kernel) (Tree, error) {
 	return t, nil
 }
 
+// TrustedRootPath is where the root image holds the release repository's
+// root of trust: a release is installed only if metadata signed from it
+// say so.
+const TrustedRootPath = "/usr/lib/berth/update/root.json"
+
 // rootTree is the slot's read-only root file system.
 func rootTree(c Config, k kernel, pkgs []Pkg) (Tree, error) {
 	t := Tree{}
@@ -249,6 +257,11 @@ func rootTree(c Config, k kernel, pkgs []Pkg) (Tree, error) {
 	t.Symlink("/usr/bin/os-ctl", "../lib/berth/sysd")
 	if err := t.CopyDir("/", filepath.Join(c.Rootfs, "files")); err != nil {
 		return nil, fmt.Errorf("rootfs/files: %w", err)
+	}
+	if c.TrustedRoot != "" {
+		if err := t.Copy(TrustedRootPath, c.TrustedRoot); err != nil {
+			return nil, fmt.Errorf("trusted root: %w", err)
+		}
 	}
 	if err := t.CopyDir("/usr/lib/berth/services", filepath.Join(c.Rootfs, "services")); err != nil {
 		return nil, fmt.Errorf("rootfs/services: %w", err)

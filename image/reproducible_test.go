@@ -28,7 +28,9 @@ func TestRebuildIsByteIdentical(t *testing.T) {
 		Bin:     filepath.Join(b.Dir, "bin"),
 		Out:     out,
 		Cache:   filepath.Join(b.Dir, "cache"),
-		Logf:    log.New(testWriter{t}, "", 0).Printf,
+		// The root of trust make image built in.
+		TrustedRoot: filepath.Join(b.Dir, "keys", "root.json"),
+		Logf:        log.New(testWriter{t}, "", 0).Printf,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -25,6 +25,7 @@ func main() {
 	fs.StringVar(&c.Bin, "bin", "build/bin", "directory with berth-init and sysd")
 	fs.StringVar(&c.Out, "out", "build", "output directory")
 	fs.StringVar(&c.Cache, "cache", "build/cache", "downloaded packages")
+	fs.StringVar(&c.TrustedRoot, "trust", "", "the release repository's root.json the image trusts (berth-release init makes it)")
 	fs.Parse(os.Args[2:])
 	c.Rootfs = *rootfs
 	c.Logf = log.New(os.Stderr, "berth-image: ", 0).Printf

@@ -1,0 +1,11 @@
+// Command berth-release makes signing keys, publishes releases into a
+// TUF repository of release channels and serves it.
+package main
+
+import (
+	"os"
+
+	"berth.dev/berth/update"
+)
+
+func main() { os.Exit(update.ReleaseMain(os.Args[1:], os.Stdout, os.Stderr)) }

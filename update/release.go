@@ -1,0 +1,51 @@
+package update
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+)
+
+// Release describes the parts of one slot, as written to release.json by
+// the image builder and published as a target of the release repository.
+type Release struct {
+	Version      string `json:"version"`
+	Architecture string `json:"architecture"`
+	Kernel       string `json:"kernel"`
+	// SourceDateEpoch is the time every file in the parts carries; with
+	// it the same commit rebuilds the same bytes.
+	SourceDateEpoch int64           `json:"source_date_epoch"`
+	Parts           map[string]Part `json:"parts"`
+}
+
+// Part is one file of a release.
+type Part struct {
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+}
+
+// PartNames are the files of a slot, by their names in build/release and
+// in the repository.
+var PartNames = []string{"vmlinuz", "initrd.img", "root.img"}
+
+// ReadRelease reads a release.json.
+func ReadRelease(path string) (Release, error) {
+	var r Release
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return r, err
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		return r, fmt.Errorf("%s: %w", path, err)
+	}
+	return r, nil
+}
+
+// WriteJSON writes r as indented JSON.
+func (r Release) WriteJSON(path string) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}

@@ -1,0 +1,104 @@
+package update
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"time"
+)
+
+const releaseUsage = `usage: berth-release COMMAND [FLAGS]
+
+  init --keys DIR                                   make the signing keys and the root of trust (DIR/root.json)
+  publish --keys DIR --repo REPO --channel CH RELEASE_DIR
+                                                    add a release (make image's build/release) and point CH at it
+  promote --keys DIR --repo REPO --version V --channel CH
+                                                    point CH at a release the repository holds
+  serve --repo REPO [--listen ADDR]                 serve the repository over HTTP (any static server will do)
+`
+
+// ReleaseMain is the berth-release command; it returns the exit status.
+func ReleaseMain(args []string, stdout, stderr io.Writer) int {
+	err := releaseRun(args, stdout)
+	if err == nil {
+		return 0
+	}
+	if errors.Is(err, flag.ErrHelp) || errors.Is(err, errReleaseUsage) {
+		fmt.Fprint(stderr, releaseUsage)
+		return 2
+	}
+	fmt.Fprintf(stderr, "berth-release: %v\n", err)
+	return 1
+}
+
+var errReleaseUsage = errors.New("usage")
+
+func releaseRun(args []string, stdout io.Writer) error {
+	if len(args) == 0 {
+		return errReleaseUsage
+	}
+	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	keys := fs.String("keys", "", "")
+	repo := fs.String("repo", "", "")
+	channel := fs.String("channel", "", "")
+	version := fs.String("version", "", "")
+	listen := fs.String("listen", ":8000", "")
+	if err := fs.Parse(args[1:]); err != nil {
+		return fmt.Errorf("%s: %w", args[0], err)
+	}
+	need := func(names ...string) error {
+		for _, n := range names {
+			if fs.Lookup(n).Value.String() == "" {
+				return fmt.Errorf("%s: --%s is missing", args[0], n)
+			}
+		}
+		return nil
+	}
+	r := Repo{Dir: *repo, Keys: *keys}
+	switch args[0] {
+	case "init":
+		if err := need("keys"); err != nil {
+			return err
+		}
+		if err := InitKeys(*keys, time.Now()); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "keys and root of trust in %s (keep the directory secret; images trust %s/root.json)\n", *keys, *keys)
+	case "publish":
+		if err := need("keys", "repo", "channel"); err != nil {
+			return err
+		}
+		if fs.NArg() != 1 {
+			return fmt.Errorf("publish: name the release directory (make image writes build/release)")
+		}
+		v, err := r.Publish(fs.Arg(0), *channel)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "published %s; channel %s → %s\n", v, *channel, v)
+	case "promote":
+		if err := need("keys", "repo", "channel", "version"); err != nil {
+			return err
+		}
+		if err := r.Promote(*version, *channel); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "channel %s → %s\n", *channel, *version)
+	case "serve":
+		if err := need("repo"); err != nil {
+			return err
+		}
+		if _, err := os.Stat(*repo + "/metadata/timestamp.json"); err != nil {
+			return fmt.Errorf("serve: %s is not a release repository (publish into it first)", *repo)
+		}
+		fmt.Fprintf(stdout, "serving %s on %s\n", *repo, *listen)
+		return http.ListenAndServe(*listen, http.FileServer(http.Dir(*repo)))
+	default:
+		return errReleaseUsage
+	}
+	return nil
+}

@@ -1,0 +1,46 @@
+package update
+
+import (
+	"bytes"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestReleaseCommand(t *testing.T) {
+	dir := t.TempDir()
+	keys, repo := filepath.Join(dir, "keys"), filepath.Join(dir, "repo")
+	run := func(want int, args ...string) string {
+		t.Helper()
+		var out bytes.Buffer
+		if code := ReleaseMain(args, &out, &out); code != want {
+			t.Fatalf("berth-release %v: exit %d, want %d\n%s", args, code, want, out.String())
+		}
+		return out.String()
+	}
+	run(0, "init", "--keys", keys)
+	if out := run(1, "init", "--keys", keys); !strings.Contains(out, "refusing to replace") {
+		t.Errorf("second init: %s", out)
+	}
+	if out := run(1, "publish", "--keys", keys, "--repo", repo, fakeRelease(t, "0.2.0")); !strings.Contains(out, "--channel is missing") {
+		t.Errorf("publish without a channel: %s", out)
+	}
+	if out := run(0, "publish", "--keys", keys, "--repo", repo, "--channel", "stable", fakeRelease(t, "0.2.0")); !strings.Contains(out, "channel stable → 0.2.0") {
+		t.Errorf("publish: %s", out)
+	}
+	run(0, "publish", "--keys", keys, "--repo", repo, "--channel", "beta", fakeRelease(t, "0.3.0"))
+	run(0, "promote", "--keys", keys, "--repo", repo, "--channel", "stable", "--version", "0.3.0")
+	if out := run(2, "frobnicate"); !strings.Contains(out, "usage: berth-release") {
+		t.Errorf("unknown command: %s", out)
+	}
+	srv := httptest.NewServer(http.FileServer(http.Dir(repo)))
+	defer srv.Close()
+	root, _ := os.ReadFile(filepath.Join(keys, "root.json"))
+	o, err := Check(Source{Server: srv.URL, Channel: "stable", Root: root, MetadataDir: t.TempDir()}, "")
+	if err != nil || o.Version != "0.3.0" {
+		t.Fatalf("stable after promote: %v %v", o.Version, err)
+	}
+}

@@ -1,0 +1,213 @@
+package update
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// fakeRelease writes a release directory as make image does, with small
+// parts whose content names the version.
+func fakeRelease(t *testing.T, version string) string {
+	t.Helper()
+	dir := t.TempDir()
+	r := Release{Version: version, Architecture: "amd64", Parts: map[string]Part{}}
+	for _, name := range PartNames {
+		data := []byte(strings.Repeat(name+" of "+version+"\n", 1000))
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(data)
+		r.Parts[name] = Part{Size: int64(len(data)), SHA256: hex.EncodeToString(sum[:])}
+	}
+	if err := r.WriteJSON(filepath.Join(dir, "release.json")); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+type testRepo struct {
+	Repo
+	srv  *httptest.Server
+	root []byte
+}
+
+func newRepo(t *testing.T) *testRepo {
+	t.Helper()
+	keys := filepath.Join(t.TempDir(), "keys")
+	if err := InitKeys(keys, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := InitKeys(keys, time.Now()); err == nil || !strings.Contains(err.Error(), "refusing to replace") {
+		t.Errorf("a second init: %v", err)
+	}
+	root, err := os.ReadFile(filepath.Join(keys, "root.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &testRepo{Repo: Repo{Dir: filepath.Join(t.TempDir(), "repo"), Keys: keys}, root: root}
+	// Any static file server does: the repository is plain files.
+	r.srv = httptest.NewServer(http.FileServer(http.Dir(r.Dir)))
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+func (r *testRepo) source(t *testing.T, channel, state string) Source {
+	return Source{Server: r.srv.URL, Channel: channel, Root: r.root, MetadataDir: state, Arch: "amd64"}
+}
+
+func mustPublish(t *testing.T, r *testRepo, version, channel string) {
+	t.Helper()
+	if v, err := r.Publish(fakeRelease(t, version), channel); err != nil || v != version {
+		t.Fatalf("publish %s: %q %v", version, v, err)
+	}
+}
+
+func TestChannelsPublishPromoteAndDownload(t *testing.T) {
+	r := newRepo(t)
+	mustPublish(t, r, "0.2.0", "beta")
+	mustPublish(t, r, "0.3.0", "alpha")
+	state := t.TempDir()
+
+	o, err := Check(r.source(t, "beta", state), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Version != "0.2.0" || o.Parts["root.img"].Length != int64(len("root.img of 0.2.0\n")*1000) {
+		t.Fatalf("beta offers %+v", o)
+	}
+	out := filepath.Join(t.TempDir(), "root.img")
+	if err := Download(context.Background(), http.DefaultClient, o.Parts["root.img"], out, 2, nil); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(out); !strings.HasPrefix(string(b), "root.img of 0.2.0") {
+		t.Errorf("downloaded %q…", b[:20])
+	}
+	// Switching the channel picks the other channel's release.
+	if o, err := Check(r.source(t, "alpha", state), ""); err != nil || o.Version != "0.3.0" {
+		t.Fatalf("alpha: %v %v", o.Version, err)
+	}
+	// Promote: beta now points at 0.3.0 too.
+	if err := r.Promote("0.3.0", "beta"); err != nil {
+		t.Fatal(err)
+	}
+	if o, err := Check(r.source(t, "beta", state), ""); err != nil || o.Version != "0.3.0" {
+		t.Fatalf("beta after promote: %v %v", o.Version, err)
+	}
+	if err := r.Promote("9.9.9", "beta"); err == nil || !strings.Contains(err.Error(), "no release 9.9.9") {
+		t.Errorf("promote of a missing release: %v", err)
+	}
+	// A given version, and refusals.
+	if o, err := Check(r.source(t, "beta", state), "0.2.0"); err != nil || o.Version != "0.2.0" {
+		t.Fatalf("--version 0.2.0: %v %v", o.Version, err)
+	}
+	if _, err := Check(r.source(t, "nightly", state), ""); err == nil || !strings.Contains(err.Error(), `is "nightly" a channel`) {
+		t.Errorf("unknown channel: %v", err)
+	}
+	src := r.source(t, "beta", state)
+	src.Arch = "arm64"
+	if _, err := Check(src, ""); err == nil || !strings.Contains(err.Error(), "is for amd64, this machine is arm64") {
+		t.Errorf("wrong architecture: %v", err)
+	}
+}
+
+// A part changed on the server is refused against the signed hash, and
+// nothing is left in place.
+func TestTamperedPartRefused(t *testing.T) {
+	r := newRepo(t)
+	mustPublish(t, r, "0.2.0", "beta")
+	o, err := Check(r.source(t, "beta", t.TempDir()), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(r.Dir, "targets", "releases", "0.2.0", "root.img")
+	b, _ := os.ReadFile(p)
+	b[0] ^= 1
+	os.WriteFile(p, b, 0o644)
+	out := filepath.Join(t.TempDir(), "root.img")
+	err = Download(context.Background(), http.DefaultClient, o.Parts["root.img"], out, 1, nil)
+	if err == nil || !strings.Contains(err.Error(), "tampered with or damaged") {
+		t.Fatalf("tampered part: %v", err)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Error("the tampered part was kept")
+	}
+}
+
+// Metadata signed two days ago has an expired timestamp: a frozen mirror.
+func TestExpiredMetadataRefused(t *testing.T) {
+	r := newRepo(t)
+	r.Now = func() time.Time { return time.Now().Add(-48 * time.Hour) }
+	mustPublish(t, r, "0.2.0", "beta")
+	_, err := Check(r.source(t, "beta", t.TempDir()), "")
+	if err == nil || !strings.Contains(err.Error(), "expired") {
+		t.Fatalf("expired timestamp: %v", err)
+	}
+}
+
+// Once a machine has seen newer metadata, a mirror serving the older
+// repository is refused (no rollback to older metadata).
+func TestMetadataRollbackRefused(t *testing.T) {
+	r := newRepo(t)
+	mustPublish(t, r, "0.2.0", "beta")
+	old := filepath.Join(t.TempDir(), "old")
+	if out, err := exec.Command("cp", "-a", r.Dir, old).CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	mustPublish(t, r, "0.3.0", "beta")
+	state := t.TempDir()
+	if o, err := Check(r.source(t, "beta", state), ""); err != nil || o.Version != "0.3.0" {
+		t.Fatalf("%v %v", o.Version, err)
+	}
+	stale := httptest.NewServer(http.FileServer(http.Dir(old)))
+	defer stale.Close()
+	src := r.source(t, "beta", state)
+	src.Server = stale.URL
+	_, err := Check(src, "")
+	if err == nil || !strings.Contains(err.Error(), "refused") {
+		t.Fatalf("older metadata: %v", err)
+	}
+}
+
+// A repository signed with keys the machine does not trust is refused.
+func TestUntrustedKeysRefused(t *testing.T) {
+	r := newRepo(t)
+	mustPublish(t, r, "0.2.0", "beta")
+	other := newRepo(t)
+	src := r.source(t, "beta", t.TempDir())
+	src.Root = other.root
+	if _, err := Check(src, ""); err == nil || !strings.Contains(err.Error(), "refused") {
+		t.Fatalf("foreign keys: %v", err)
+	}
+}
+
+func TestDowngrade(t *testing.T) {
+	for _, tc := range []struct {
+		a, b  string
+		newer bool
+	}{{"0.10.0", "0.9.1", true}, {"0.9.1", "0.10.0", false}, {"1.0", "1.0.0", false}, {"1.0.1", "1.0", true}, {"0.2.0", "0.2.0", false}} {
+		if got := Newer(tc.a, tc.b); got != tc.newer {
+			t.Errorf("Newer(%s, %s) = %v", tc.a, tc.b, got)
+		}
+	}
+	if err := Allowed("0.3.0", "0.2.0", false); err == nil || !strings.Contains(err.Error(), "needs --allow-downgrade") {
+		t.Errorf("downgrade: %v", err)
+	}
+	if err := Allowed("0.3.0", "0.2.0", true); err != nil {
+		t.Errorf("downgrade with the flag: %v", err)
+	}
+	if err := Allowed("0.3.0", "0.3.0", false); err == nil || !strings.Contains(err.Error(), "nothing to do") {
+		t.Errorf("same version: %v", err)
+	}
+	if err := Allowed("0.2.0", "0.3.0", false); err != nil {
+		t.Errorf("upgrade: %v", err)
+	}
+}
