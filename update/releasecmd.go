@@ -17,6 +17,8 @@ const releaseUsage = `usage: berth-release COMMAND [FLAGS]
                                                     add a release (make image's build/release) and point CH at it
   promote --keys DIR --repo REPO --version V --channel CH
                                                     point CH at a release the repository holds
+  rotate --keys DIR --repo REPO --role ROLE        replace a role's key (root, targets, snapshot, timestamp);
+                                                    machines follow the new root without reinstalling
   serve --repo REPO [--listen ADDR]                 serve the repository over HTTP (any static server will do)
 `
 
@@ -47,6 +49,7 @@ func releaseRun(args []string, stdout io.Writer) error {
 	channel := fs.String("channel", "", "")
 	version := fs.String("version", "", "")
 	listen := fs.String("listen", ":8000", "")
+	role := fs.String("role", "", "")
 	if err := fs.Parse(args[1:]); err != nil {
 		return fmt.Errorf("%s: %w", args[0], err)
 	}
@@ -88,6 +91,14 @@ func releaseRun(args []string, stdout io.Writer) error {
 			return err
 		}
 		fmt.Fprintf(stdout, "channel %s → %s\n", *channel, *version)
+	case "rotate":
+		if err := need("keys", "repo", "role"); err != nil {
+			return err
+		}
+		if err := r.Rotate(*role); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s key replaced; the repository is signed again (keys in %s)\n", *role, *keys)
 	case "serve":
 		if err := need("repo"); err != nil {
 			return err

@@ -33,12 +33,16 @@ func TestReleaseCommand(t *testing.T) {
 	}
 	run(0, "publish", "--keys", keys, "--repo", repo, "--channel", "beta", fakeRelease(t, "0.3.0"))
 	run(0, "promote", "--keys", keys, "--repo", repo, "--channel", "stable", "--version", "0.3.0")
+	if out := run(0, "rotate", "--keys", keys, "--repo", repo, "--role", "timestamp"); !strings.Contains(out, "timestamp key replaced") {
+		t.Errorf("rotate: %s", out)
+	}
 	if out := run(2, "frobnicate"); !strings.Contains(out, "usage: berth-release") {
 		t.Errorf("unknown command: %s", out)
 	}
 	srv := httptest.NewServer(http.FileServer(http.Dir(repo)))
 	defer srv.Close()
-	root, _ := os.ReadFile(filepath.Join(keys, "root.json"))
+	// The machine trusts the root the image was built with: version 1.
+	root, _ := os.ReadFile(filepath.Join(repo, "metadata", "1.root.json"))
 	o, err := Check(Source{Server: srv.URL, Channel: "stable", Root: root, MetadataDir: t.TempDir()}, "")
 	if err != nil || o.Version != "0.3.0" {
 		t.Fatalf("stable after promote: %v %v", o.Version, err)

@@ -12,6 +12,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/sigstore/sigstore/pkg/signature"
@@ -56,19 +58,7 @@ func InitKeys(dir string, now time.Time) error {
 	root := metadata.Root(now.Add(Expiry[metadata.ROOT]).UTC())
 	keys := map[string]ed25519.PrivateKey{}
 	for _, role := range Roles {
-		_, priv, err := ed25519.GenerateKey(rand.Reader)
-		if err != nil {
-			return fmt.Errorf("init keys: %w", err)
-		}
-		der, err := x509.MarshalPKCS8PrivateKey(priv)
-		if err != nil {
-			return fmt.Errorf("init keys: %w", err)
-		}
-		p := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
-		if err := os.WriteFile(filepath.Join(dir, role+".key"), p, 0o600); err != nil {
-			return fmt.Errorf("init keys: %w", err)
-		}
-		k, err := metadata.KeyFromPublicKey(priv.Public())
+		priv, k, err := newKey(dir, role)
 		if err != nil {
 			return fmt.Errorf("init keys: %w", err)
 		}
@@ -81,6 +71,88 @@ func InitKeys(dir string, now time.Time) error {
 		return err
 	}
 	return root.ToFile(filepath.Join(dir, "root.json"), true)
+}
+
+// newKey makes role's key in dir (ROLE.key) and returns it with its
+// public half as TUF metadata.
+func newKey(dir, role string) (ed25519.PrivateKey, *metadata.Key, error) {
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		return nil, nil, err
+	}
+	p := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+	if err := os.WriteFile(filepath.Join(dir, role+".key"), p, 0o600); err != nil {
+		return nil, nil, err
+	}
+	k, err := metadata.KeyFromPublicKey(priv.Public())
+	return priv, k, err
+}
+
+// Rotate replaces role's key: a new root version trusts the new key
+// instead of the old, signed by the old root key (and by the new one when
+// the root key itself rotates), so machines follow it without being
+// reinstalled; then the repository is signed again with the new keys.
+// The old key file is kept as ROLE.key.old.
+func (r Repo) Rotate(role string) error {
+	if !slices.Contains(Roles, role) {
+		return fmt.Errorf("rotate: %q is not a role (%s)", role, strings.Join(Roles, ", "))
+	}
+	root, err := metadata.Root().FromFile(filepath.Join(r.Keys, "root.json"))
+	if err != nil {
+		return fmt.Errorf("rotate: %w", err)
+	}
+	oldRoot, err := loadKey(r.Keys, metadata.ROOT)
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(filepath.Join(r.Keys, role+".key"), filepath.Join(r.Keys, role+".key.old")); err != nil {
+		return fmt.Errorf("rotate: %w", err)
+	}
+	priv, k, err := newKey(r.Keys, role)
+	if err != nil {
+		return fmt.Errorf("rotate: %w", err)
+	}
+	for _, id := range root.Signed.Roles[role].KeyIDs {
+		if err := root.Signed.RevokeKey(id, role); err != nil {
+			return fmt.Errorf("rotate: %w", err)
+		}
+	}
+	if err := root.Signed.AddKey(k, role); err != nil {
+		return fmt.Errorf("rotate: %w", err)
+	}
+	root.Signed.Version++
+	root.Signed.Expires = r.now().Add(Expiry[metadata.ROOT])
+	if err := sign(root, oldRoot); err != nil {
+		return err
+	}
+	if role == metadata.ROOT {
+		s, err := signature.LoadSigner(priv, crypto.Hash(0))
+		if err != nil {
+			return err
+		}
+		if _, err := root.Sign(s); err != nil {
+			return fmt.Errorf("rotate: %w", err)
+		}
+	}
+	if err := root.ToFile(filepath.Join(r.Keys, "root.json"), true); err != nil {
+		return err
+	}
+	if r.Dir == "" {
+		return nil
+	}
+	if err := os.MkdirAll(r.meta(""), 0o755); err != nil {
+		return err
+	}
+	for _, name := range []string{fmt.Sprintf("%d.root.json", root.Signed.Version), "root.json"} {
+		if err := root.ToFile(r.meta(name), true); err != nil {
+			return err
+		}
+	}
+	return r.update(nil, "", "")
 }
 
 func loadKey(dir, role string) (ed25519.PrivateKey, error) {
@@ -140,6 +212,9 @@ type ChannelFile struct {
 // make image writes build/release) into the repository and points
 // channel at it.
 func (r Repo) Publish(dir, channel string) (string, error) {
+	if channel == "" {
+		return "", errors.New("publish: no channel named")
+	}
 	raw, err := os.ReadFile(filepath.Join(dir, "release.json"))
 	if err != nil {
 		return "", fmt.Errorf("publish: %w", err)
@@ -161,18 +236,19 @@ func (r Repo) Publish(dir, channel string) (string, error) {
 
 // Promote points channel at a release the repository already holds.
 func (r Repo) Promote(version, channel string) error {
+	if channel == "" {
+		return errors.New("promote: no channel named")
+	}
 	if _, err := os.Stat(filepath.Join(r.Dir, "targets", "releases", version, "release.json")); err != nil {
 		return fmt.Errorf("promote: the repository has no release %s", version)
 	}
 	return r.update(nil, channel, version)
 }
 
-// update adds files (paths below targets/) and the channel file to the
-// signed targets, then signs a new snapshot and timestamp.
+// update adds files (paths below targets/) and the channel file (unless
+// channel is empty) to the signed targets, then signs a new snapshot and
+// timestamp.
 func (r Repo) update(files map[string][]byte, channel, version string) error {
-	if channel == "" {
-		return errors.New("no channel named")
-	}
 	keys := map[string]ed25519.PrivateKey{}
 	for _, role := range Roles[1:] {
 		k, err := loadKey(r.Keys, role)
@@ -193,18 +269,20 @@ func (r Repo) update(files map[string][]byte, channel, version string) error {
 			return err
 		}
 	}
-	ch, _ := json.Marshal(ChannelFile{Version: version})
-	chPath := filepath.Join(r.Dir, "targets", "channels", channel+".json")
-	if err := os.MkdirAll(filepath.Dir(chPath), 0o755); err != nil {
-		return err
-	}
-	if err := os.WriteFile(chPath, ch, 0o644); err != nil {
-		return err
-	}
 	if files == nil {
 		files = map[string][]byte{}
 	}
-	files["channels/"+channel+".json"] = nil
+	if channel != "" {
+		ch, _ := json.Marshal(ChannelFile{Version: version})
+		chPath := filepath.Join(r.Dir, "targets", "channels", channel+".json")
+		if err := os.MkdirAll(filepath.Dir(chPath), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(chPath, ch, 0o644); err != nil {
+			return err
+		}
+		files["channels/"+channel+".json"] = nil
+	}
 
 	now := r.now()
 	targets := metadata.Targets(now.Add(Expiry[metadata.TARGETS]))

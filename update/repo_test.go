@@ -211,3 +211,47 @@ func TestDowngrade(t *testing.T) {
 		t.Errorf("upgrade: %v", err)
 	}
 }
+
+// Keys rotate without reinstalling: machines that trust the first root
+// follow the new root versions, and what the retired key signs is refused.
+func TestKeyRotation(t *testing.T) {
+	r := newRepo(t)
+	mustPublish(t, r, "0.2.0", "beta")
+	state := t.TempDir()
+	if _, err := Check(r.source(t, "beta", state), ""); err != nil {
+		t.Fatal(err)
+	}
+	old := filepath.Join(t.TempDir(), "old-keys")
+	if out, err := exec.Command("cp", "-a", r.Keys, old).CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	for _, role := range []string{"targets", "root"} {
+		if err := r.Rotate(role); err != nil {
+			t.Fatalf("rotate %s: %v", role, err)
+		}
+	}
+	if err := r.Rotate("nobody"); err == nil || !strings.Contains(err.Error(), "not a role") {
+		t.Errorf("rotate nobody: %v", err)
+	}
+	mustPublish(t, r, "0.3.0", "beta")
+	// A machine that checked before, and a new one: both trust root v1.
+	for _, st := range []string{state, t.TempDir()} {
+		if o, err := Check(r.source(t, "beta", st), ""); err != nil || o.Version != "0.3.0" {
+			t.Fatalf("after rotation: %v %v", o.Version, err)
+		}
+	}
+	// The retired targets key signs a release: refused.
+	stale := Repo{Dir: r.Dir, Keys: old}
+	for _, f := range []string{"root.json", "targets.key.old"} {
+		os.Remove(filepath.Join(old, f))
+	}
+	copyFile(filepath.Join(r.Keys, "root.json"), filepath.Join(old, "root.json"))
+	copyFile(filepath.Join(r.Keys, "snapshot.key"), filepath.Join(old, "snapshot.key"))
+	copyFile(filepath.Join(r.Keys, "timestamp.key"), filepath.Join(old, "timestamp.key"))
+	if _, err := stale.Publish(fakeRelease(t, "0.4.0"), "beta"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Check(r.source(t, "beta", t.TempDir()), ""); err == nil || !strings.Contains(err.Error(), "refused") {
+		t.Fatalf("targets signed by the retired key: %v", err)
+	}
+}
