@@ -50,7 +50,7 @@ func Build(c Config) error {
 	if err != nil {
 		return err
 	}
-	if err := copyFile(filepath.Join(k.dir, "boot", "vmlinuz-"+k.ver), filepath.Join(rel, "vmlinuz")); err != nil {
+	if err := update.CopyFile(filepath.Join(k.dir, "boot", "vmlinuz-"+k.ver), filepath.Join(rel, "vmlinuz")); err != nil {
 		return err
 	}
 
@@ -334,17 +334,5 @@ func linkOrCopy(src, dst string) error {
 	if os.Link(src, dst) == nil {
 		return nil
 	}
-	return copyFile(src, dst)
-}
-
-func copyFile(src, dst string) error {
-	b, err := os.ReadFile(src)
-	if err != nil {
-		return err
-	}
-	st, err := os.Stat(src)
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(dst, b, st.Mode().Perm())
+	return update.CopyFile(src, dst)
 }

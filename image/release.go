@@ -1,11 +1,6 @@
 package image
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 
 	"berth.dev/berth/update"
@@ -25,27 +20,13 @@ var ReleaseParts = update.PartNames
 func Describe(dir, version, kver string, epoch int64) (Release, error) {
 	r := Release{Version: version, Architecture: "amd64", Kernel: kver, SourceDateEpoch: epoch, Parts: map[string]Part{}}
 	for _, name := range ReleaseParts {
-		p, err := hashFile(filepath.Join(dir, name))
+		p, err := update.HashFile(filepath.Join(dir, name))
 		if err != nil {
 			return r, err
 		}
 		r.Parts[name] = p
 	}
 	return r, nil
-}
-
-func hashFile(path string) (Part, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return Part{}, fmt.Errorf("hash %s: %w", path, err)
-	}
-	defer f.Close()
-	h := sha256.New()
-	n, err := io.Copy(h, f)
-	if err != nil {
-		return Part{}, fmt.Errorf("hash %s: %w", path, err)
-	}
-	return Part{Size: n, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
 }
 
 // ReadRelease reads a release.json.

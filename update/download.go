@@ -2,8 +2,6 @@ package update
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -143,21 +141,15 @@ func (c *counter) Write(p []byte) (int, error) {
 
 // verify checks path's length and SHA-256 against t.
 func verify(path string, t Target) error {
-	f, err := os.Open(path)
+	got, err := HashFile(path)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	h := sha256.New()
-	n, err := io.Copy(h, f)
-	if err != nil {
-		return err
+	if got.Size != t.Length {
+		return fmt.Errorf("length %d, the signed metadata say %d", got.Size, t.Length)
 	}
-	if n != t.Length {
-		return fmt.Errorf("length %d, the signed metadata say %d", n, t.Length)
-	}
-	if got := hex.EncodeToString(h.Sum(nil)); got != t.SHA256 {
-		return fmt.Errorf("SHA-256 %s, the signed metadata say %s: tampered with or damaged", got, t.SHA256)
+	if got.SHA256 != t.SHA256 {
+		return fmt.Errorf("SHA-256 %s, the signed metadata say %s: tampered with or damaged", got.SHA256, t.SHA256)
 	}
 	return nil
 }

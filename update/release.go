@@ -1,8 +1,11 @@
 package update
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 )
 
@@ -48,4 +51,20 @@ func (r Release) WriteJSON(path string) error {
 		return err
 	}
 	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// HashFile measures the file at path: its length and SHA-256, as a
+// release describes a part and as a download is checked.
+func HashFile(path string) (Part, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Part{}, fmt.Errorf("hash %s: %w", path, err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return Part{}, fmt.Errorf("hash %s: %w", path, err)
+	}
+	return Part{Size: n, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
 }

@@ -226,7 +226,7 @@ func (r Repo) Publish(dir, channel string) (string, error) {
 	files := map[string][]byte{}
 	for _, name := range append([]string{"release.json"}, PartNames...) {
 		dst := filepath.Join(r.Dir, "targets", "releases", rel.Version, name)
-		if err := copyFile(filepath.Join(dir, name), dst); err != nil {
+		if err := CopyFile(filepath.Join(dir, name), dst); err != nil {
 			return "", fmt.Errorf("publish: %w", err)
 		}
 		files["releases/"+rel.Version+"/"+name] = nil
@@ -262,10 +262,10 @@ func (r Repo) update(files map[string][]byte, channel, version string) error {
 	}
 	// The repository starts from the root the keys directory holds.
 	if _, err := os.Stat(r.meta("1.root.json")); errors.Is(err, os.ErrNotExist) {
-		if err := copyFile(filepath.Join(r.Keys, "root.json"), r.meta("1.root.json")); err != nil {
+		if err := CopyFile(filepath.Join(r.Keys, "root.json"), r.meta("1.root.json")); err != nil {
 			return err
 		}
-		if err := copyFile(filepath.Join(r.Keys, "root.json"), r.meta("root.json")); err != nil {
+		if err := CopyFile(filepath.Join(r.Keys, "root.json"), r.meta("root.json")); err != nil {
 			return err
 		}
 	}
@@ -335,16 +335,22 @@ func (r Repo) update(files map[string][]byte, channel, version string) error {
 	return nil
 }
 
-func copyFile(src, dst string) error {
+// CopyFile copies src to dst, streaming (a root image is large), with
+// src's permission bits; dst's directory is made when missing.
+func CopyFile(src, dst string) error {
 	in, err := os.Open(src)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
+	st, err := in.Stat()
+	if err != nil {
+		return err
+	}
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return err
 	}
-	out, err := os.Create(dst)
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, st.Mode().Perm())
 	if err != nil {
 		return err
 	}

@@ -245,9 +245,9 @@ func TestKeyRotation(t *testing.T) {
 	for _, f := range []string{"root.json", "targets.key.old"} {
 		os.Remove(filepath.Join(old, f))
 	}
-	copyFile(filepath.Join(r.Keys, "root.json"), filepath.Join(old, "root.json"))
-	copyFile(filepath.Join(r.Keys, "snapshot.key"), filepath.Join(old, "snapshot.key"))
-	copyFile(filepath.Join(r.Keys, "timestamp.key"), filepath.Join(old, "timestamp.key"))
+	CopyFile(filepath.Join(r.Keys, "root.json"), filepath.Join(old, "root.json"))
+	CopyFile(filepath.Join(r.Keys, "snapshot.key"), filepath.Join(old, "snapshot.key"))
+	CopyFile(filepath.Join(r.Keys, "timestamp.key"), filepath.Join(old, "timestamp.key"))
 	if _, err := stale.Publish(fakeRelease(t, "0.4.0"), "beta"); err != nil {
 		t.Fatal(err)
 	}
