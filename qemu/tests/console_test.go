@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -39,13 +40,25 @@ func dialSSH(t *testing.T, port int, cfg *ssh.ClientConfig, timeout time.Duratio
 	}
 }
 
-func run(t *testing.T, c *ssh.Client, cmd string) string {
+// sshKey returns a new key pair: the signer and its authorized_keys line.
+func sshKey(t *testing.T) (ssh.Signer, string) {
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	signer, err := ssh.NewSignerFromKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signer, strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey())))
+}
+
+// runInput runs cmd over SSH with stdin from in.
+func runInput(t *testing.T, c *ssh.Client, cmd string, in io.Reader) string {
 	t.Helper()
 	s, err := c.NewSession()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
+	s.Stdin = in
 	out, err := s.CombinedOutput(cmd)
 	if err != nil {
 		t.Fatalf("ssh %q: %v\n%s", cmd, err, out)
@@ -53,17 +66,17 @@ func run(t *testing.T, c *ssh.Client, cmd string) string {
 	return string(out)
 }
 
+// run runs cmd over SSH and fails the test unless it succeeds.
+func run(t *testing.T, c *ssh.Client, cmd string) string {
+	t.Helper()
+	return runInput(t, c, cmd, nil)
+}
+
 // SSH into the console with a key from user-data; passwords and root are
 // refused; the admin has sudo, os-ctl and the host's view.
 func TestConsoleSSH(t *testing.T) {
 	t.Parallel()
-	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
-	signer, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sshPub, _ := ssh.NewPublicKey(pub)
-	key := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sshPub)))
+	signer, key := sshKey(t)
 	dir := t.TempDir()
 	ud := filepath.Join(dir, "user-data")
 	// alice has a password (openssl passwd -6 serial-secret): good for

@@ -1,8 +1,6 @@
 package tests
 
 import (
-	"crypto/ed25519"
-	"crypto/rand"
 	"fmt"
 	"io"
 	"net/http"
@@ -18,35 +16,10 @@ import (
 	"berth.dev/berth/qemu"
 )
 
-// sshKey returns a new key pair: the signer and its authorized_keys line.
-func sshKey(t *testing.T) (ssh.Signer, string) {
-	_, priv, _ := ed25519.GenerateKey(rand.Reader)
-	signer, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return signer, strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey())))
-}
-
-// runInput runs cmd over SSH with stdin from in.
-func runInput(t *testing.T, c *ssh.Client, cmd string, in io.Reader) string {
-	t.Helper()
-	s, err := c.NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	s.Stdin = in
-	out, err := s.CombinedOutput(cmd)
-	if err != nil {
-		t.Fatalf("ssh %q: %v\n%s", cmd, err, out)
-	}
-	return string(out)
-}
-
 // waitRun runs cmd over SSH until its output matches re.
 func waitRun(t *testing.T, c *ssh.Client, cmd, re string, timeout time.Duration) string {
 	t.Helper()
+	want := regexp.MustCompile(re)
 	deadline := time.Now().Add(timeout)
 	for {
 		s, err := c.NewSession()
@@ -55,7 +28,7 @@ func waitRun(t *testing.T, c *ssh.Client, cmd, re string, timeout time.Duration)
 		}
 		out, _ := s.CombinedOutput(cmd)
 		s.Close()
-		if regexp.MustCompile(re).Match(out) {
+		if want.Match(out) {
 			return string(out)
 		}
 		if time.Now().After(deadline) {

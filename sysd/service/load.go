@@ -153,11 +153,7 @@ func sortedNames(defs map[string]*Definition) []string {
 // WORD=anything; "!" negates), as systemd does. The reason says which
 // does not hold.
 func ConditionsHold(u *unit.Unit, cmdline string) (bool, string) {
-	return conditionHolds(u.ConditionKernelCommandLine, cmdline, u.ConditionPathExists)
-}
-
-func conditionHolds(conds []string, cmdline string, paths []string) (bool, string) {
-	for _, p := range paths {
+	for _, p := range u.ConditionPathExists {
 		neg := strings.HasPrefix(p, "!")
 		_, err := os.Stat(strings.TrimPrefix(p, "!"))
 		if (err == nil) == neg {
@@ -165,7 +161,7 @@ func conditionHolds(conds []string, cmdline string, paths []string) (bool, strin
 		}
 	}
 	words := strings.Fields(cmdline)
-	for _, c := range conds {
+	for _, c := range u.ConditionKernelCommandLine {
 		neg := strings.HasPrefix(c, "!")
 		want := strings.TrimPrefix(c, "!")
 		found := false
