@@ -99,10 +99,10 @@ func Build(c Config) error {
 	}
 
 	c.Logf("disk image")
-	if err := os.WriteFile(c.work("entry-a.conf"), []byte(BootEntry("A", c.Version)), 0o644); err != nil {
+	if err := os.WriteFile(c.work("entry-a.conf"), []byte(update.BootEntry("A", c.Version, 1)), 0o644); err != nil {
 		return err
 	}
-	if err := os.WriteFile(c.work("loader.conf"), []byte(LoaderConf), 0o644); err != nil {
+	if err := os.WriteFile(c.work("loader.conf"), []byte(update.LoaderConf), 0o644); err != nil {
 		return err
 	}
 	esp := c.work("esp.img")
@@ -110,8 +110,8 @@ func Build(c Config) error {
 		{SystemdBootEFI, "/EFI/BOOT/BOOTX64.EFI"},
 		{c.work("loader.conf"), "/loader/loader.conf"},
 		{c.work("entry-a.conf"), "/loader/entries/" + update.Entry{Slot: "A"}.Name()},
-		{filepath.Join(rel, "vmlinuz"), ESPDir("A") + "/vmlinuz"},
-		{filepath.Join(rel, "initrd.img"), ESPDir("A") + "/initrd.img"},
+		{filepath.Join(rel, "vmlinuz"), update.ESPDir("A") + "/vmlinuz"},
+		{filepath.Join(rel, "initrd.img"), update.ESPDir("A") + "/initrd.img"},
 	}); err != nil {
 		return fmt.Errorf("ESP: %w", err)
 	}

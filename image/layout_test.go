@@ -26,12 +26,3 @@ func TestPlan(t *testing.T) {
 		t.Fatalf("sgdisk args %s", args)
 	}
 }
-
-func TestBootEntry(t *testing.T) {
-	e := BootEntry("B", "1.2.3")
-	for _, want := range []string{"linux   /berth/B/vmlinuz", "initrd  /berth/B/initrd.img", "berth.slot=B", "version 1.2.3"} {
-		if !strings.Contains(e, want) {
-			t.Errorf("entry lacks %q:\n%s", want, e)
-		}
-	}
-}

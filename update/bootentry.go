@@ -1,0 +1,75 @@
+package update
+
+import (
+	"bufio"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// KernelArgs are the kernel command line words every boot gets, before
+// berth.slot. loglevel=4 keeps the serial console (slow under emulation)
+// to warnings; panic=10 reboots after a kernel panic so the boot loader's
+// counting can act.
+var KernelArgs = []string{"console=ttyS0,115200", "loglevel=4", "panic=10"}
+
+// Cmdline returns the kernel command line for a slot.
+func Cmdline(slot string) string {
+	return strings.Join(append(append([]string(nil), KernelArgs...), "berth.slot="+slot), " ")
+}
+
+// ESPDir is where a slot's kernel and initramfs live on the ESP.
+func ESPDir(slot string) string { return "/berth/" + slot }
+
+// LoaderConf is loader/loader.conf: no menu delay; keys still open it. It
+// names no default: systemd-boot then boots the first entry in its order
+// (see Order), which is how the updater chooses a slot.
+const LoaderConf = "timeout 0\neditor no\nconsole-mode keep\n"
+
+// BootEntry renders a Boot Loader Specification type 1 entry for a slot.
+// Its "version" is the entry's generation, not the release: systemd-boot
+// puts the highest version first among entries with tries left, so the
+// updater prefers a slot by giving it a newer generation, and never has
+// to touch the other slot's entry to do so. The release is in the title
+// and in a comment the updater reads back.
+func BootEntry(slot, release string, generation int) string {
+	return fmt.Sprintf(`# berth-release %[2]s
+title   Berth %[2]s (slot %[1]s)
+sort-key berth
+version %[3]d
+linux   %[4]s/vmlinuz
+initrd  %[4]s/initrd.img
+options %[5]s
+`, slot, release, generation, ESPDir(slot), Cmdline(slot))
+}
+
+// EntryInfo is what the updater reads back from an entry's content.
+type EntryInfo struct {
+	Release    string
+	Generation int
+}
+
+// ParseBootEntry reads an entry written by BootEntry; file names the
+// entry in errors.
+func ParseBootEntry(file, content string) (EntryInfo, error) {
+	var e EntryInfo
+	gen := false
+	s := bufio.NewScanner(strings.NewReader(content))
+	for n := 1; s.Scan(); n++ {
+		f := strings.Fields(s.Text())
+		switch {
+		case len(f) == 3 && f[0] == "#" && f[1] == "berth-release":
+			e.Release = f[2]
+		case len(f) == 2 && f[0] == "version":
+			g, err := strconv.Atoi(f[1])
+			if err != nil {
+				return e, fmt.Errorf("%s:%d: version: %q is not a generation number", file, n, f[1])
+			}
+			e.Generation, gen = g, true
+		}
+	}
+	if !gen {
+		return e, fmt.Errorf("%s: version: missing (every Berth entry has a generation)", file)
+	}
+	return e, nil
+}

@@ -1,0 +1,136 @@
+package update
+
+import (
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+)
+
+func files(t *testing.T, dir string) string {
+	t.Helper()
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n []string
+	for _, de := range des {
+		n = append(n, de.Name())
+	}
+	sort.Strings(n)
+	return strings.Join(n, " ")
+}
+
+func mustBoot(t *testing.T, d Entries, slot, file string) {
+	t.Helper()
+	e, err := d.Boot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Slot != slot || e.File != file {
+		t.Fatalf("booted %s (slot %s), want %s (slot %s); entries: %s", e.File, e.Slot, file, slot, files(t, d.Dir))
+	}
+}
+
+// The whole life of two slots, as the updater, the health gate and
+// systemd-boot (Entries.Boot) treat the entries.
+func TestEntriesCycle(t *testing.T) {
+	d := Entries{Dir: t.TempDir()}
+	os.WriteFile(filepath.Join(d.Dir, "other.conf"), []byte("title other\nsort-key zzz\n"), 0o644)
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The factory image: slot A, good.
+	must(d.Write("A", "0.1.0", 1, 0))
+	mustBoot(t, d, "A", "berth-a.conf")
+
+	// Upgrade to 0.2.0 in B: installed first with generation 0, which
+	// does not change what boots …
+	must(d.Remove("B"))
+	must(d.Write("B", "0.2.0", 0, 3))
+	mustBoot(t, d, "A", "berth-a.conf")
+	// … then committed with a newer generation: B boots, on trial.
+	must(d.Write("B", "0.2.0", 2, 3))
+	mustBoot(t, d, "B", "berth-b+2-1.conf")
+	// The health gate marks it good; it keeps booting.
+	must(d.MarkGood("B"))
+	mustBoot(t, d, "B", "berth-b.conf")
+	if got := files(t, d.Dir); got != "berth-a.conf berth-b.conf other.conf" {
+		t.Fatalf("files: %s", got)
+	}
+	b, _, _ := d.Slot("B")
+	if b.Release != "0.2.0" || b.Generation != 2 || b.State() != "good" {
+		t.Fatalf("slot B: %+v", b)
+	}
+
+	// A broken 0.3.0 in A that never reaches the health gate: three
+	// tries, then B again on its own.
+	must(d.Remove("A"))
+	must(d.Write("A", "0.3.0", 3, 3))
+	mustBoot(t, d, "A", "berth-a+2-1.conf")
+	mustBoot(t, d, "A", "berth-a+1-2.conf")
+	mustBoot(t, d, "A", "berth-a+0-3.conf")
+	mustBoot(t, d, "B", "berth-b.conf")
+
+	// One that reaches the gate and fails it: marked bad at once.
+	must(d.Write("A", "0.3.1", 4, 3))
+	mustBoot(t, d, "A", "berth-a+2-1.conf")
+	must(d.MarkBad("A"))
+	if a, _, _ := d.Slot("A"); a.File != "berth-a+0-3.conf" || a.State() != "bad" {
+		t.Fatalf("after MarkBad: %+v", a)
+	}
+	mustBoot(t, d, "B", "berth-b.conf")
+
+	// Rollback to a good A (0.1.0 again, say): a newer generation with a
+	// counter, written without touching B's entry.
+	must(d.Write("A", "0.1.0", 5, 3))
+	mustBoot(t, d, "A", "berth-a+2-1.conf")
+	if got := files(t, d.Dir); got != "berth-a+2-1.conf berth-b.conf other.conf" {
+		t.Fatalf("files: %s", got)
+	}
+	if g, _ := d.MaxGeneration(); g != 5 {
+		t.Fatalf("max generation %d", g)
+	}
+}
+
+// A cut between renaming a slot's new entry in and removing its old one
+// leaves two; the one systemd-boot would boot first counts.
+func TestEntriesTwoForOneSlot(t *testing.T) {
+	d := Entries{Dir: t.TempDir()}
+	os.WriteFile(filepath.Join(d.Dir, "berth-a.conf"), []byte(BootEntry("A", "0.1.0", 1)), 0o644)
+	os.WriteFile(filepath.Join(d.Dir, "berth-a+3.conf"), []byte(BootEntry("A", "0.1.0", 4)), 0o644)
+	a, ok, err := d.Slot("A")
+	if err != nil || !ok || a.File != "berth-a+3.conf" {
+		t.Fatalf("slot A: %+v %v %v", a, ok, err)
+	}
+	if err := d.MarkGood("A"); err != nil {
+		t.Fatal(err)
+	}
+	if got := files(t, d.Dir); got != "berth-a.conf" {
+		t.Fatalf("files: %s", got)
+	}
+	if a, _, _ := d.Slot("A"); a.Generation != 4 {
+		t.Fatalf("kept the wrong one: %+v", a)
+	}
+}
+
+func TestBootEntryRoundTrip(t *testing.T) {
+	e := BootEntry("B", "1.2.3", 7)
+	for _, want := range []string{"linux   /berth/B/vmlinuz", "initrd  /berth/B/initrd.img", "berth.slot=B", "version 7", "title   Berth 1.2.3 (slot B)"} {
+		if !strings.Contains(e, want) {
+			t.Errorf("entry lacks %q:\n%s", want, e)
+		}
+	}
+	info, err := ParseBootEntry("x.conf", e)
+	if err != nil || info != (EntryInfo{Release: "1.2.3", Generation: 7}) {
+		t.Fatalf("%+v %v", info, err)
+	}
+	_, err = ParseBootEntry("/esp/loader/entries/berth-a.conf", "title x\nversion 1.2\n")
+	if err == nil || !strings.Contains(err.Error(), "berth-a.conf:2: version") {
+		t.Fatalf("error %v", err)
+	}
+}
