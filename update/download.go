@@ -22,9 +22,16 @@ type Target struct {
 // attempt left in path+".part" (HTTP Range), retrying a cut connection up
 // to tries times, and never reading more than t.Length bytes (a server
 // cannot fill the disk). Only a file of the right length and SHA-256 is
-// renamed to path; a mismatch removes the partial file, so the next try
+// renamed to path (a path already holding it is kept); a mismatch removes the partial file, so the next try
 // starts afresh. progress, if not nil, sees the bytes held so far.
 func Download(ctx context.Context, c *http.Client, t Target, path string, tries int, progress func(done, total int64)) error {
+	if verify(path, t) == nil {
+		// Fetched and verified by an attempt that failed later.
+		if progress != nil {
+			progress(t.Length, t.Length)
+		}
+		return nil
+	}
 	part := path + ".part"
 	for attempt := 1; ; attempt++ {
 		err := fetch(ctx, c, t, part, progress)
@@ -124,16 +131,19 @@ func fetch(ctx context.Context, c *http.Client, t Target, part string, progress 
 	return nil
 }
 
+// counter passes writes through and tells progress, if any, the bytes
+// so far about every MiB and at the end.
 type counter struct {
-	w        io.Writer
-	n, total int64
-	progress func(int64, int64)
+	w              io.Writer
+	n, last, total int64
+	progress       func(done, total int64)
 }
 
 func (c *counter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.n += int64(n)
-	if c.progress != nil {
+	if c.progress != nil && (c.n-c.last >= 1<<20 || c.n == c.total) {
+		c.last = c.n
 		c.progress(c.n, c.total)
 	}
 	return n, err

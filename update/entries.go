@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"berth.dev/berth/sysd/atomicfile"
 )
 
 // Entries is the loader/entries directory of a mounted ESP: the one place
@@ -109,11 +111,11 @@ func (d Entries) MaxGeneration() (int, error) {
 // entry of the slot, and only of that slot.
 func (d Entries) Write(slot, release string, generation, tries int) error {
 	e := Entry{Slot: slot, Counting: tries > 0, Left: tries}
-	tmp := filepath.Join(d.Dir, "berth-"+strings.ToLower(slot)+".tmp")
-	if err := writeSynced(tmp, []byte(BootEntry(slot, release, generation))); err != nil {
+	// The temp file's name does not end in .conf: systemd-boot ignores it.
+	if err := atomicfile.Write(filepath.Join(d.Dir, e.Name()), []byte(BootEntry(slot, release, generation)), 0o644); err != nil {
 		return fmt.Errorf("boot entry %s: %w", e.Name(), err)
 	}
-	if err := d.replace(slot, tmp, e.Name()); err != nil {
+	if err := d.replace(slot, "", e.Name()); err != nil {
 		return fmt.Errorf("boot entry %s: %w", e.Name(), err)
 	}
 	return nil
@@ -207,23 +209,6 @@ func (d Entries) Boot() (SlotEntry, error) {
 		e.Entry, e.File = n, n.Name()
 	}
 	return e, nil
-}
-
-// writeSynced writes a whole file and syncs it.
-func writeSynced(path string, b []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
 
 func syncDir(dir string) error {

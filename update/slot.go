@@ -1,0 +1,72 @@
+package update
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+)
+
+// WriteSlot streams the verified root image src into the inactive slot's
+// partition dev, syncs it, and reads back what the device then holds: it
+// must have the signed length and SHA-256, or the slot is not installed.
+// progress, if not nil, sees "write" and then "verify" bytes.
+func WriteSlot(dev, src string, want Target, progress func(stage string, done, total int64)) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return fmt.Errorf("write slot %s: %w", dev, err)
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dev, os.O_WRONLY, 0)
+	if err != nil {
+		return fmt.Errorf("write slot %s: %w", dev, err)
+	}
+	defer out.Close()
+	size, err := out.Seek(0, io.SeekEnd)
+	if err != nil {
+		return fmt.Errorf("write slot %s: size: %w", dev, err)
+	}
+	if size < want.Length {
+		return fmt.Errorf("write slot %s: the root image is %d bytes, the partition only %d", dev, want.Length, size)
+	}
+	if _, err := out.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("write slot %s: %w", dev, err)
+	}
+	w := &counter{w: out, total: want.Length, progress: stage(progress, "write")}
+	if _, err := io.Copy(w, io.LimitReader(in, want.Length)); err != nil {
+		return fmt.Errorf("write slot %s: %w", dev, err)
+	}
+	if w.n != want.Length {
+		return fmt.Errorf("write slot %s: %s holds %d bytes, want %d", dev, src, w.n, want.Length)
+	}
+	if err := out.Sync(); err != nil {
+		return fmt.Errorf("write slot %s: fsync: %w", dev, err)
+	}
+	// Read back from the device, not from the page cache we just filled.
+	if err := dropCache(out); err != nil {
+		return fmt.Errorf("write slot %s: drop cached pages: %w", dev, err)
+	}
+	back, err := os.Open(dev)
+	if err != nil {
+		return fmt.Errorf("write slot %s: read back: %w", dev, err)
+	}
+	defer back.Close()
+	h := sha256.New()
+	r := &counter{w: h, total: want.Length, progress: stage(progress, "verify")}
+	if _, err := io.Copy(r, io.LimitReader(back, want.Length)); err != nil {
+		return fmt.Errorf("write slot %s: read back: %w", dev, err)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != want.SHA256 || r.n != want.Length {
+		return fmt.Errorf("write slot %s: read back %d bytes with SHA-256 %s, want %d bytes with %s: the device did not keep what was written", dev, r.n, got, want.Length, want.SHA256)
+	}
+	return nil
+}
+
+// stage names the bytes a counter reports.
+func stage(progress func(string, int64, int64), name string) func(int64, int64) {
+	if progress == nil {
+		return nil
+	}
+	return func(done, total int64) { progress(name, done, total) }
+}

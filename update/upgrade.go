@@ -1,0 +1,410 @@
+package update
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"berth.dev/berth/sysd/atomicfile"
+)
+
+// Machine is the running system as the updater sees it.
+type Machine struct {
+	Slot, Version string // running
+	Records       Records
+	ESP           string // where the ESP is mounted, read-write
+	// Partition returns the device of a slot's ROOT partition.
+	Partition func(slot string) (string, error)
+	Reboot    func() error
+}
+
+// Options are os-ctl upgrade's flags.
+type Options struct {
+	Channel        string `json:"channel,omitempty"` // this once; os-ctl channel set persists one
+	Version        string `json:"version,omitempty"` // a release instead of the channel's
+	AllowDowngrade bool   `json:"allow_downgrade,omitempty"`
+	DryRun         bool   `json:"dry_run,omitempty"`
+	NoReboot       bool   `json:"no_reboot,omitempty"`
+	DownloadOnly   bool   `json:"download_only,omitempty"`
+	// PauseAt stops the update at a moment and waits there until it is
+	// cancelled: for power-cut tests. Moments: download (half the root
+	// image fetched), write (half written to the partition), esp (half
+	// the kernel written to the ESP), entry (before the boot entry is
+	// installed), installed (installed, not yet preferred), committed
+	// (preferred, before the reboot).
+	PauseAt string `json:"pause_at,omitempty"`
+}
+
+// Progress is what an update reports as it goes.
+type Progress struct {
+	Stage string `json:"stage"`
+	Msg   string `json:"msg,omitempty"`
+	Done  int64  `json:"done,omitempty"`
+	Total int64  `json:"total,omitempty"`
+}
+
+// Updater runs updates on a machine, one at a time.
+type Updater struct {
+	Machine Machine
+	// Source is where releases come from; its Channel is the configured
+	// one, which os-ctl channel set and --channel override.
+	Source Source
+	Tries  int // boot tries a new slot gets; default 3
+
+	mu   sync.Mutex
+	busy bool
+}
+
+// ErrBusy is returned while another update runs.
+var ErrBusy = errors.New("an update is already running")
+
+// DefaultChannel is the channel of a machine that names none.
+const DefaultChannel = "stable"
+
+// Channel is the channel in force and where it was set.
+func (u *Updater) Channel() (string, string) {
+	if ch := u.Machine.Records.Channel(); ch != "" {
+		return ch, "os-ctl channel set"
+	}
+	if u.Source.Channel != "" {
+		return u.Source.Channel, "user-data"
+	}
+	return DefaultChannel, "default"
+}
+
+func (u *Updater) entries() Entries {
+	return Entries{Dir: filepath.Join(u.Machine.ESP, "loader", "entries")}
+}
+
+func (u *Updater) tries() int {
+	if u.Tries > 0 {
+		return u.Tries
+	}
+	return 3
+}
+
+func (u *Updater) lock() error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.busy {
+		return ErrBusy
+	}
+	u.busy = true
+	return nil
+}
+
+func (u *Updater) unlock() {
+	u.mu.Lock()
+	u.busy = false
+	u.mu.Unlock()
+}
+
+// Busy reports whether an update runs.
+func (u *Updater) Busy() bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.busy
+}
+
+// stageError is a failure at a stage of the update.
+type stageError struct {
+	stage string
+	err   error
+}
+
+func (e *stageError) Error() string { return e.err.Error() }
+func (e *stageError) Unwrap() error { return e.err }
+
+func at(stage string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &stageError{stage, err}
+}
+
+// Upgrade checks the channel (or opt.Version), downloads and verifies the
+// release, writes it to the inactive slot and its kernel to the ESP,
+// installs and prefers the slot's entry with a try counter, and reboots.
+// The running slot and its entry are never written: a failure or power
+// cut at any moment leaves the machine booting what it runs now.
+func (u *Updater) Upgrade(ctx context.Context, opt Options, report func(Progress)) (Attempt, error) {
+	if err := u.lock(); err != nil {
+		return Attempt{}, err
+	}
+	defer u.unlock()
+	if report == nil {
+		report = func(Progress) {}
+	}
+	m := u.Machine
+	a := Attempt{Kind: "upgrade", Started: time.Now().UTC(), From: SlotRelease{m.Slot, m.Version}, To: SlotRelease{Slot: Other(m.Slot)}, Stage: "check", Result: ResultRunning}
+	a.Channel, _ = u.Channel()
+	if opt.Channel != "" {
+		if err := ValidChannel(opt.Channel); err != nil {
+			return a, err
+		}
+		a.Channel = opt.Channel
+	}
+	err := u.upgrade(ctx, opt, &a, report)
+	if err == nil {
+		return a, nil
+	}
+	var se *stageError
+	if errors.As(err, &se) {
+		a.Stage = se.stage
+	}
+	if ctx.Err() != nil && opt.PauseAt == "" {
+		err = fmt.Errorf("cancelled: %w", err)
+	}
+	if a.To.Version == "" && !errors.As(err, &se) || opt.DryRun {
+		return a, err // nothing was decided: not an attempt
+	}
+	a.Result, a.Reason, a.Finished = ResultFailed, err.Error(), time.Now().UTC()
+	if rerr := m.Records.SaveAttempt(a); rerr != nil {
+		err = fmt.Errorf("%w (and %v)", err, rerr)
+	}
+	return a, err
+}
+
+func (u *Updater) upgrade(ctx context.Context, opt Options, a *Attempt, report func(Progress)) error {
+	m := u.Machine
+	pause := func(moment string) error {
+		if opt.PauseAt != moment {
+			return nil
+		}
+		report(Progress{Stage: "paused", Msg: moment})
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	if u.Source.Server == "" {
+		return errors.New("no update server: set berth.update.server in user-data")
+	}
+	cur, ok, err := u.entries().Slot(m.Slot)
+	if err != nil {
+		return at("check", err)
+	}
+	if !ok {
+		return at("check", fmt.Errorf("the running slot %s has no boot entry on the ESP: this machine did not boot through Berth's boot loader", m.Slot))
+	}
+	if cur.State() != "good" {
+		return at("check", fmt.Errorf("the running slot %s is on trial (%s): wait for its health gate, then update", m.Slot, cur.File))
+	}
+
+	// Check: signed metadata, the release, and whether it may be installed.
+	report(Progress{Stage: "check", Msg: fmt.Sprintf("%s, channel %s", u.Source.Server, a.Channel)})
+	src := u.Source
+	src.Channel = a.Channel
+	if src.HTTP == nil {
+		src.HTTP = http.DefaultClient
+	}
+	offer, err := Check(src, opt.Version)
+	if err != nil {
+		return at("check", err)
+	}
+	if err := Allowed(m.Version, offer.Version, opt.AllowDowngrade); err != nil {
+		return at("check", err)
+	}
+	a.To.Version = offer.Version
+	var total int64
+	for _, t := range offer.Parts {
+		total += t.Length
+	}
+	report(Progress{Stage: "check", Msg: fmt.Sprintf("release %s (%s): %d bytes to fetch", offer.Version, a.Channel, total)})
+	if opt.DryRun {
+		return nil
+	}
+
+	// Download into STATE, resuming what an earlier attempt left.
+	a.Stage = "download"
+	if err := m.Records.SaveAttempt(*a); err != nil {
+		return at("download", err)
+	}
+	dir := filepath.Join(m.Records.Dir, "download", offer.Version)
+	if err := cleanDownloads(filepath.Join(m.Records.Dir, "download"), offer.Version); err != nil {
+		return at("download", err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return at("download", err)
+	}
+	var paused error
+	for _, name := range PartNames {
+		t := offer.Parts[name]
+		path := filepath.Join(dir, name)
+		held := fileSize(path) + fileSize(path+".part")
+		err := Download(ctx, src.HTTP, t, path, 5, func(done, total int64) {
+			report(Progress{Stage: "download", Msg: name, Done: done, Total: total})
+			if name == "root.img" && done >= total/2 && paused == nil {
+				paused = pause("download")
+			}
+		})
+		a.Downloaded += fileSize(path) + fileSize(path+".part") - held
+		if paused != nil {
+			return at("download", paused)
+		}
+		if err != nil {
+			return at("download", err)
+		}
+	}
+	if opt.DownloadOnly {
+		a.Stage, a.Result = "download", ResultInstalled
+		report(Progress{Stage: "download", Msg: "downloaded and verified; not installed"})
+		return nil
+	}
+
+	// The inactive slot: its entry goes first, so that nothing boots a
+	// half-written partition, and the slot is recorded as being written.
+	slot := a.To.Slot
+	a.Stage = "write"
+	if err := m.Records.SaveAttempt(*a); err != nil {
+		return at("write", err)
+	}
+	if err := u.entries().Remove(slot); err != nil {
+		return at("write", err)
+	}
+	if err := m.Records.SaveSlot(slot, SlotRecord{Version: offer.Version, Writing: true}); err != nil {
+		return at("write", err)
+	}
+	dev, err := m.Partition(slot)
+	if err != nil {
+		return at("write", err)
+	}
+	report(Progress{Stage: "write", Msg: fmt.Sprintf("slot %s (%s)", slot, dev)})
+	err = WriteSlot(dev, filepath.Join(dir, "root.img"), offer.Parts["root.img"], func(stage string, done, total int64) {
+		report(Progress{Stage: stage, Done: done, Total: total})
+		if stage == "write" && done >= total/2 && paused == nil {
+			paused = pause("write")
+		}
+	})
+	if paused != nil {
+		return at("write", paused)
+	}
+	if err != nil {
+		return at("write", err)
+	}
+
+	// The slot's kernel and initramfs: temp file, fsync, rename.
+	a.Stage = "esp"
+	if err := m.Records.SaveAttempt(*a); err != nil {
+		return at("esp", err)
+	}
+	espDir := filepath.Join(m.ESP, ESPDir(slot))
+	if err := os.MkdirAll(espDir, 0o755); err != nil {
+		return at("esp", fmt.Errorf("ESP: %w", err))
+	}
+	for _, name := range []string{"vmlinuz", "initrd.img"} {
+		report(Progress{Stage: "esp", Msg: ESPDir(slot) + "/" + name})
+		f, err := os.Open(filepath.Join(dir, name))
+		if err != nil {
+			return at("esp", err)
+		}
+		var r io.Reader = f
+		if name == "vmlinuz" {
+			r = &pausingReader{r: f, at: offer.Parts[name].Length / 2, pause: func() error { paused = pause("esp"); return paused }}
+		}
+		err = atomicfile.WriteFrom(filepath.Join(espDir, name), r, 0o644)
+		f.Close()
+		if paused != nil {
+			return at("esp", paused)
+		}
+		if err != nil {
+			return at("esp", fmt.Errorf("ESP: %w", err))
+		}
+	}
+
+	// The entry: installed behind the running slot's, then preferred.
+	a.Stage = "entry"
+	if err := pause("entry"); err != nil {
+		return at("entry", err)
+	}
+	if err := u.entries().Write(slot, offer.Version, 0, u.tries()); err != nil {
+		return at("entry", err)
+	}
+	if err := m.Records.SaveSlot(slot, SlotRecord{Version: offer.Version}); err != nil {
+		return at("entry", err)
+	}
+	if err := pause("installed"); err != nil {
+		return at("entry", err)
+	}
+	gen, err := u.entries().MaxGeneration()
+	if err != nil {
+		return at("entry", err)
+	}
+	if err := u.entries().Write(slot, offer.Version, gen+1, u.tries()); err != nil {
+		return at("entry", err)
+	}
+	report(Progress{Stage: "entry", Msg: fmt.Sprintf("slot %s boots next, with %d tries", slot, u.tries())})
+	os.RemoveAll(dir)
+
+	a.Stage = "reboot"
+	a.Result = ResultRebooting
+	if opt.NoReboot {
+		a.Result = ResultInstalled
+	}
+	if err := m.Records.SaveAttempt(*a); err != nil {
+		return at("reboot", err)
+	}
+	if err := pause("committed"); err != nil {
+		return at("reboot", err)
+	}
+	if opt.NoReboot {
+		report(Progress{Stage: "reboot", Msg: "installed: the next boot starts " + a.To.String()})
+		return nil
+	}
+	report(Progress{Stage: "reboot", Msg: "rebooting into " + a.To.String()})
+	if err := m.Reboot(); err != nil {
+		return at("reboot", err)
+	}
+	return nil
+}
+
+func fileSize(path string) int64 {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
+// cleanDownloads removes what earlier attempts left for other releases.
+func cleanDownloads(dir, keep string) error {
+	des, err := os.ReadDir(dir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	for _, de := range des {
+		if de.Name() != keep {
+			if err := os.RemoveAll(filepath.Join(dir, de.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// pausingReader calls pause once, after at bytes were read.
+type pausingReader struct {
+	r     io.Reader
+	n, at int64
+	pause func() error
+	done  bool
+}
+
+func (p *pausingReader) Read(b []byte) (int, error) {
+	if !p.done && p.n >= p.at {
+		p.done = true
+		if err := p.pause(); err != nil {
+			return 0, err
+		}
+	}
+	if max := p.at - p.n; !p.done && int64(len(b)) > max && max > 0 {
+		b = b[:max]
+	}
+	n, err := p.r.Read(b)
+	p.n += int64(n)
+	return n, err
+}

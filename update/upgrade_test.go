@@ -1,0 +1,325 @@
+package update
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// machine is a Berth machine in a directory: an ESP, two partition
+// files, STATE's update records. Its reboot is systemd-boot's choice
+// (Entries.Boot) followed by sysd's Booted.
+type machine struct {
+	t        *testing.T
+	dir      string
+	repo     *testRepo
+	slot     string
+	version  string
+	reboots  int
+	channel  string
+	tampered bool
+}
+
+func newMachine(t *testing.T, r *testRepo) *machine {
+	m := &machine{t: t, dir: t.TempDir(), repo: r, slot: "A", version: "0.1.0", channel: "stable"}
+	for _, s := range []string{"A", "B"} {
+		if err := os.WriteFile(m.partition(s), make([]byte, 1<<20), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.MkdirAll(filepath.Join(m.dir, "esp", "loader", "entries"), 0o755)
+	if err := m.updater().entries().Write("A", "0.1.0", 1, 0); err != nil {
+		t.Fatal(err)
+	}
+	if trial, err := m.updater().Booted(time.Now()); trial || err != nil {
+		t.Fatalf("factory boot: trial %v, %v", trial, err)
+	}
+	return m
+}
+
+func (m *machine) partition(slot string) string { return filepath.Join(m.dir, "ROOT-"+slot) }
+
+func (m *machine) updater() *Updater {
+	src := m.repo.source(m.t, m.channel, filepath.Join(m.dir, "state", "metadata"))
+	return &Updater{Source: src, Machine: Machine{
+		Slot: m.slot, Version: m.version,
+		Records:   Records{Dir: filepath.Join(m.dir, "state")},
+		ESP:       filepath.Join(m.dir, "esp"),
+		Partition: func(s string) (string, error) { return m.partition(s), nil },
+		Reboot:    func() error { m.reboots++; return nil },
+	}}
+}
+
+// boot powers the machine on: systemd-boot picks an entry, sysd
+// reconciles; it returns whether the slot is on trial.
+func (m *machine) boot() bool {
+	m.t.Helper()
+	e, err := m.updater().entries().Boot()
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	m.slot, m.version = e.Slot, e.Release
+	// What stage 1 would mount: the partition must hold that release.
+	if b, _ := os.ReadFile(m.partition(e.Slot)); m.version != "0.1.0" && !bytes.HasPrefix(b, []byte("root.img of "+m.version+"\n")) {
+		m.t.Fatalf("slot %s does not hold %s", e.Slot, m.version)
+	}
+	trial, err := m.updater().Booted(time.Now())
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	return trial
+}
+
+func (m *machine) upgrade(opt Options) (Attempt, error) {
+	return m.updater().Upgrade(context.Background(), opt, nil)
+}
+
+func (m *machine) mustUpgrade(opt Options, to string) {
+	m.t.Helper()
+	a, err := m.upgrade(opt)
+	if err != nil {
+		m.t.Fatalf("upgrade to %s: %v", to, err)
+	}
+	if a.To.Version != to || a.To.Slot != Other(m.slot) || a.Result != ResultRebooting {
+		m.t.Fatalf("attempt %+v", a)
+	}
+	esp, _ := os.ReadFile(filepath.Join(m.dir, "esp", "berth", a.To.Slot, "vmlinuz"))
+	if string(esp) != strings.Repeat("vmlinuz of "+to+"\n", 1000) {
+		m.t.Fatalf("ESP kernel of slot %s is not %s's", a.To.Slot, to)
+	}
+}
+
+func (m *machine) status() Status { return m.updater().Status("check") }
+
+func (m *machine) expectRunning(slot, version string) {
+	m.t.Helper()
+	if m.slot != slot || m.version != version {
+		m.t.Fatalf("running %s in %s, want %s in %s", m.version, m.slot, version, slot)
+	}
+}
+
+func TestUpgradeRollbackAndFallback(t *testing.T) {
+	r := newRepo(t)
+	mustPublish(t, r, "0.1.0", "stable")
+	mustPublish(t, r, "0.2.0", "beta")
+	m := newMachine(t, r)
+
+	// stable has nothing newer.
+	if _, err := m.upgrade(Options{}); err == nil || !strings.Contains(err.Error(), "nothing to do") {
+		t.Fatalf("stable: %v", err)
+	}
+	// v1 → v2 on beta: B is written and preferred, with a try counter.
+	m.channel = "beta"
+	m.mustUpgrade(Options{}, "0.2.0")
+	var want int64
+	for _, name := range PartNames {
+		want += int64(len(name+" of 0.2.0\n") * 1000)
+	}
+	if a := m.status().Last; a.Downloaded != want {
+		t.Fatalf("downloaded %d bytes, the release has %d", a.Downloaded, want)
+	}
+	if m.reboots != 1 {
+		t.Fatalf("reboots %d", m.reboots)
+	}
+	if !m.boot() {
+		t.Fatal("slot B is not on trial")
+	}
+	m.expectRunning("B", "0.2.0")
+	if err := m.updater().Passed(time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	st := m.status()
+	if st.Last.Result != ResultGood || st.Slots[0].State != "good" || st.Slots[1].State != "good" || st.Slots[0].Version != "0.1.0" || st.Channel != "beta" {
+		t.Fatalf("status %+v %+v", st, st.Last)
+	}
+	// A good slot keeps booting.
+	if m.boot() {
+		t.Fatal("on trial after passing")
+	}
+	m.expectRunning("B", "0.2.0")
+
+	// Rollback to v1, then upgrade again.
+	if to, err := m.updater().Rollback(); err != nil || to.Version != "0.1.0" {
+		t.Fatalf("rollback: %v %v", to, err)
+	}
+	if !m.boot() {
+		t.Fatal("rollback slot not on trial")
+	}
+	m.expectRunning("A", "0.1.0")
+	m.updater().Passed(time.Now())
+	m.mustUpgrade(Options{}, "0.2.0")
+	m.boot()
+	m.updater().Passed(time.Now())
+	m.expectRunning("B", "0.2.0")
+
+	// A broken 0.3.0 fails its health gate: marked bad, the machine comes
+	// back to 0.2.0, and the reason is kept.
+	mustPublish(t, r, "0.3.0", "beta")
+	m.mustUpgrade(Options{}, "0.3.0")
+	if !m.boot() {
+		t.Fatal("0.3.0 not on trial")
+	}
+	m.expectRunning("A", "0.3.0")
+	if err := m.updater().Failed(time.Now(), "docker.service not healthy within 120s"); err != nil {
+		t.Fatal(err)
+	}
+	m.boot()
+	m.expectRunning("B", "0.2.0")
+	st = m.status()
+	if st.Last.Result != ResultRolledBack || st.Last.Reason != "docker.service not healthy within 120s" || st.Slots[0].State != "failed" {
+		t.Fatalf("status %+v %+v", st.Slots, st.Last)
+	}
+	if _, err := m.updater().Rollback(); err == nil || !strings.Contains(err.Error(), "never passed the health gate") {
+		t.Fatalf("rollback to a failed slot: %v", err)
+	}
+
+	// One that never reaches the gate: three tries, then 0.2.0 again.
+	mustPublish(t, r, "0.3.1", "beta")
+	m.mustUpgrade(Options{}, "0.3.1")
+	for i := 0; i < 3; i++ {
+		if !m.boot() {
+			t.Fatalf("try %d: not on trial", i+1)
+		}
+		m.expectRunning("A", "0.3.1")
+	}
+	m.boot()
+	m.expectRunning("B", "0.2.0")
+	if a := m.status().Last; a.Result != ResultRolledBack || !strings.Contains(a.Reason, "3 tries") {
+		t.Fatalf("attempt %+v", a)
+	}
+
+	// Switching the channel picks that channel's release.
+	mustPublish(t, r, "0.4.0", "alpha")
+	if err := m.updater().Machine.Records.SetChannel("alpha"); err != nil {
+		t.Fatal(err)
+	}
+	if ch, from := m.updater().Channel(); ch != "alpha" || from != "os-ctl channel set" {
+		t.Fatalf("channel %s from %s", ch, from)
+	}
+	m.mustUpgrade(Options{}, "0.4.0")
+}
+
+func TestUpgradeRefusalsLeaveTheMachineAlone(t *testing.T) {
+	r := newRepo(t)
+	mustPublish(t, r, "0.1.0", "stable")
+	mustPublish(t, r, "0.2.0", "beta")
+	m := newMachine(t, r)
+	m.channel = "beta"
+	m.mustUpgrade(Options{}, "0.2.0")
+	if a := m.status().Last; a.Downloaded != int64(3*len("root.img of 0.2.0\n")*1000-len("root.img")+len("vmlinuz")-len("root.img")+len("initrd.img")) {
+		t.Logf("downloaded %d", a.Downloaded)
+	}
+	m.boot()
+	m.updater().Passed(time.Now())
+	before := snapshot(t, m)
+
+	// Dry run: the offer, nothing written.
+	if a, err := m.upgrade(Options{Channel: "stable", AllowDowngrade: true, DryRun: true}); err != nil || a.To.Version != "0.1.0" {
+		t.Fatalf("dry run: %+v %v", a, err)
+	}
+	// A downgrade needs the flag.
+	if _, err := m.upgrade(Options{Channel: "stable"}); err == nil || !strings.Contains(err.Error(), "--allow-downgrade") {
+		t.Fatalf("downgrade: %v", err)
+	}
+	// A tampered root image.
+	mustPublish(t, r, "0.3.0", "beta")
+	img := filepath.Join(r.Dir, "targets", "releases", "0.3.0", "root.img")
+	b, _ := os.ReadFile(img)
+	b[10] ^= 1
+	os.WriteFile(img, b, 0o644)
+	_, err := m.upgrade(Options{})
+	if err == nil || !strings.Contains(err.Error(), "tampered") {
+		t.Fatalf("tampered: %v", err)
+	}
+	if a := m.status().Last; a.Result != ResultFailed || a.Stage != "download" {
+		t.Fatalf("attempt %+v", a)
+	}
+	if after := snapshot(t, m); after != before {
+		t.Fatalf("the machine changed:\n%s\n%s", before, after)
+	}
+	if m.boot() {
+		t.Fatal("trial")
+	}
+	m.expectRunning("B", "0.2.0")
+}
+
+// snapshot is what must not change when an update is refused: the
+// entries and both partitions.
+func snapshot(t *testing.T, m *machine) string {
+	s := files(t, filepath.Join(m.dir, "esp", "loader", "entries"))
+	for _, p := range []string{"A", "B"} {
+		h, err := HashFile(m.partition(p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s += " " + h.SHA256[:12]
+	}
+	return s
+}
+
+// A power cut at each moment of an update: the machine boots what it ran,
+// and the next attempt succeeds.
+func TestUpgradePowerCuts(t *testing.T) {
+	r := newRepo(t)
+	mustPublish(t, r, "0.1.0", "stable")
+	mustPublish(t, r, "0.2.0", "stable")
+	for _, moment := range []string{"download", "write", "esp", "entry", "installed"} {
+		t.Run(moment, func(t *testing.T) {
+			m := newMachine(t, r)
+			ctx, cancel := context.WithCancel(context.Background())
+			paused := false
+			_, err := m.updater().Upgrade(ctx, Options{PauseAt: moment}, func(p Progress) {
+				if p.Stage == "paused" && p.Msg == moment {
+					paused = true
+					cancel() // the power goes
+				}
+			})
+			if !paused || err == nil {
+				t.Fatalf("did not stop at %s: %v", moment, err)
+			}
+			if m.boot() {
+				t.Fatal("on trial after the cut")
+			}
+			m.expectRunning("A", "0.1.0")
+			m.mustUpgrade(Options{}, "0.2.0")
+			m.boot()
+			m.expectRunning("B", "0.2.0")
+		})
+	}
+}
+
+func TestOneUpdateAtATime(t *testing.T) {
+	r := newRepo(t)
+	mustPublish(t, r, "0.1.0", "stable")
+	mustPublish(t, r, "0.2.0", "stable")
+	m := newMachine(t, r)
+	u := m.updater()
+	ctx, cancel := context.WithCancel(context.Background())
+	started := make(chan struct{})
+	done := make(chan error)
+	go func() {
+		_, err := u.Upgrade(ctx, Options{PauseAt: "write"}, func(p Progress) {
+			if p.Stage == "paused" {
+				close(started)
+			}
+		})
+		done <- err
+	}()
+	<-started
+	if _, err := u.Upgrade(context.Background(), Options{}, nil); !errors.Is(err, ErrBusy) {
+		t.Fatalf("second update: %v", err)
+	}
+	if _, err := u.Rollback(); !errors.Is(err, ErrBusy) {
+		t.Fatalf("rollback during an update: %v", err)
+	}
+	if !u.Status("").Running {
+		t.Fatal("status does not say running")
+	}
+	cancel()
+	<-done
+}
