@@ -23,48 +23,56 @@ func probe(env Env, args []string) error {
 	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
 		return fmt.Errorf("probe: usage: os-ctl probe [--unix SOCKET] [--timeout D] http://HOST[:PORT]/PATH | tcp://HOST:PORT")
 	}
-	target := fs.Arg(0)
-	u, err := url.Parse(target)
-	if err != nil {
-		return fmt.Errorf("probe %s: %w", target, err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
+	msg, err := Probe(ctx, fs.Arg(0), *sock)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "%s: %s\n", fs.Arg(0), msg)
+	return nil
+}
+
+// Probe checks target once (the health gate's user checks use it too)
+// and says what answered.
+func Probe(ctx context.Context, target, sock string) (string, error) {
+	u, err := url.Parse(target)
+	if err != nil {
+		return "", fmt.Errorf("probe %s: %w", target, err)
+	}
 	var d net.Dialer
 	switch u.Scheme {
 	case "tcp":
 		c, err := d.DialContext(ctx, "tcp", u.Host)
 		if err != nil {
-			return fmt.Errorf("probe %s: %w", target, err)
+			return "", fmt.Errorf("probe %s: %w", target, err)
 		}
 		c.Close()
-		fmt.Fprintf(env.Stdout, "%s: connected\n", target)
-		return nil
+		return "connected", nil
 	case "http", "https":
 	default:
-		return fmt.Errorf("probe %s: scheme %q is not http, https or tcp", target, u.Scheme)
+		return "", fmt.Errorf("probe %s: scheme %q is not http, https or tcp", target, u.Scheme)
 	}
 	tr := &http.Transport{DisableKeepAlives: true}
-	if *sock != "" {
+	if sock != "" {
 		tr.DialContext = func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return d.DialContext(ctx, "unix", *sock)
+			return d.DialContext(ctx, "unix", sock)
 		}
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
-		return fmt.Errorf("probe %s: %w", target, err)
+		return "", fmt.Errorf("probe %s: %w", target, err)
 	}
 	resp, err := (&http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error {
 		return http.ErrUseLastResponse
 	}}).Do(req)
 	if err != nil {
-		return fmt.Errorf("probe %s: %w", target, err)
+		return "", fmt.Errorf("probe %s: %w", target, err)
 	}
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
 	resp.Body.Close()
 	if resp.StatusCode >= 400 {
-		return fmt.Errorf("probe %s: %s: %s", target, resp.Status, body)
+		return "", fmt.Errorf("probe %s: %s: %s", target, resp.Status, body)
 	}
-	fmt.Fprintf(env.Stdout, "%s: %s\n", target, resp.Status)
-	return nil
+	return resp.Status, nil
 }

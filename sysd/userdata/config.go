@@ -134,13 +134,24 @@ type Route struct {
 	Via string `json:"via"`
 }
 
-// Update is the berth.update section (used by updates).
+// Update is the berth.update section: where releases come from and what
+// the machine does about them on its own.
 type Update struct {
-	Server       string `json:"server,omitempty"`
-	Channel      string `json:"channel,omitempty"`
-	Strategy     string `json:"strategy,omitempty"` // off, check, download, reboot
-	Interval     string `json:"interval,omitempty"`
+	Server  string `json:"server,omitempty"`
+	Channel string `json:"channel,omitempty"`
+	// Strategy: off; check (log what is offered; the default); download
+	// (fetch and verify it too); reboot (install it, and reboot within
+	// RebootWindow).
+	Strategy string `json:"strategy,omitempty"`
+	Interval string `json:"interval,omitempty"` // between checks, ±10% jitter; default 6h
+	// RebootWindow is HH:MM-HH:MM, UTC, when strategy reboot may reboot.
 	RebootWindow string `json:"reboot_window,omitempty"`
+	// HealthTimeout is how long a new slot has to pass its health gate
+	// (default 120s); HealthChecks are URLs it must answer too
+	// (http(s):// 2xx/3xx, tcp:// accepts), e.g. a user container's port.
+	HealthTimeout string   `json:"health_timeout,omitempty"`
+	HealthChecks  []string `json:"health_checks,omitempty"`
+	Tries         int      `json:"tries,omitempty"` // boot tries of a new slot; default 3
 }
 
 // Diagnostic is one problem in user-data: File names the source and

@@ -1,6 +1,7 @@
 package userdata
 
 import (
+	"fmt"
 	"net"
 	"strings"
 
@@ -63,8 +64,37 @@ func (p *parser) berth(n *yaml.Node, path string, b *Berth) {
 						}
 					}
 				},
-				"interval":      setStr(&u.Interval),
-				"reboot_window": setStr(&u.RebootWindow),
+				"interval":       setDuration(&u.Interval),
+				"health_timeout": setDuration(&u.HealthTimeout),
+				"reboot_window": func(p *parser, n *yaml.Node, path string) {
+					if s, ok := p.str(n, path); ok {
+						if _, err := ParseWindow(s); err != nil {
+							p.errorf(n, path, "write [DAYS ]HH:MM-HH:MM (UTC), e.g. Sun 02:00-04:00", "%v", err)
+							return
+						}
+						u.RebootWindow = s
+					}
+				},
+				"tries": func(p *parser, n *yaml.Node, path string) {
+					if v, ok := p.integer(n, path); ok {
+						if v < 1 || v > 9 {
+							p.errorf(n, path, "give 1 to 9", "tries %d is out of range", v)
+							return
+						}
+						u.Tries = v
+					}
+				},
+				"health_checks": func(p *parser, n *yaml.Node, path string) {
+					if l, ok := p.strs(n, path, false); ok {
+						for i, c := range l {
+							if !strings.HasPrefix(c, "http://") && !strings.HasPrefix(c, "https://") && !strings.HasPrefix(c, "tcp://") {
+								p.errorf(n, fmt.Sprintf("%s[%d]", path, i), "write http://HOST:PORT/PATH or tcp://HOST:PORT", "check %q is not a URL", c)
+								continue
+							}
+							u.HealthChecks = append(u.HealthChecks, c)
+						}
+					}
+				},
 			}, nil)
 			b.Update = u
 		},

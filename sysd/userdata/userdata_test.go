@@ -89,6 +89,11 @@ func TestDiagnostics(t *testing.T) {
 			[]string{"user-data:4: users[0].passwd: not a password hash (give a crypt(3) hash, e.g. from `mkpasswd -m sha-512`)"}, nil},
 		{"unknown format", "hello\n", []string{"user-data:1: not user-data Berth knows (start it with #cloud-config or #!, or send gzip or MIME multi-part)"}, nil},
 		{"bad boolean", "#cloud-config\nssh_pwauth: maybe\n", []string{"user-data:2: ssh_pwauth: want a boolean, got a string \"maybe\" (write true or false)"}, nil},
+		{"bad update keys", "#cloud-config\nberth:\n  update:\n    interval: often\n    tries: 0\n    health_checks: [\"localhost:80\", \"tcp://127.0.0.1:80\"]\n    reboot_window: \"Someday 02:00-03:00\"\n",
+			[]string{"user-data:4: berth.update.interval: \"often\" is not a duration (write a duration such as 90s, 10m or 6h)",
+				"user-data:5: berth.update.tries: tries 0 is out of range (give 1 to 9)",
+				"user-data:6: berth.update.health_checks[0]: check \"localhost:80\" is not a URL (write http://HOST:PORT/PATH or tcp://HOST:PORT)",
+				"user-data:7: berth.update.reboot_window: reboot window \"Someday 02:00-03:00\": \"someday\" is not a day (Mon … Sun) (write [DAYS ]HH:MM-HH:MM (UTC), e.g. Sun 02:00-04:00)"}, nil},
 		{"bad strategy", "#cloud-config\nberth:\n  update:\n    strategy: sometimes\n",
 			[]string{"user-data:4: berth.update.strategy: unknown strategy \"sometimes\" (off, check, download or reboot)"}, nil},
 	} {

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -99,6 +100,19 @@ func kind(n *yaml.Node) string {
 func setStr(dst *string) handler {
 	return func(p *parser, n *yaml.Node, path string) {
 		if s, ok := p.str(n, path); ok {
+			*dst = s
+		}
+	}
+}
+
+// setDuration is setStr for a Go duration ("90s", "6h").
+func setDuration(dst *string) handler {
+	return func(p *parser, n *yaml.Node, path string) {
+		if s, ok := p.str(n, path); ok {
+			if d, err := time.ParseDuration(s); err != nil || d <= 0 {
+				p.errorf(n, path, "write a duration such as 90s, 10m or 6h", "%q is not a duration", s)
+				return
+			}
 			*dst = s
 		}
 	}
