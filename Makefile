@@ -14,7 +14,7 @@ GOBUILD := CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=false -ldflags="-s -w -
 HOST_PKGS := qemu-system-x86 qemu-utils ovmf systemd-boot-efi squashfs-tools mtools dosfstools gdisk e2fsprogs kmod dpkg apt runc cloud-image-utils iproute2
 TEST_TIMEOUT ?= 60m
 
-.PHONY: all deps image run run-efi test unit bench lock binaries clean
+.PHONY: all deps image test-releases run run-efi test unit bench lock binaries clean
 
 all: image
 
@@ -46,6 +46,16 @@ image: deps binaries $(BUILD)/keys/root.json
 	$(BIN)/berth-image build -version $(VERSION) -bin $(BIN) -out $(BUILD) -cache $(BUILD)/cache -trust $(BUILD)/keys/root.json
 	@ls -l $(BUILD)/release $(BUILD)/disk.img
 
+# Releases the update tests install over the image: 0.2.0 is the image
+# under a newer version; 0.3.0 carries a service that fails, so its health
+# gate fails.
+TEST_RELEASES := $(BUILD)/test-releases
+RELEASE_BUILD = $(BIN)/berth-image build -no-disk -bin $(BIN) -cache $(BUILD)/cache -trust $(BUILD)/keys/root.json
+test-releases: image
+	$(RELEASE_BUILD) -version 0.2.0 -out $(TEST_RELEASES)/0.2.0
+	$(RELEASE_BUILD) -version 0.3.0 -overlay qemu/tests/testdata/broken-release -out $(TEST_RELEASES)/0.3.0
+	rm -rf $(TEST_RELEASES)/*/work
+
 # Boots the disk through OVMF and systemd-boot on this terminal's serial
 # console; SSH is forwarded to port 2222. Ctrl-A X quits QEMU.
 run: image
@@ -58,11 +68,11 @@ unit:
 	$(GO) vet ./...
 	$(GO) test ./...
 
-test: image
+test: image test-releases
 	$(GO) vet ./...
 	BERTH_BUILD=$(CURDIR)/$(BUILD) $(GO) test -timeout $(TEST_TIMEOUT) -count=1 ./...
 
-bench: image
+bench: image test-releases
 	$(GO) run ./cmd/berth-bench -build $(BUILD) -n $${N:-5} -smp $${SMP:-1}
 
 clean:

@@ -24,7 +24,12 @@ type Config struct {
 	// TrustedRoot is the root.json of the release repository the image
 	// trusts for updates; empty: the image has none and cannot update.
 	TrustedRoot string
-	Logf        func(format string, args ...any)
+	// Overlay is a directory laid over the root file system last: a
+	// site's own units and files, or a test's.
+	Overlay string
+	// NoDisk skips disk.img: a release for the repository only.
+	NoDisk bool
+	Logf   func(format string, args ...any)
 }
 
 func (c Config) work(p ...string) string {
@@ -98,6 +103,9 @@ func Build(c Config) error {
 		return err
 	}
 
+	if c.NoDisk {
+		return nil
+	}
 	c.Logf("disk image")
 	if err := os.WriteFile(c.work("entry-a.conf"), []byte(update.BootEntry("A", c.Version, 1)), 0o644); err != nil {
 		return err
@@ -231,11 +239,6 @@ func initrdTree(c Config, k kernel) (Tree, error) {
 	return t, nil
 }
 
-// TrustedRootPath is where the root image holds the release repository's
-// root of trust: a release is installed only if metadata signed from it
-// say so.
-const TrustedRootPath = "/usr/lib/berth/update/root.json"
-
 // rootTree is the slot's read-only root file system.
 func rootTree(c Config, k kernel, pkgs []Pkg) (Tree, error) {
 	t := Tree{}
@@ -259,12 +262,17 @@ func rootTree(c Config, k kernel, pkgs []Pkg) (Tree, error) {
 		return nil, fmt.Errorf("rootfs/files: %w", err)
 	}
 	if c.TrustedRoot != "" {
-		if err := t.Copy(TrustedRootPath, c.TrustedRoot); err != nil {
+		if err := t.Copy(update.TrustedRootPath, c.TrustedRoot); err != nil {
 			return nil, fmt.Errorf("trusted root: %w", err)
 		}
 	}
 	if err := t.CopyDir("/usr/lib/berth/services", filepath.Join(c.Rootfs, "services")); err != nil {
 		return nil, fmt.Errorf("rootfs/services: %w", err)
+	}
+	if c.Overlay != "" {
+		if err := t.CopyDir("/", c.Overlay); err != nil {
+			return nil, fmt.Errorf("overlay %s: %w", c.Overlay, err)
+		}
 	}
 
 	// e2fsprogs: stage 1 runs mke2fs and e2fsck from here, before the

@@ -122,6 +122,8 @@ func Main(stdout io.Writer) int {
 	}
 	eff, late := applyUserData(l, seed, runner.Run)
 	sys := &system{version: version, slot: slot, machineID: id, boot: b, userdata: eff}
+	upd := newUpdates(l, stdout, version, slot, sys.Reboot)
+	upd.configure(eff.Config.Berth.Update)
 	if h, _ := os.Hostname(); h == "" || h == "(none)" || h == "localhost" {
 		name := "berth"
 		if len(id) >= 8 {
@@ -168,6 +170,7 @@ func Main(stdout io.Writer) int {
 			}
 			neff, late := applyUserData(l, seed, runner.Run)
 			sys.setUserData(neff)
+			upd.configure(neff.Config.Berth.Update)
 			if err := m.Reload(); err != nil {
 				l.Printf("sysd: %v", err)
 			}
@@ -184,13 +187,15 @@ func Main(stdout io.Writer) int {
 	}
 	m.StartAll()
 	go late()
+	go upd.gate(netCtx, m)
+	go upd.loop(netCtx)
 
 	sys.bootMS = console.SinceBootMS()
 	if ln, err := api.Listen(api.DefaultSocket); err != nil {
 		l.Printf("sysd: API: %v", err)
 	} else {
 		sys.net = netm
-		go http.Serve(ln, api.Handler(m, sys))
+		go http.Serve(ln, api.Handler(m, sys, upd))
 	}
 
 	// The readiness line is a stable, machine-readable contract: tests and

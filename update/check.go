@@ -14,6 +14,11 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata/updater"
 )
 
+// TrustedRootPath is where the root image holds the release repository's
+// root of trust: a release is installed only if metadata signed from it
+// say so.
+const TrustedRootPath = "/usr/lib/berth/update/root.json"
+
 // Source is where a machine looks for releases and what it trusts.
 type Source struct {
 	Server  string // the repository's base URL

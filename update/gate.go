@@ -60,7 +60,8 @@ func (u *Updater) Slot(slot string) (SlotStatus, error) {
 
 // Status reports the channel, both slots and the last attempt.
 func (u *Updater) Status(strategy string) Status {
-	st := Status{Server: u.Source.Server, Strategy: strategy, Running: u.Busy()}
+	src, _ := u.source()
+	st := Status{Server: src.Server, Strategy: strategy, Running: u.Busy()}
 	st.Channel, st.From = u.Channel()
 	for _, slot := range []string{"A", "B"} {
 		s, err := u.Slot(slot)
@@ -102,9 +103,10 @@ func (u *Updater) Rollback() (SlotRelease, error) {
 	if err != nil {
 		return to, fmt.Errorf("rollback: %w", err)
 	}
+	_, tries := u.source()
 	a := Attempt{Started: time.Now().UTC(), From: SlotRelease{m.Slot, m.Version}, To: to, Kind: "rollback", Stage: "reboot", Result: ResultRebooting}
 	a.Channel, _ = u.Channel()
-	if err := u.entries().Write(other, s.Version, gen+1, u.tries()); err != nil {
+	if err := u.entries().Write(other, s.Version, gen+1, tries); err != nil {
 		return to, fmt.Errorf("rollback: %w", err)
 	}
 	if err := m.Records.SaveAttempt(a); err != nil {

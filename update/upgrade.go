@@ -72,21 +72,32 @@ func (u *Updater) Channel() (string, string) {
 	if ch := u.Machine.Records.Channel(); ch != "" {
 		return ch, "os-ctl channel set"
 	}
-	if u.Source.Channel != "" {
-		return u.Source.Channel, "user-data"
+	if src, _ := u.source(); src.Channel != "" {
+		return src.Channel, "user-data"
 	}
 	return DefaultChannel, "default"
 }
 
-func (u *Updater) entries() Entries {
-	return Entries{Dir: filepath.Join(u.Machine.ESP, "loader", "entries")}
+// Configure replaces the source and the tries, as user-data found later
+// says; an update under way keeps what it started with.
+func (u *Updater) Configure(src Source, tries int) {
+	u.mu.Lock()
+	u.Source, u.Tries = src, tries
+	u.mu.Unlock()
 }
 
-func (u *Updater) tries() int {
-	if u.Tries > 0 {
-		return u.Tries
+func (u *Updater) source() (Source, int) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	tries := u.Tries
+	if tries <= 0 {
+		tries = 3
 	}
-	return 3
+	return u.Source, tries
+}
+
+func (u *Updater) entries() Entries {
+	return Entries{Dir: filepath.Join(u.Machine.ESP, "loader", "entries")}
 }
 
 func (u *Updater) lock() error {
@@ -173,6 +184,7 @@ func (u *Updater) Upgrade(ctx context.Context, opt Options, report func(Progress
 
 func (u *Updater) upgrade(ctx context.Context, opt Options, a *Attempt, report func(Progress)) error {
 	m := u.Machine
+	src, tries := u.source()
 	pause := func(moment string) error {
 		if opt.PauseAt != moment {
 			return nil
@@ -181,7 +193,7 @@ func (u *Updater) upgrade(ctx context.Context, opt Options, a *Attempt, report f
 		<-ctx.Done()
 		return ctx.Err()
 	}
-	if u.Source.Server == "" {
+	if src.Server == "" {
 		return errors.New("no update server: set berth.update.server in user-data")
 	}
 	cur, ok, err := u.entries().Slot(m.Slot)
@@ -196,8 +208,7 @@ func (u *Updater) upgrade(ctx context.Context, opt Options, a *Attempt, report f
 	}
 
 	// Check: signed metadata, the release, and whether it may be installed.
-	report(Progress{Stage: "check", Msg: fmt.Sprintf("%s, channel %s", u.Source.Server, a.Channel)})
-	src := u.Source
+	report(Progress{Stage: "check", Msg: fmt.Sprintf("%s, channel %s", src.Server, a.Channel)})
 	src.Channel = a.Channel
 	if src.HTTP == nil {
 		src.HTTP = http.DefaultClient
@@ -321,7 +332,7 @@ func (u *Updater) upgrade(ctx context.Context, opt Options, a *Attempt, report f
 	if err := pause("entry"); err != nil {
 		return at("entry", err)
 	}
-	if err := u.entries().Write(slot, offer.Version, 0, u.tries()); err != nil {
+	if err := u.entries().Write(slot, offer.Version, 0, tries); err != nil {
 		return at("entry", err)
 	}
 	if err := m.Records.SaveSlot(slot, SlotRecord{Version: offer.Version}); err != nil {
@@ -334,10 +345,10 @@ func (u *Updater) upgrade(ctx context.Context, opt Options, a *Attempt, report f
 	if err != nil {
 		return at("entry", err)
 	}
-	if err := u.entries().Write(slot, offer.Version, gen+1, u.tries()); err != nil {
+	if err := u.entries().Write(slot, offer.Version, gen+1, tries); err != nil {
 		return at("entry", err)
 	}
-	report(Progress{Stage: "entry", Msg: fmt.Sprintf("slot %s boots next, with %d tries", slot, u.tries())})
+	report(Progress{Stage: "entry", Msg: fmt.Sprintf("slot %s boots next, with %d tries", slot, tries)})
 	os.RemoveAll(dir)
 
 	a.Stage = "reboot"

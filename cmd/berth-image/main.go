@@ -26,6 +26,8 @@ func main() {
 	fs.StringVar(&c.Out, "out", "build", "output directory")
 	fs.StringVar(&c.Cache, "cache", "build/cache", "downloaded packages")
 	fs.StringVar(&c.TrustedRoot, "trust", "", "the release repository's root.json the image trusts (berth-release init makes it)")
+	fs.StringVar(&c.Overlay, "overlay", "", "a directory laid over the root file system (extra units, files)")
+	fs.BoolVar(&c.NoDisk, "no-disk", false, "write the release only, not disk.img")
 	fs.Parse(os.Args[2:])
 	c.Rootfs = *rootfs
 	c.Logf = log.New(os.Stderr, "berth-image: ", 0).Printf

@@ -67,9 +67,10 @@ type Error struct {
 	Error string `json:"error"`
 }
 
-// Handler returns the /v1/ routes.
-func Handler(svcs Services, sys System) http.Handler {
+// Handler returns the /v1/ routes; up may be nil (no updater).
+func Handler(svcs Services, sys System, up Updates) http.Handler {
 	mux := http.NewServeMux()
+	updateRoutes(mux, up)
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
 		st := sys.Status()
 		for _, s := range svcs.List() {

@@ -12,6 +12,7 @@ import (
 
 	"berth.dev/berth/sysd/api"
 	"berth.dev/berth/sysd/service"
+	"berth.dev/berth/update"
 )
 
 func (c *client) status(args []string) error {
@@ -39,6 +40,10 @@ func (c *client) status(args []string) error {
 		fmt.Fprintf(w, ", failed: %s", strings.Join(st.Services.Failed, ", "))
 	}
 	fmt.Fprintln(w)
+	var up update.Status
+	if _, err := c.get("/v1/update", &up); err == nil {
+		updateStatus(w, up, st.Slot)
+	}
 	for _, p := range st.Problems {
 		fmt.Fprintf(w, "problem:\t%s\n", p)
 	}

@@ -47,6 +47,10 @@ const usage = `usage: os-ctl COMMAND [ARGS]
   reload                               read unit files again; start new enabled services
   logs NAME [-f] [-n N] [--json]       a service's log; NAME may be sysd or kernel
   reboot | poweroff
+  upgrade [--channel C] [--version V] [--no-reboot] [--allow-downgrade] [--dry-run] [--download-only]
+                                       install the channel's release in the other slot and boot it
+  rollback                             boot the other slot's release (it must have passed its health gate)
+  channel [set NAME]                   the release channel (stable, beta, alpha, …); set persists it
   notify [--ready] [--status=TEXT] [--watchdog] [--stopping]
                                        sd_notify from inside a service, like systemd-notify
   probe [--unix SOCK] [--timeout D] URL
@@ -93,6 +97,12 @@ func run(env Env) error {
 		return c.config(args)
 	case "net", "network":
 		return c.net(args)
+	case "upgrade", "update":
+		return c.upgrade(args)
+	case "rollback":
+		return c.rollback(args)
+	case "channel":
+		return c.channel(args)
 	case "reload":
 		return c.post("/v1/reload", nil)
 	case "reboot", "poweroff":

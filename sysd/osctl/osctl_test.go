@@ -87,7 +87,7 @@ func serve(t *testing.T) (*fake, *sys, func(args ...string) (int, string, string
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: api.Handler(f, s)}
+	srv := &http.Server{Handler: api.Handler(f, s, nil)}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 	return f, s, func(args ...string) (int, string, string) {
@@ -164,7 +164,7 @@ func TestEventStream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: api.Handler(&fake{log: logs.New("", 1, 0)}, &sys{})}
+	srv := &http.Server{Handler: api.Handler(&fake{log: logs.New("", 1, 0)}, &sys{}, nil)}
 	go srv.Serve(ln)
 	defer srv.Close()
 	resp, err := api.Client(sock).Get("http://sysd/v1/events")

@@ -22,6 +22,9 @@ type Definition struct {
 	// Invalid says why the unit must not start (errors in the file, an
 	// ordering cycle, a missing requirement); empty when it may.
 	Invalid string
+	// HealthGate: the unit's HealthGate=, by default true for the units
+	// of the first directory (the image's), false for the others.
+	HealthGate bool
 }
 
 // Load reads *.service from dirs; a file in a later dir replaces the one
@@ -29,7 +32,8 @@ type Definition struct {
 // Problems of one file never stop the others from loading.
 func Load(dirs []string) (map[string]*Definition, error) {
 	files := map[string]string{}
-	for _, dir := range dirs {
+	shipped := map[string]bool{}
+	for i, dir := range dirs {
 		ents, err := os.ReadDir(dir)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
@@ -40,6 +44,7 @@ func Load(dirs []string) (map[string]*Definition, error) {
 		for _, e := range ents {
 			if strings.HasSuffix(e.Name(), ".service") {
 				files[e.Name()] = filepath.Join(dir, e.Name())
+				shipped[e.Name()] = i == 0
 			}
 		}
 	}
@@ -51,7 +56,10 @@ func Load(dirs []string) (map[string]*Definition, error) {
 			continue
 		}
 		u, ds := unit.Parse(p, data)
-		d := &Definition{Unit: u, Source: p, Diags: ds}
+		d := &Definition{Unit: u, Source: p, Diags: ds, HealthGate: shipped[name]}
+		if u.HealthGate != nil {
+			d.HealthGate = *u.HealthGate
+		}
 		if errs := ds.Errors(); len(errs) > 0 {
 			d.Invalid = errs[0].String()
 			if len(errs) > 1 {

@@ -55,6 +55,7 @@ type Status struct {
 	Status      string        `json:"status,omitempty"`       // the service's own STATUS=
 	Waiting     string        `json:"waiting,omitempty"`
 	Reason      string        `json:"reason,omitempty"` // why it failed
+	HealthGate  bool          `json:"health_gate,omitempty"`
 	Starts      int           `json:"starts"`
 	Usage       *cgroup.Usage `json:"usage,omitempty"`
 	Problems    []string      `json:"problems,omitempty"`

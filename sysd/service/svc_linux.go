@@ -167,7 +167,7 @@ func (s *svc) status(events bool) Status {
 		Name: s.name, Description: s.def.Unit.Description, Source: s.def.Source,
 		Enabled: s.enabled, State: s.state, Since: s.since, Pid: s.pid,
 		Ready: s.ready, Health: s.health, HealthError: s.healthErr, Status: s.svcStatus, Waiting: s.waiting,
-		Reason: s.reason, Starts: s.starts, Up: s.state == StateUp,
+		Reason: s.reason, Starts: s.starts, Up: s.state == StateUp, HealthGate: s.def.HealthGate,
 	}
 	for _, d := range s.def.Diags {
 		st.Problems = append(st.Problems, d.String())

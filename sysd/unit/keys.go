@@ -17,6 +17,13 @@ var table = map[string]map[string]setter{
 		"Wants":       units(func(u *Unit) *[]string { return &u.Wants }),
 		"After":       units(func(u *Unit) *[]string { return &u.After }),
 		"Before":      units(func(u *Unit) *[]string { return &u.Before }),
+		"HealthGate": func(u *Unit, v string) error {
+			b, err := ParseBool(v)
+			if err == nil {
+				u.HealthGate = &b
+			}
+			return err
+		},
 		"StartLimitBurst": func(u *Unit, v string) error {
 			return integer(v, 0, &u.Service.StartLimitBurst)
 		},

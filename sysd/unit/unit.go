@@ -24,6 +24,10 @@ type Unit struct {
 	// ConditionPathExists: every path must exist ("!PATH": must not),
 	// checked when the units are loaded.
 	ConditionPathExists []string
+	// HealthGate: a new release is kept only if this service is up
+	// within the gate's deadline. Unset: yes for the image's own units,
+	// no for the admin's (/etc); see Required.
+	HealthGate *bool
 
 	Service   Service
 	Container Container

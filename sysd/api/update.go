@@ -1,0 +1,104 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"berth.dev/berth/update"
+)
+
+// Updates is what the API needs of the updater.
+type Updates interface {
+	Status() update.Status
+	Upgrade(ctx context.Context, opt update.Options, report func(update.Progress)) (update.Attempt, error)
+	Rollback() (update.SlotRelease, error)
+	SetChannel(name string) error
+}
+
+// UpgradeLine is one line of POST /v1/update's NDJSON answer: progress
+// lines, then one with the attempt and, on failure, the error.
+type UpgradeLine struct {
+	Progress *update.Progress `json:"progress,omitempty"`
+	Attempt  *update.Attempt  `json:"attempt,omitempty"`
+	Error    string           `json:"error,omitempty"`
+	Done     bool             `json:"done,omitempty"`
+}
+
+// ChannelRequest is PUT /v1/update/channel's body.
+type ChannelRequest struct {
+	Channel string `json:"channel"`
+}
+
+func updateRoutes(mux *http.ServeMux, up Updates) {
+	if up == nil {
+		mux.HandleFunc("/v1/update/", func(w http.ResponseWriter, r *http.Request) {
+			reply(w, http.StatusServiceUnavailable, Error{"updates are not available on this machine"})
+		})
+		return
+	}
+	mux.HandleFunc("GET /v1/update", func(w http.ResponseWriter, r *http.Request) {
+		reply(w, http.StatusOK, up.Status())
+	})
+	// POST /v1/update runs an update and streams its progress; 409 while
+	// another runs. The answer's status is sent with the first line, so
+	// a refusal before any progress is a plain error.
+	mux.HandleFunc("POST /v1/update", func(w http.ResponseWriter, r *http.Request) {
+		var opt update.Options
+		if r.ContentLength != 0 {
+			if err := json.NewDecoder(r.Body).Decode(&opt); err != nil {
+				reply(w, http.StatusBadRequest, Error{"update options: " + err.Error()})
+				return
+			}
+		}
+		enc := json.NewEncoder(w)
+		started := false
+		start := func() {
+			if !started {
+				started = true
+				w.Header().Set("Content-Type", "application/x-ndjson")
+				w.WriteHeader(http.StatusOK)
+			}
+		}
+		a, err := up.Upgrade(r.Context(), opt, func(p update.Progress) {
+			start()
+			enc.Encode(UpgradeLine{Progress: &p})
+			flush(w)
+		})
+		if errors.Is(err, update.ErrBusy) && !started {
+			reply(w, http.StatusConflict, Error{err.Error() + ": see os-ctl status"})
+			return
+		}
+		start()
+		line := UpgradeLine{Attempt: &a, Done: true}
+		if err != nil {
+			line.Error = err.Error()
+		}
+		enc.Encode(line)
+		flush(w)
+	})
+	mux.HandleFunc("POST /v1/update/rollback", func(w http.ResponseWriter, r *http.Request) {
+		to, err := up.Rollback()
+		switch {
+		case errors.Is(err, update.ErrBusy):
+			reply(w, http.StatusConflict, Error{err.Error() + ": see os-ctl status"})
+		case err != nil:
+			reply(w, http.StatusConflict, Error{err.Error()})
+		default:
+			reply(w, http.StatusAccepted, to)
+		}
+	})
+	mux.HandleFunc("PUT /v1/update/channel", func(w http.ResponseWriter, r *http.Request) {
+		var req ChannelRequest
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			reply(w, http.StatusBadRequest, Error{"channel: " + err.Error()})
+			return
+		}
+		if err := up.SetChannel(req.Channel); err != nil {
+			reply(w, http.StatusBadRequest, Error{err.Error()})
+			return
+		}
+		reply(w, http.StatusOK, up.Status())
+	})
+}

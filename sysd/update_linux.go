@@ -1,0 +1,227 @@
+package sysd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"berth.dev/berth/init/blockdev"
+	"berth.dev/berth/sysd/osctl"
+	"berth.dev/berth/sysd/service"
+	"berth.dev/berth/sysd/userdata"
+	"berth.dev/berth/update"
+)
+
+// Where the updater keeps its records and finds the ESP. The ESP is
+// mounted under /run, which no system container sees whole.
+const (
+	updateDir = "/var/lib/berth/update"
+	espMount  = "/run/esp"
+	sysBlock  = "/sys/class/block"
+)
+
+// updates is sysd's updater: the API's, the health gate's and the
+// strategy loop's.
+type updates struct {
+	u      *update.Updater
+	l      *log.Logger
+	cfg    atomic.Pointer[userdata.Update] // the berth.update in force
+	reboot func() error
+	out    io.Writer // the console, for the gate's stable lines
+}
+
+func newUpdates(l *log.Logger, out io.Writer, version, slot string, reboot func() error) *updates {
+	if err := mountESP(); err != nil {
+		l.Printf("update: %v: updates and the health gate are off", err)
+	}
+	x := &updates{l: l, reboot: reboot, out: out}
+	x.u = &update.Updater{Machine: update.Machine{
+		Slot: slot, Version: version,
+		Records: update.Records{Dir: updateDir},
+		ESP:     espMount,
+		Partition: func(s string) (string, error) {
+			label := "ROOT-" + s
+			if dev, ok := blockdev.ByLabel(sysBlock)[label]; ok {
+				return dev, nil
+			}
+			return "", fmt.Errorf("slot %s: no partition labelled %s", s, label)
+		},
+		Reboot: reboot,
+	}}
+	return x
+}
+
+// mountESP mounts the partition labelled ESP read-write on /run/esp.
+func mountESP() error {
+	dev, ok := blockdev.ByLabel(sysBlock)["ESP"]
+	if !ok {
+		return errors.New("no partition labelled ESP")
+	}
+	if err := os.MkdirAll(espMount, 0o700); err != nil {
+		return fmt.Errorf("ESP: %w", err)
+	}
+	// flush: vfat writes each file out when it is closed.
+	if err := unix.Mount(dev, espMount, "vfat", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "umask=0077,flush"); err != nil {
+		return fmt.Errorf("mount ESP %s on %s: %w", dev, espMount, err)
+	}
+	return nil
+}
+
+// configure applies berth.update from user-data.
+func (x *updates) configure(c *userdata.Update) {
+	var cfg userdata.Update
+	if c != nil {
+		cfg = *c
+	}
+	root, err := os.ReadFile(update.TrustedRootPath)
+	if err != nil && cfg.Server != "" {
+		x.l.Printf("update: %v: this image trusts no release repository", err)
+	}
+	x.cfg.Store(&cfg)
+	x.u.Configure(update.Source{
+		Server: cfg.Server, Channel: cfg.Channel, Root: root,
+		MetadataDir: updateDir + "/metadata", Arch: runtime.GOARCH,
+		HTTP: &http.Client{Timeout: 0, Transport: &http.Transport{ResponseHeaderTimeout: 30 * time.Second}},
+	}, cfg.Tries)
+}
+
+func (x *updates) config() userdata.Update {
+	if c := x.cfg.Load(); c != nil {
+		return *c
+	}
+	return userdata.Update{}
+}
+
+func (x *updates) strategy() string {
+	cfg := x.config()
+	switch {
+	case cfg.Strategy != "":
+		return cfg.Strategy
+	case cfg.Server == "":
+		return "off"
+	}
+	return "check"
+}
+
+func duration(s string, def time.Duration) time.Duration {
+	if d, err := time.ParseDuration(s); err == nil && d > 0 {
+		return d
+	}
+	return def
+}
+
+// gate runs the health gate when this boot is a slot on trial: it marks
+// the slot good, or records why not and reboots, and the boot loader
+// falls back to the other slot.
+func (x *updates) gate(ctx context.Context, m *service.Manager) {
+	trial, err := x.u.Booted(time.Now().UTC())
+	if err != nil {
+		x.l.Printf("update: %v", err)
+	}
+	if !trial {
+		return
+	}
+	mc, cfg := x.u.Machine, x.config()
+	g := Gate{
+		Timeout: duration(cfg.HealthTimeout, 120*time.Second),
+		Checks:  cfg.HealthChecks,
+		List:    m.List,
+		Probe: func(ctx context.Context, url string) error {
+			_, err := osctl.Probe(ctx, url, "")
+			return err
+		},
+	}
+	x.l.Printf("update: slot %s (%s) is on trial: health gate, deadline %s", mc.Slot, mc.Version, g.Timeout)
+	if err := g.Wait(ctx); err != nil {
+		reason := err.Error()
+		if ferr := x.u.Failed(time.Now().UTC(), reason); ferr != nil {
+			x.l.Printf("update: %v", ferr)
+		}
+		fmt.Fprintf(x.out, "berth: health gate failed slot=%s version=%s reason=%q\n", mc.Slot, mc.Version, reason)
+		x.l.Printf("update: rebooting: the boot loader goes back to slot %s", update.Other(mc.Slot))
+		if err := x.reboot(); err != nil {
+			x.l.Printf("update: reboot: %v", err)
+		}
+		return
+	}
+	if err := x.u.Passed(time.Now().UTC()); err != nil {
+		x.l.Printf("update: marking slot %s good: %v", mc.Slot, err)
+		return
+	}
+	fmt.Fprintf(x.out, "berth: health gate passed slot=%s version=%s\n", mc.Slot, mc.Version)
+}
+
+// loop checks for updates every interval (±10%) and does what the
+// strategy says.
+func (x *updates) loop(ctx context.Context) {
+	first := true
+	for {
+		iv := duration(x.config().Interval, 6*time.Hour)
+		wait := iv
+		if first {
+			wait = min(iv, 5*time.Minute)
+			first = false
+		}
+		wait += time.Duration((rand.Float64()*0.2 - 0.1) * float64(wait))
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		strategy := x.strategy()
+		if strategy == "off" || x.u.Busy() {
+			continue
+		}
+		opt := update.Options{DryRun: strategy == "check", DownloadOnly: strategy == "download", NoReboot: strategy == "reboot"}
+		a, err := x.u.Upgrade(ctx, opt, nil)
+		switch {
+		case err != nil && strings.Contains(err.Error(), "nothing to do"):
+			continue
+		case err != nil:
+			x.l.Printf("update (%s): %v", strategy, err)
+			continue
+		case strategy == "check":
+			x.l.Printf("update: %s is offered on %s (strategy check: os-ctl upgrade installs it)", a.To.Version, a.Channel)
+			continue
+		case strategy == "download":
+			x.l.Printf("update: %s downloaded and verified (strategy download: os-ctl upgrade installs it)", a.To.Version)
+			continue
+		}
+		at := time.Now()
+		if w, err := userdata.ParseWindow(x.config().RebootWindow); err == nil {
+			at = w.Next(at)
+		}
+		x.l.Printf("update: %s installed in slot %s; rebooting at %s", a.To.Version, a.To.Slot, at.UTC().Format(time.RFC3339))
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Until(at)):
+		}
+		if err := x.reboot(); err != nil {
+			x.l.Printf("update: reboot: %v", err)
+		}
+	}
+}
+
+// The API's Updates.
+
+func (x *updates) Status() update.Status { return x.u.Status(x.strategy()) }
+
+func (x *updates) Upgrade(ctx context.Context, opt update.Options, report func(update.Progress)) (update.Attempt, error) {
+	return x.u.Upgrade(ctx, opt, report)
+}
+
+func (x *updates) Rollback() (update.SlotRelease, error) { return x.u.Rollback() }
+
+func (x *updates) SetChannel(name string) error { return x.u.Machine.Records.SetChannel(name) }
