@@ -71,8 +71,12 @@ func mountESP() error {
 	if err := os.MkdirAll(espMount, 0o700); err != nil {
 		return fmt.Errorf("ESP: %w", err)
 	}
-	// flush: vfat writes each file out when it is closed.
-	if err := unix.Mount(dev, espMount, "vfat", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "umask=0077,flush"); err != nil {
+	// dirsync: vfat's rename writes the new directory entry with size 0
+	// and fills it in only when the file's inode is written back, which
+	// syncing the directory does not do; a power cut after the rename
+	// left an empty boot entry (the QEMU power-cut test found it). With
+	// dirsync the rename writes the whole entry at once.
+	if err := unix.Mount(dev, espMount, "vfat", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC|unix.MS_DIRSYNC, "umask=0077"); err != nil {
 		return fmt.Errorf("mount ESP %s on %s: %w", dev, espMount, err)
 	}
 	return nil

@@ -25,8 +25,7 @@ type SlotEntry struct {
 }
 
 // List returns the Berth entries, in the order systemd-boot tries them.
-// Files that are not Berth entries are left alone; a Berth entry that
-// cannot be read is an error naming it.
+// Files that are not Berth entries are left alone.
 func (d Entries) List() ([]SlotEntry, error) {
 	des, err := os.ReadDir(d.Dir)
 	if err != nil {
@@ -47,7 +46,10 @@ func (d Entries) List() ([]SlotEntry, error) {
 		}
 		info, err := ParseBootEntry(filepath.Join(d.Dir, de.Name()), string(b))
 		if err != nil {
-			return nil, err
+			// A torn or emptied entry (FAT has no journal) boots nothing:
+			// systemd-boot skips an entry without a kernel too. It counts
+			// as no entry, and writing the slot's next one removes it.
+			continue
 		}
 		out = append(out, SlotEntry{Entry: e, File: de.Name(), EntryInfo: info})
 	}

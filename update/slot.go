@@ -47,18 +47,8 @@ func WriteSlot(dev, src string, want Target, progress func(stage string, done, t
 	if err := dropCache(out); err != nil {
 		return fmt.Errorf("write slot %s: drop cached pages: %w", dev, err)
 	}
-	back, err := os.Open(dev)
-	if err != nil {
-		return fmt.Errorf("write slot %s: read back: %w", dev, err)
-	}
-	defer back.Close()
-	h := sha256.New()
-	r := &counter{w: h, total: want.Length, progress: stage(progress, "verify")}
-	if _, err := io.Copy(r, io.LimitReader(back, want.Length)); err != nil {
-		return fmt.Errorf("write slot %s: read back: %w", dev, err)
-	}
-	if got := hex.EncodeToString(h.Sum(nil)); got != want.SHA256 || r.n != want.Length {
-		return fmt.Errorf("write slot %s: read back %d bytes with SHA-256 %s, want %d bytes with %s: the device did not keep what was written", dev, r.n, got, want.Length, want.SHA256)
+	if err := VerifySlot(dev, want, progress); err != nil {
+		return fmt.Errorf("write slot %s: %w: the device did not keep what was written", dev, err)
 	}
 	return nil
 }
@@ -69,4 +59,23 @@ func stage(progress func(string, int64, int64), name string) func(int64, int64) 
 		return nil
 	}
 	return func(done, total int64) { progress(name, done, total) }
+}
+
+// VerifySlot reads the slot's partition and checks that it begins with
+// the signed length and SHA-256 of the root image.
+func VerifySlot(dev string, want Target, progress func(stage string, done, total int64)) error {
+	f, err := os.Open(dev)
+	if err != nil {
+		return fmt.Errorf("read back %s: %w", dev, err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	r := &counter{w: h, total: want.Length, progress: stage(progress, "verify")}
+	if _, err := io.Copy(r, io.LimitReader(f, want.Length)); err != nil {
+		return fmt.Errorf("read back %s: %w", dev, err)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != want.SHA256 || r.n != want.Length {
+		return fmt.Errorf("read back %d bytes with SHA-256 %s, want %d bytes with %s", r.n, got, want.Length, want.SHA256)
+	}
+	return nil
 }

@@ -277,6 +277,7 @@ func (u *Updater) upgrade(ctx context.Context, opt Options, a *Attempt, report f
 	if err := u.entries().Remove(slot); err != nil {
 		return at("write", err)
 	}
+	prev, _ := m.Records.Slot(slot)
 	if err := m.Records.SaveSlot(slot, SlotRecord{Version: offer.Version, Writing: true}); err != nil {
 		return at("write", err)
 	}
@@ -284,17 +285,16 @@ func (u *Updater) upgrade(ctx context.Context, opt Options, a *Attempt, report f
 	if err != nil {
 		return at("write", err)
 	}
-	report(Progress{Stage: "write", Msg: fmt.Sprintf("slot %s (%s)", slot, dev)})
-	err = WriteSlot(dev, filepath.Join(dir, "root.img"), offer.Parts["root.img"], func(stage string, done, total int64) {
-		report(Progress{Stage: stage, Done: done, Total: total})
-		if stage == "write" && done >= total/2 && paused == nil {
+	// An attempt at this release that was cut after writing the slot
+	// need not write it again: reading is cheaper, and the same check.
+	if prev.Version == offer.Version && VerifySlot(dev, offer.Parts["root.img"], nil) == nil {
+		report(Progress{Stage: "write", Msg: fmt.Sprintf("slot %s (%s) already holds %s", slot, dev, offer.Version)})
+	} else if err := u.writeSlot(dev, filepath.Join(dir, "root.img"), offer.Parts["root.img"], report, func() error {
+		if paused == nil {
 			paused = pause("write")
 		}
-	})
-	if paused != nil {
-		return at("write", paused)
-	}
-	if err != nil {
+		return paused
+	}); err != nil {
 		return at("write", err)
 	}
 
@@ -379,6 +379,23 @@ func fileSize(path string) int64 {
 		return 0
 	}
 	return fi.Size()
+}
+
+// writeSlot writes the partition, reporting progress, and calls pause
+// halfway.
+func (u *Updater) writeSlot(dev, src string, t Target, report func(Progress), pause func() error) error {
+	report(Progress{Stage: "write", Msg: "root.img to " + dev})
+	var paused error
+	err := WriteSlot(dev, src, t, func(stage string, done, total int64) {
+		report(Progress{Stage: stage, Msg: "root.img", Done: done, Total: total})
+		if stage == "write" && done >= total/2 && paused == nil {
+			paused = pause()
+		}
+	})
+	if paused != nil {
+		return paused
+	}
+	return err
 }
 
 // cleanDownloads removes what earlier attempts left for other releases.

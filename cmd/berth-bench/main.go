@@ -122,5 +122,31 @@ func run(buildDir string, n, mem, cpus, starts int) error {
 		}
 	}
 	fmt.Printf("size %-35s %8.1f MiB (%.1f MB)\n", "slot in all (goal ≤ 150 MB)", float64(slot)/(1<<20), float64(slot)/1e6)
+
+	// An update to a release that differs from the running one by one
+	// package (berth's own: the version in os-release): the baseline
+	// for delta updates.
+	v2 := filepath.Join(build, "test-releases", "0.2.0", "release")
+	var up, good, bytes []float64
+	for i := 0; i < n; i++ {
+		u, err := qemu.MeasureUpgrade(qemu.BuildAt(build), filepath.Join(tmp, fmt.Sprintf("upgrade%d", i)), v2)
+		if err != nil {
+			return fmt.Errorf("upgrade: %w", err)
+		}
+		up, good, bytes = append(up, u.Ready.Seconds()), append(good, u.Good.Seconds()), append(bytes, float64(u.Downloaded)/(1<<20))
+		fmt.Fprintf(os.Stderr, "upgrade %d: ready %.1fs, good %.1fs, %.1f MiB\n", i+1, u.Ready.Seconds(), u.Good.Seconds(), float64(u.Downloaded)/(1<<20))
+	}
+	if n > 0 {
+		fmt.Printf("os-ctl upgrade to a release one package apart, OVMF + systemd-boot, TCG, %d samples:\n", n)
+		fmt.Printf("%-40s %8s %8s %8s\n", "figure", "min", "median", "max")
+		for _, r := range []struct {
+			name string
+			xs   []float64
+			unit string
+		}{{"upgrade start → new slot ready", up, "s"}, {"upgrade start → health gate passed", good, "s"}, {"bytes downloaded", bytes, "M"}} {
+			st := qemu.Summarize(r.xs)
+			fmt.Printf("%-40s %7.2f%s %7.2f%s %7.2f%s\n", r.name, st.Min, r.unit, st.Median, r.unit, st.Max, r.unit)
+		}
+	}
 	return nil
 }

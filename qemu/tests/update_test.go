@@ -1,0 +1,329 @@
+package tests
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"berth.dev/berth/qemu"
+	"berth.dev/berth/update"
+)
+
+// The releases the update tests install: the image's own (v1), and what
+// make test-releases built beside it (v2; v3 fails its health gate).
+type releases struct{ v1, v2, v3 release }
+
+type release struct{ dir, version string }
+
+func testReleases(t *testing.T, b qemu.Build) releases {
+	t.Helper()
+	rel := func(dir string) release {
+		r, err := update.ReadRelease(filepath.Join(dir, "release.json"))
+		if err != nil {
+			if os.Getenv("CI") != "" {
+				t.Fatalf("%v: make test builds the test releases (make test-releases)", err)
+			}
+			t.Skipf("%v: run make test-releases", err)
+		}
+		return release{dir, r.Version}
+	}
+	return releases{
+		v1: rel(filepath.Join(b.Dir, "release")),
+		v2: rel(filepath.Join(b.Dir, "test-releases", "0.2.0", "release")),
+		v3: rel(filepath.Join(b.Dir, "test-releases", "0.3.0", "release")),
+	}
+}
+
+// repoServer serves a release repository to the guest (10.0.2.2 is the
+// host); which repository it serves can change under the guest's feet.
+type repoServer struct {
+	port int
+	dir  atomic.Value // string
+}
+
+func serveRepo(t *testing.T, dir string) *repoServer {
+	s := &repoServer{}
+	s.dir.Store(dir)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.port = l.Addr().(*net.TCPAddr).Port
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.FileServer(http.Dir(s.dir.Load().(string))).ServeHTTP(w, r)
+	})}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	return s
+}
+
+// publish makes a repository signed with the build's keys (the image
+// trusts them) holding rels on their channels.
+func publish(t *testing.T, b qemu.Build, now time.Time, rels map[string]release) string {
+	t.Helper()
+	r := update.Repo{Dir: filepath.Join(t.TempDir(), "repo"), Keys: filepath.Join(b.Dir, "keys"), Now: func() time.Time { return now }}
+	for ch, rel := range rels {
+		if _, err := r.Publish(rel.dir, ch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return r.Dir
+}
+
+// updateVM boots the disk through OVMF and systemd-boot (the boot loader
+// is under test), with user-data naming the repository.
+func updateVM(t *testing.T, dir string, port, sshPort int, key string) *qemu.VM {
+	t.Helper()
+	b := qemu.FindBuild(t)
+	ud := filepath.Join(dir, "user-data")
+	os.WriteFile(ud, []byte(fmt.Sprintf(`#cloud-config
+ssh_authorized_keys:
+  - %s
+berth:
+  update:
+    server: http://10.0.2.2:%d/
+    channel: beta
+    strategy: off
+    health_timeout: 240s
+`, key, port)), 0o644)
+	return qemu.StartT(t, qemu.Config{Disk: b.Disk, Dir: dir,
+		Forwards: []qemu.Forward{{Host: sshPort, Guest: 22}},
+		Extra:    []string{"-fw_cfg", "name=opt/berth/user-data,file=" + ud}})
+}
+
+// expectBoot waits for the ready line of version in slot.
+func expectBoot(t *testing.T, vm *qemu.VM, version, slot string) {
+	t.Helper()
+	_, m := vm.MustExpect(t, readyRE, 2*bootTimeout)
+	if m[1] != version || m[2] != slot {
+		t.Fatalf("booted %s in slot %s, want %s in slot %s", m[1], m[2], version, slot)
+	}
+}
+
+// try runs cmd over SSH and returns its output and whether it succeeded;
+// a connection that drops because the machine reboots is not an error
+// when the output says so.
+func try(t *testing.T, c *ssh.Client, cmd string) (string, bool) {
+	t.Helper()
+	s, err := c.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	out, err := s.CombinedOutput(cmd)
+	return string(out), err == nil || strings.Contains(string(out), "rebooting")
+}
+
+func mustFail(t *testing.T, c *ssh.Client, cmd, want string) {
+	t.Helper()
+	out, ok := try(t, c, cmd)
+	if ok || !strings.Contains(out, want) {
+		t.Fatalf("%s: want a failure saying %q, got (ok=%v):\n%s", cmd, want, ok, out)
+	}
+}
+
+func mustMatch(t *testing.T, out, re string) {
+	t.Helper()
+	if !regexp.MustCompile(re).MatchString(out) {
+		t.Fatalf("output does not match /%s/:\n%s", re, out)
+	}
+}
+
+// v1 → v2 on beta, rollback, v2 again, and the channel switched to alpha,
+// whose broken v3 fails its health gate: the machine comes back to v2 on
+// its own. Expired metadata, a tampered root image and a downgrade are
+// refused and change nothing. Data on STATE survives every switch.
+func TestUpdates(t *testing.T) {
+	t.Parallel()
+	b := qemu.FindBuild(t)
+	rels := testReleases(t, b)
+	main := publish(t, b, time.Now(), map[string]release{"stable": rels.v1, "beta": rels.v2, "alpha": rels.v3})
+	expired := publish(t, b, time.Now().Add(-72*time.Hour), map[string]release{"beta": rels.v2})
+	srv := serveRepo(t, expired)
+
+	signer, key := sshKey(t)
+	dir, sshPort := t.TempDir(), freePort(t)
+	vm := updateVM(t, dir, srv.port, sshPort, key)
+	expectBoot(t, vm, rels.v1.version, "A")
+	if _, err := vm.Console.Seen(regexp.MustCompile(`^berth: boot loader entry=berth-a\.conf$`), time.Second); err != nil {
+		t.Fatal(err)
+	}
+	cfg := &ssh.ClientConfig{User: "berth", Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)},
+		HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 30 * time.Second}
+	connect := func() *ssh.Client {
+		t.Helper()
+		c, err := dialSSH(t, sshPort, cfg, bootTimeout)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	c := connect()
+	run(t, c, "sudo sh -c 'echo kept > /var/lib/update-test'")
+	waitRun(t, c, "docker volume create keepvol", `keepvol`, 3*time.Minute)
+	status := func() string { return run(t, c, "sudo os-ctl status") }
+	untouched := func() {
+		t.Helper()
+		mustMatch(t, status(), `other slot:\s+B: -, empty`)
+	}
+
+	// A frozen mirror: metadata that expired are refused.
+	mustFail(t, c, "sudo os-ctl upgrade", "expired")
+	untouched()
+	// A tampered root image: its hash is not the signed one.
+	srv.dir.Store(main)
+	img := filepath.Join(main, "targets", "releases", rels.v2.version, "root.img")
+	flip := func() {
+		f, err := os.OpenFile(img, os.O_RDWR, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		buf := make([]byte, 1)
+		f.ReadAt(buf, 4096)
+		buf[0] ^= 0xff
+		f.WriteAt(buf, 4096)
+	}
+	flip()
+	mustFail(t, c, "sudo os-ctl upgrade", "tampered")
+	flip()
+	untouched()
+	mustMatch(t, status(), `last update:\s+upgrade .* → `+regexp.QuoteMeta(rels.v2.version)+` \(slot B\) at .*: failed \(stage download\): .*SHA-256`)
+
+	// v1 → v2 on beta.
+	out, ok := try(t, c, "sudo os-ctl upgrade")
+	if !ok {
+		t.Fatalf("upgrade:\n%s", out)
+	}
+	mustMatch(t, out, `installed in slot B; rebooting`)
+	expectBoot(t, vm, rels.v2.version, "B")
+	vm.MustExpect(t, `^berth: health gate passed slot=B version=`+regexp.QuoteMeta(rels.v2.version)+`$`, 5*time.Minute)
+	c = connect()
+	st := status()
+	mustMatch(t, st, `version:\s+`+regexp.QuoteMeta(rels.v2.version))
+	mustMatch(t, st, `other slot:\s+A: `+regexp.QuoteMeta(rels.v1.version)+`, good`)
+	mustMatch(t, st, `last update:\s+upgrade .*: good`)
+	mustMatch(t, run(t, c, "cat /var/lib/update-test"), `^kept`)
+	mustMatch(t, run(t, c, "docker volume ls -q"), `keepvol`)
+
+	// No downgrade without the flag; the machine stays as it is.
+	mustFail(t, c, "sudo os-ctl upgrade --channel stable", "--allow-downgrade")
+	mustMatch(t, status(), `other slot:\s+A: `+regexp.QuoteMeta(rels.v1.version)+`, good`)
+
+	// Rollback to v1, then v2 again.
+	out, ok = try(t, c, "sudo os-ctl rollback")
+	if !ok {
+		t.Fatalf("rollback:\n%s", out)
+	}
+	expectBoot(t, vm, rels.v1.version, "A")
+	vm.MustExpect(t, `^berth: health gate passed slot=A version=`+regexp.QuoteMeta(rels.v1.version)+`$`, 5*time.Minute)
+	c = connect()
+	mustMatch(t, status(), `last update:\s+rollback .*: good`)
+	if out, ok := try(t, c, "sudo os-ctl upgrade"); !ok {
+		t.Fatalf("upgrade again:\n%s", out)
+	}
+	expectBoot(t, vm, rels.v2.version, "B")
+	vm.MustExpect(t, `^berth: health gate passed slot=B`, 5*time.Minute)
+	c = connect()
+
+	// The alpha channel offers v3, which fails its health gate: the
+	// machine falls back to v2 by itself and says why.
+	run(t, c, "sudo os-ctl channel set alpha")
+	mustMatch(t, run(t, c, "sudo os-ctl channel"), `^alpha \(os-ctl channel set\)`)
+	if out, ok := try(t, c, "sudo os-ctl upgrade"); !ok || !strings.Contains(out, rels.v3.version+" installed in slot A") {
+		t.Fatalf("upgrade to alpha:\n%s", out)
+	}
+	expectBoot(t, vm, rels.v3.version, "A")
+	vm.MustExpect(t, `^berth: health gate failed slot=A version=`+regexp.QuoteMeta(rels.v3.version)+` reason=".*broken\.service failed`, 5*time.Minute)
+	expectBoot(t, vm, rels.v2.version, "B")
+	c = connect()
+	st = status()
+	mustMatch(t, st, `other slot:\s+A: `+regexp.QuoteMeta(rels.v3.version)+`, failed`)
+	mustMatch(t, st, `last update:\s+upgrade .* → `+regexp.QuoteMeta(rels.v3.version)+` \(slot A\) at .*: rolled back \(stage health\): broken\.service failed`)
+	mustFail(t, c, "sudo os-ctl rollback", "never passed the health gate")
+	waitRun(t, c, "cat /var/lib/update-test; docker volume ls -q", `(?s)kept.*keepvol`, 3*time.Minute)
+}
+
+// Power cuts at five moments of an update: every time the machine boots
+// the release it ran, and a retried update succeeds. While one update is
+// under way a second is refused.
+func TestUpdatePowerCuts(t *testing.T) {
+	t.Parallel()
+	b := qemu.FindBuild(t)
+	rels := testReleases(t, b)
+	srv := serveRepo(t, publish(t, b, time.Now(), map[string]release{"stable": rels.v1, "beta": rels.v2}))
+	signer, key := sshKey(t)
+	dir, sshPort := t.TempDir(), freePort(t)
+	cfg := &ssh.ClientConfig{User: "berth", Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)},
+		HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 30 * time.Second}
+	boot := func() (*qemu.VM, *ssh.Client) {
+		t.Helper()
+		vm := updateVM(t, dir, srv.port, sshPort, key)
+		expectBoot(t, vm, rels.v1.version, "A")
+		c, err := dialSSH(t, sshPort, cfg, bootTimeout)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return vm, c
+	}
+	for _, moment := range []string{"download", "write", "esp", "entry", "installed"} {
+		vm, c := boot()
+		s, err := c.NewSession()
+		if err != nil {
+			t.Fatal(err)
+		}
+		pipe, _ := s.StdoutPipe()
+		s.Stderr = s.Stdout
+		if err := s.Start("sudo os-ctl upgrade --pause-at " + moment); err != nil {
+			t.Fatal(err)
+		}
+		lines := make(chan string, 100)
+		go func() {
+			sc := bufio.NewScanner(pipe)
+			for sc.Scan() {
+				lines <- sc.Text()
+			}
+			close(lines)
+		}()
+		var seen []string
+		deadline := time.After(10 * time.Minute)
+	wait:
+		for {
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					t.Fatalf("%s: os-ctl upgrade ended before the pause:\n%s", moment, strings.Join(seen, "\n"))
+				}
+				seen = append(seen, l)
+				if l == "paused at "+moment {
+					break wait
+				}
+			case <-deadline:
+				t.Fatalf("%s: no pause within 10 minutes:\n%s", moment, strings.Join(seen, "\n"))
+			}
+		}
+		if moment == "write" {
+			mustFail(t, c, "sudo os-ctl upgrade", "already running")
+		}
+		t.Logf("power cut at %s", moment)
+		vm.Kill()
+	}
+	vm, c := boot()
+	if out, ok := try(t, c, "sudo os-ctl upgrade"); !ok {
+		t.Fatalf("upgrade after the cuts:\n%s", out)
+	}
+	expectBoot(t, vm, rels.v2.version, "B")
+	vm.MustExpect(t, `^berth: health gate passed slot=B version=`+regexp.QuoteMeta(rels.v2.version)+`$`, 5*time.Minute)
+}

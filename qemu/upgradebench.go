@@ -1,0 +1,130 @@
+package qemu
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"berth.dev/berth/update"
+)
+
+// UpgradeSample is one measured `os-ctl upgrade`.
+type UpgradeSample struct {
+	Version    string
+	Ready      time.Duration // os-ctl upgrade start → the new slot's ready line
+	Good       time.Duration // … → its health gate passed
+	Downloaded int64         // bytes fetched, as the attempt record says
+}
+
+// MeasureUpgrade boots the build's disk through OVMF and systemd-boot,
+// runs os-ctl upgrade over SSH against a repository on the host holding
+// the release in relDir, and times it until the new slot is ready and
+// has passed its health gate.
+func MeasureUpgrade(b Build, dir, relDir string) (UpgradeSample, error) {
+	var s UpgradeSample
+	rel, err := update.ReadRelease(filepath.Join(relDir, "release.json"))
+	if err != nil {
+		return s, err
+	}
+	s.Version = rel.Version
+	repo := update.Repo{Dir: filepath.Join(dir, "repo"), Keys: filepath.Join(b.Dir, "keys")}
+	if _, err := repo.Publish(relDir, "beta"); err != nil {
+		return s, err
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return s, err
+	}
+	srv := &http.Server{Handler: http.FileServer(http.Dir(repo.Dir))}
+	go srv.Serve(l)
+	defer srv.Close()
+
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	signer, _ := ssh.NewSignerFromKey(priv)
+	key := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey())))
+	sshL, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return s, err
+	}
+	sshPort := sshL.Addr().(*net.TCPAddr).Port
+	sshL.Close()
+	ud := filepath.Join(dir, "user-data")
+	if err := os.WriteFile(ud, []byte(fmt.Sprintf("#cloud-config\nssh_authorized_keys: [%q]\nberth:\n  update: {server: \"http://10.0.2.2:%d/\", channel: beta, strategy: \"off\"}\n",
+		key, l.Addr().(*net.TCPAddr).Port)), 0o644); err != nil {
+		return s, err
+	}
+	vm, err := Start(Config{Disk: b.Disk, Dir: filepath.Join(dir, "vm"), Forwards: []Forward{{sshPort, 22}},
+		Extra: []string{"-fw_cfg", "name=opt/berth/user-data,file=" + ud}})
+	if err != nil {
+		return s, err
+	}
+	defer vm.Kill()
+	if _, _, err := vm.Console.Expect(readyRE, 5*time.Minute); err != nil {
+		return s, fmt.Errorf("%w\n%s", err, vm.Console.Tail(30))
+	}
+	cfg := &ssh.ClientConfig{User: "berth", Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)},
+		HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 30 * time.Second}
+	dial := func() (*ssh.Client, error) {
+		deadline := time.Now().Add(3 * time.Minute)
+		for {
+			c, err := ssh.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", sshPort), cfg)
+			if err == nil || time.Now().After(deadline) {
+				return c, err
+			}
+			time.Sleep(time.Second)
+		}
+	}
+	c, err := dial()
+	if err != nil {
+		return s, err
+	}
+	sess, err := c.NewSession()
+	if err != nil {
+		return s, err
+	}
+	start := time.Now()
+	out, _ := sess.CombinedOutput("sudo os-ctl upgrade")
+	c.Close()
+	if !strings.Contains(string(out), "rebooting") {
+		return s, fmt.Errorf("os-ctl upgrade:\n%s", out)
+	}
+	want := regexp.MustCompile(`^berth: ready version=` + regexp.QuoteMeta(rel.Version) + ` `)
+	ready, _, err := vm.Console.Expect(want, 10*time.Minute)
+	if err != nil {
+		return s, fmt.Errorf("%w\n%s", err, vm.Console.Tail(30))
+	}
+	s.Ready = ready.At.Sub(start)
+	good, _, err := vm.Console.Expect(regexp.MustCompile(`^berth: health gate passed `), 10*time.Minute)
+	if err != nil {
+		return s, fmt.Errorf("%w\n%s", err, vm.Console.Tail(30))
+	}
+	s.Good = good.At.Sub(start)
+	if c, err = dial(); err != nil {
+		return s, err
+	}
+	defer c.Close()
+	sess, err = c.NewSession()
+	if err != nil {
+		return s, err
+	}
+	raw, err := sess.Output("cat /var/lib/berth/update/attempt.json")
+	if err != nil {
+		return s, fmt.Errorf("read the attempt record: %w", err)
+	}
+	var a update.Attempt
+	if err := json.Unmarshal(raw, &a); err != nil {
+		return s, err
+	}
+	s.Downloaded = a.Downloaded
+	return s, nil
+}
