@@ -122,7 +122,7 @@ func Main(stdout io.Writer) int {
 	}
 	eff, late := applyUserData(l, seed, runner.Run)
 	sys := &system{version: version, slot: slot, machineID: id, boot: b, userdata: eff}
-	upd := newUpdates(l, stdout, version, slot, sys.Reboot)
+	upd := newUpdates(l, stdout, r, version, slot, sys.Reboot)
 	upd.configure(eff.Config.Berth.Update)
 	if h, _ := os.Hostname(); h == "" || h == "(none)" || h == "localhost" {
 		name := "berth"

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"os/exec"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -17,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"berth.dev/berth/init/blockdev"
+	"berth.dev/berth/init/reaper"
 	"berth.dev/berth/sysd/osctl"
 	"berth.dev/berth/sysd/service"
 	"berth.dev/berth/sysd/userdata"
@@ -41,8 +43,8 @@ type updates struct {
 	out    io.Writer // the console, for the gate's stable lines
 }
 
-func newUpdates(l *log.Logger, out io.Writer, version, slot string, reboot func() error) *updates {
-	if err := mountESP(); err != nil {
+func newUpdates(l *log.Logger, out io.Writer, r *reaper.Reaper, version, slot string, reboot func() error) *updates {
+	if err := mountESP(l, r); err != nil {
 		l.Printf("update: %v: updates and the health gate are off", err)
 	}
 	x := &updates{l: l, reboot: reboot, out: out}
@@ -62,11 +64,25 @@ func newUpdates(l *log.Logger, out io.Writer, version, slot string, reboot func(
 	return x
 }
 
-// mountESP mounts the partition labelled ESP read-write on /run/esp.
-func mountESP() error {
+// fsckFAT is dosfstools' checker in the root image.
+const fsckFAT = "/sbin/fsck.fat"
+
+// mountESP checks the partition labelled ESP and mounts it read-write on
+// /run/esp. FAT has no journal: a power cut during an update leaves it
+// dirty, and the kernel turns a FAT it finds inconsistent read-only.
+func mountESP(l *log.Logger, r *reaper.Reaper) error {
 	dev, ok := blockdev.ByLabel(sysBlock)["ESP"]
 	if !ok {
 		return errors.New("no partition labelled ESP")
+	}
+	var out strings.Builder
+	cmd := exec.Command(fsckFAT, "-a", "-w", dev)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if _, exit, err := r.Start(cmd); err != nil {
+		l.Printf("update: ESP: %v", err)
+	} else if e := <-exit; e.Status.ExitStatus() != 0 {
+		// 1: errors were found and mended.
+		l.Printf("update: ESP %s checked (%s): %s", dev, e, strings.TrimSpace(out.String()))
 	}
 	if err := os.MkdirAll(espMount, 0o700); err != nil {
 		return fmt.Errorf("ESP: %w", err)

@@ -177,7 +177,12 @@ func (d Entries) replace(slot, src, name string) error {
 	}
 	removed := false
 	for _, de := range des {
-		e, err := ParseEntryName(de.Name())
+		// Also the temp files a cut left behind: .berth-b+3.conf.123.
+		entry := de.Name()
+		if i := strings.Index(entry, ".conf."); strings.HasPrefix(entry, ".") && i > 0 {
+			entry = entry[1 : i+len(".conf")]
+		}
+		e, err := ParseEntryName(entry)
 		if err != nil || e.Slot != slot || de.Name() == name {
 			continue
 		}

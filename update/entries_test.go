@@ -141,6 +141,8 @@ func TestEntriesEmptyFile(t *testing.T) {
 	d := Entries{Dir: t.TempDir()}
 	d.Write("A", "0.1.0", 1, 0)
 	os.WriteFile(filepath.Join(d.Dir, "berth-b+3.conf"), nil, 0o644)
+	os.WriteFile(filepath.Join(d.Dir, ".berth-b+3.conf.1234"), []byte("tit"), 0o644)
+	os.WriteFile(filepath.Join(d.Dir, ".berth-a.conf.1234"), []byte("tit"), 0o644)
 	es, err := d.List()
 	if err != nil || len(es) != 1 || es[0].Slot != "A" {
 		t.Fatalf("%+v %v", es, err)
@@ -148,7 +150,7 @@ func TestEntriesEmptyFile(t *testing.T) {
 	if err := d.Write("B", "0.2.0", 2, 3); err != nil {
 		t.Fatal(err)
 	}
-	if got := files(t, d.Dir); got != "berth-a.conf berth-b+3.conf" {
+	if got := files(t, d.Dir); got != ".berth-a.conf.1234 berth-a.conf berth-b+3.conf" {
 		t.Fatalf("files: %s", got)
 	}
 	if b, _, _ := d.Slot("B"); b.Generation != 2 {

@@ -307,6 +307,12 @@ func (u *Updater) upgrade(ctx context.Context, opt Options, a *Attempt, report f
 	if err := os.MkdirAll(espDir, 0o755); err != nil {
 		return at("esp", fmt.Errorf("ESP: %w", err))
 	}
+	// Temp files an earlier attempt's cut left take room on a small ESP.
+	if tmps, _ := filepath.Glob(filepath.Join(espDir, ".*")); len(tmps) > 0 {
+		for _, p := range tmps {
+			os.Remove(p)
+		}
+	}
 	for _, name := range []string{"vmlinuz", "initrd.img"} {
 		report(Progress{Stage: "esp", Msg: ESPDir(slot) + "/" + name})
 		f, err := os.Open(filepath.Join(dir, name))

@@ -69,7 +69,7 @@ func serveRepo(t *testing.T, dir string) *repoServer {
 
 // publish makes a repository signed with the build's keys (the image
 // trusts them) holding rels on their channels.
-func publish(t *testing.T, b qemu.Build, now time.Time, rels map[string]release) string {
+func publish(t *testing.T, b qemu.Build, now time.Time, rels map[string]release) update.Repo {
 	t.Helper()
 	r := update.Repo{Dir: filepath.Join(t.TempDir(), "repo"), Keys: filepath.Join(b.Dir, "keys"), Now: func() time.Time { return now }}
 	for ch, rel := range rels {
@@ -77,7 +77,32 @@ func publish(t *testing.T, b qemu.Build, now time.Time, rels map[string]release)
 			t.Fatal(err)
 		}
 	}
-	return r.Dir
+	return r
+}
+
+// unbootable is a release whose root image is not a file system: signed
+// like any other, it never reaches sysd, so only systemd-boot's try
+// counter brings the machine back.
+func unbootable(t *testing.T, from release, version string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, p := range []string{"vmlinuz", "initrd.img"} {
+		if err := update.CopyFile(filepath.Join(from.dir, p), filepath.Join(dir, p)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "root.img"), make([]byte, 4<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err := update.ReadRelease(filepath.Join(from.dir, "release.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Version = version
+	if err := r.WriteJSON(filepath.Join(dir, "release.json")); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
 
 // updateVM boots the disk through OVMF and systemd-boot (the boot loader
@@ -147,8 +172,9 @@ func TestUpdates(t *testing.T) {
 	t.Parallel()
 	b := qemu.FindBuild(t)
 	rels := testReleases(t, b)
-	main := publish(t, b, time.Now(), map[string]release{"stable": rels.v1, "beta": rels.v2, "alpha": rels.v3})
-	expired := publish(t, b, time.Now().Add(-72*time.Hour), map[string]release{"beta": rels.v2})
+	repo := publish(t, b, time.Now(), map[string]release{"stable": rels.v1, "beta": rels.v2, "alpha": rels.v3})
+	main := repo.Dir
+	expired := publish(t, b, time.Now().Add(-72*time.Hour), map[string]release{"beta": rels.v2}).Dir
 	srv := serveRepo(t, expired)
 
 	signer, key := sshKey(t)
@@ -253,6 +279,23 @@ func TestUpdates(t *testing.T) {
 	mustMatch(t, st, `last update:\s+upgrade .* → `+regexp.QuoteMeta(rels.v3.version)+` \(slot A\) at .*: rolled back \(stage health\): broken\.service failed`)
 	mustFail(t, c, "sudo os-ctl rollback", "never passed the health gate")
 	waitRun(t, c, "cat /var/lib/update-test; docker volume ls -q", `(?s)kept.*keepvol`, 3*time.Minute)
+
+	// A release whose root does not mount never reaches its health gate:
+	// systemd-boot tries it three times, then boots v2 again.
+	if _, err := repo.Publish(unbootable(t, rels.v2, "0.4.0"), "alpha"); err != nil {
+		t.Fatal(err)
+	}
+	if out, ok := try(t, c, "sudo os-ctl upgrade"); !ok || !strings.Contains(out, "0.4.0 installed in slot A") {
+		t.Fatalf("upgrade to 0.4.0:\n%s", out)
+	}
+	for i := 1; i <= 3; i++ {
+		vm.MustExpect(t, `^berth: boot failed: slot A: `, 2*bootTimeout)
+	}
+	expectBoot(t, vm, rels.v2.version, "B")
+	c = connect()
+	st = status()
+	mustMatch(t, st, `other slot:\s+A: 0\.4\.0, failed`)
+	mustMatch(t, st, `last update:\s+upgrade .* → 0\.4\.0 \(slot A\) at .*: rolled back \(stage boot\): slot A did not come up: 3 tries`)
 }
 
 // Power cuts at five moments of an update: every time the machine boots
@@ -262,7 +305,7 @@ func TestUpdatePowerCuts(t *testing.T) {
 	t.Parallel()
 	b := qemu.FindBuild(t)
 	rels := testReleases(t, b)
-	srv := serveRepo(t, publish(t, b, time.Now(), map[string]release{"stable": rels.v1, "beta": rels.v2}))
+	srv := serveRepo(t, publish(t, b, time.Now(), map[string]release{"stable": rels.v1, "beta": rels.v2}).Dir)
 	signer, key := sshKey(t)
 	dir, sshPort := t.TempDir(), freePort(t)
 	cfg := &ssh.ClientConfig{User: "berth", Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)},
@@ -285,8 +328,7 @@ func TestUpdatePowerCuts(t *testing.T) {
 			t.Fatal(err)
 		}
 		pipe, _ := s.StdoutPipe()
-		s.Stderr = s.Stdout
-		if err := s.Start("sudo os-ctl upgrade --pause-at " + moment); err != nil {
+		if err := s.Start("sudo os-ctl upgrade --pause-at " + moment + " 2>&1"); err != nil {
 			t.Fatal(err)
 		}
 		lines := make(chan string, 100)
