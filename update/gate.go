@@ -144,16 +144,19 @@ func (u *Updater) Booted(now time.Time) (trial bool, err error) {
 		}
 	}
 	a, ok, err := m.Records.Attempt()
-	if err != nil || !ok || a.To.Slot == m.Slot || a.Result != ResultRebooting {
+	if err != nil || !ok || a.To.Slot == m.Slot || (a.Result != ResultRebooting && a.Result != ResultInstalled) {
 		return false, err
 	}
-	a.Finished, a.Result, a.Stage = now, ResultRolledBack, "boot"
-	switch o, found, _ := u.entries().Slot(a.To.Slot); {
+	o, found, _ := u.entries().Slot(a.To.Slot)
+	switch {
 	case found && o.Done > 0:
-		a.Reason = fmt.Sprintf("slot %s did not come up: %d tries, none reached the health gate", a.To.Slot, o.Done)
+		a.Result, a.Reason = ResultRolledBack, fmt.Sprintf("slot %s did not come up: %d tries, none reached the health gate", a.To.Slot, o.Done)
+	case a.Result == ResultInstalled:
+		return false, nil // installed with --no-reboot: it boots next time
 	default:
 		a.Result, a.Reason = ResultFailed, "the machine restarted before it tried the new slot"
 	}
+	a.Finished, a.Stage = now, "boot"
 	return false, m.Records.SaveAttempt(a)
 }
 

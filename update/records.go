@@ -28,8 +28,9 @@ type Attempt struct {
 	// Stage is the step reached: check, download, write, esp, entry,
 	// reboot, health.
 	Stage string `json:"stage"`
-	// Result: running, installed (waits for a reboot), rebooting, good,
-	// failed (the machine was left as it was), rolled back.
+	// Result: running, downloaded (download only), installed (waits
+	// for a reboot), rebooting, good, failed (the machine was left as it
+	// was), rolled back.
 	Result string `json:"result"`
 	Reason string `json:"reason,omitempty"`
 	// Downloaded is the bytes fetched by this attempt (resumed parts
@@ -46,6 +47,7 @@ type SlotRelease struct {
 // Attempt results.
 const (
 	ResultRunning    = "running"
+	ResultDownloaded = "downloaded"
 	ResultInstalled  = "installed"
 	ResultRebooting  = "rebooting"
 	ResultGood       = "good"

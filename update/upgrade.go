@@ -262,7 +262,7 @@ func (u *Updater) upgrade(ctx context.Context, opt Options, a *Attempt, report f
 		}
 	}
 	if opt.DownloadOnly {
-		a.Stage, a.Result = "download", ResultInstalled
+		a.Stage, a.Result = "download", ResultDownloaded
 		report(Progress{Stage: "download", Msg: "downloaded and verified; not installed"})
 		return nil
 	}

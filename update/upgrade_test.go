@@ -323,3 +323,34 @@ func TestOneUpdateAtATime(t *testing.T) {
 	cancel()
 	<-done
 }
+
+// --no-reboot (and strategy reboot, which reboots later): the attempt
+// waits as installed across boots of the old slot until the new one runs.
+func TestUpgradeNoReboot(t *testing.T) {
+	r := newRepo(t)
+	mustPublish(t, r, "0.1.0", "stable")
+	mustPublish(t, r, "0.2.0", "stable")
+	m := newMachine(t, r)
+	a, err := m.upgrade(Options{NoReboot: true})
+	if err != nil || a.Result != ResultInstalled || m.reboots != 0 {
+		t.Fatalf("%+v %v, %d reboots", a, err, m.reboots)
+	}
+	if st := m.status(); st.Slots[1].State != "on trial" || st.Last.Result != ResultInstalled {
+		t.Fatalf("%+v %+v", st.Slots, st.Last)
+	}
+	if !m.boot() {
+		t.Fatal("not on trial")
+	}
+	m.expectRunning("B", "0.2.0")
+	m.updater().Passed(time.Now())
+	if a := m.status().Last; a.Result != ResultGood {
+		t.Fatalf("%+v", a)
+	}
+	mustPublish(t, r, "0.3.0", "stable")
+	if a, err := m.upgrade(Options{DownloadOnly: true}); err != nil || a.Result != ResultDownloaded {
+		t.Fatalf("download only: %+v %v", a, err)
+	}
+	if st := m.status(); st.Slots[0].State != "good" || st.Slots[0].Version != "0.1.0" {
+		t.Fatalf("download only touched slot A: %+v", st.Slots)
+	}
+}

@@ -65,7 +65,7 @@ func (c *client) upgrade(args []string) error {
 			return fmt.Errorf("upgrade: %s", line.Error)
 		case opt.DryRun:
 			fmt.Fprintf(c.env.Stdout, "would install %s into slot %s (dry run)\n", a.To.Version, a.To.Slot)
-		case a.Result == update.ResultInstalled && opt.DownloadOnly:
+		case a.Result == update.ResultDownloaded:
 			fmt.Fprintf(c.env.Stdout, "%s downloaded and verified; os-ctl upgrade installs it\n", a.To.Version)
 		case a.Result == update.ResultInstalled:
 			fmt.Fprintf(c.env.Stdout, "%s installed in slot %s; it boots at the next reboot (os-ctl reboot)\n", a.To.Version, a.To.Slot)
