@@ -206,7 +206,7 @@ func (x *updates) loop(ctx context.Context) {
 		opt := update.Options{DryRun: strategy == "check", DownloadOnly: strategy == "download", NoReboot: strategy == "reboot"}
 		a, err := x.u.Upgrade(ctx, opt, nil)
 		switch {
-		case err != nil && strings.Contains(err.Error(), "nothing to do"):
+		case errors.Is(err, update.ErrUpToDate):
 			continue
 		case err != nil:
 			x.l.Printf("update (%s): %v", strategy, err)

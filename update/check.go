@@ -2,6 +2,7 @@ package update
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -135,11 +136,14 @@ func Newer(a, b string) bool {
 	return false
 }
 
+// ErrUpToDate says the channel offers the release that runs.
+var ErrUpToDate = errors.New("nothing to do")
+
 // Allowed refuses a downgrade unless asked for: running → offered.
 func Allowed(running, offered string, allowDowngrade bool) error {
 	switch {
 	case offered == running:
-		return fmt.Errorf("release %s is the one running: nothing to do", offered)
+		return fmt.Errorf("release %s is the one running: %w", offered, ErrUpToDate)
 	case Newer(running, offered) && !allowDowngrade:
 		return fmt.Errorf("release %s is older than the running %s: a downgrade needs --allow-downgrade", offered, running)
 	}

@@ -172,8 +172,8 @@ func (u *Updater) Upgrade(ctx context.Context, opt Options, report func(Progress
 	if ctx.Err() != nil && opt.PauseAt == "" {
 		err = fmt.Errorf("cancelled: %w", err)
 	}
-	if a.To.Version == "" && !errors.As(err, &se) || opt.DryRun {
-		return a, err // nothing was decided: not an attempt
+	if a.To.Version == "" && !errors.As(err, &se) || opt.DryRun || errors.Is(err, ErrUpToDate) {
+		return a, err // nothing was tried: not an attempt
 	}
 	a.Result, a.Reason, a.Finished = ResultFailed, err.Error(), time.Now().UTC()
 	if rerr := m.Records.SaveAttempt(a); rerr != nil {

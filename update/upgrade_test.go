@@ -110,8 +110,11 @@ func TestUpgradeRollbackAndFallback(t *testing.T) {
 	m := newMachine(t, r)
 
 	// stable has nothing newer.
-	if _, err := m.upgrade(Options{}); err == nil || !strings.Contains(err.Error(), "nothing to do") {
+	if _, err := m.upgrade(Options{}); !errors.Is(err, ErrUpToDate) || !strings.Contains(err.Error(), "0.1.0 is the one running") {
 		t.Fatalf("stable: %v", err)
+	}
+	if st := m.status(); st.Last != nil {
+		t.Fatalf("nothing to do was recorded as an attempt: %+v", st.Last)
 	}
 	// v1 → v2 on beta: B is written and preferred, with a try counter.
 	m.channel = "beta"

@@ -18,15 +18,16 @@ func main() {
 	n := flag.Int("n", 5, "boots of each kind")
 	mem := flag.Int("m", 512, "memory in MiB")
 	cpus := flag.Int("smp", 1, "virtual CPUs")
-	starts := flag.Int("starts", 100, "container starts of each runtime")
+	starts := flag.Int("starts", 100, "container starts of each runtime (0: skip)")
+	upgrades := flag.Int("upgrades", 3, "os-ctl upgrade runs (0: skip)")
 	flag.Parse()
-	if err := run(*build, *n, *mem, *cpus, *starts); err != nil {
+	if err := run(*build, *n, *mem, *cpus, *starts, *upgrades); err != nil {
 		fmt.Fprintln(os.Stderr, "berth-bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(buildDir string, n, mem, cpus, starts int) error {
+func run(buildDir string, n, mem, cpus, starts, upgrades int) error {
 	build := buildDir
 	tmp, err := os.MkdirTemp("", "berth-bench")
 	if err != nil {
@@ -96,6 +97,19 @@ func run(buildDir string, n, mem, cpus, starts int) error {
 		row("sysd start → network online (DHCP)", qemu.Summarize(online), "s")
 		row("user-data search, none there (goal < 100 ms)", qemu.Summarize(search), "ms")
 	}
+	if starts > 0 {
+		if err := containerStarts(tmp, buildDir, starts); err != nil {
+			return err
+		}
+	}
+	sizes(build)
+	if upgrades > 0 {
+		return upgradeRuns(tmp, build, upgrades)
+	}
+	return nil
+}
+
+func containerStarts(tmp, buildDir string, starts int) error {
 	ctbench := filepath.Join(tmp, "berth-ctbench")
 	gobuild := exec.Command("go", "build", "-o", ctbench, "./cmd/berth-ctbench")
 	gobuild.Env = append(os.Environ(), "CGO_ENABLED=0")
@@ -107,6 +121,10 @@ func run(buildDir string, n, mem, cpus, starts int) error {
 		return err
 	}
 	fmt.Printf("system container start, in the VM, %d starts each, alternating (goal: berth ≥ 10× faster than runc):\n%s", starts, report)
+	return nil
+}
+
+func sizes(build string) {
 	var slot int64
 	for _, p := range append(image.ReleaseParts, "release.json") {
 		if st, err := os.Stat(filepath.Join(build, "release", p)); err == nil {
@@ -122,7 +140,9 @@ func run(buildDir string, n, mem, cpus, starts int) error {
 		}
 	}
 	fmt.Printf("size %-35s %8.1f MiB (%.1f MB)\n", "slot in all (goal ≤ 150 MB)", float64(slot)/(1<<20), float64(slot)/1e6)
+}
 
+func upgradeRuns(tmp, build string, n int) error {
 	// An update to a release that differs from the running one by one
 	// package (berth's own: the version in os-release): the baseline
 	// for delta updates.
@@ -143,7 +163,7 @@ func run(buildDir string, n, mem, cpus, starts int) error {
 			name string
 			xs   []float64
 			unit string
-		}{{"upgrade start → new slot ready", up, "s"}, {"upgrade start → health gate passed", good, "s"}, {"bytes downloaded", bytes, "M"}} {
+		}{{"upgrade start → new slot ready", up, "s"}, {"upgrade start → health gate passed", good, "s"}, {"downloaded (MiB)", bytes, "M"}} {
 			st := qemu.Summarize(r.xs)
 			fmt.Printf("%-40s %7.2f%s %7.2f%s %7.2f%s\n", r.name, st.Min, r.unit, st.Median, r.unit, st.Max, r.unit)
 		}
