@@ -323,7 +323,7 @@ func (u *Updater) upgrade(ctx context.Context, opt Options, a *Attempt, report f
 		if name == "vmlinuz" {
 			r = &pausingReader{r: f, at: offer.Parts[name].Length / 2, pause: func() error { paused = pause("esp"); return paused }}
 		}
-		err = atomicfile.WriteFrom(filepath.Join(espDir, name), r, 0o644)
+		err = atomicfile.WriteFrom(filepath.Join(espDir, name), r, offer.Parts[name].Length, 0o644)
 		f.Close()
 		if paused != nil {
 			return at("esp", paused)

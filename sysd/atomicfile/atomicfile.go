@@ -14,11 +14,15 @@ import (
 // moment the file is either the old one or the new one, complete: a temp
 // file beside it, fsync, rename, fsync of the directory.
 func Write(path string, data []byte, mode os.FileMode) error {
-	return WriteFrom(path, bytes.NewReader(data), mode)
+	return WriteFrom(path, bytes.NewReader(data), 0, mode)
 }
 
-// WriteFrom is Write for content that is streamed (a kernel on the ESP).
-func WriteFrom(path string, r io.Reader, mode os.FileMode) error {
+// WriteFrom is Write for content that is streamed (a kernel on the ESP),
+// size bytes long (0: not known, no preallocation). The temp file gets all its space first, synced, and
+// only then its data: on a file system without a journal (FAT) a cut
+// while the data is written then leaves consistent metadata, instead of
+// a half-grown cluster chain that even fsck cannot mend.
+func WriteFrom(path string, r io.Reader, size int64, mode os.FileMode) error {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
 	if err != nil {
@@ -26,7 +30,21 @@ func WriteFrom(path string, r io.Reader, mode os.FileMode) error {
 	}
 	tmp := f.Name()
 	defer os.Remove(tmp) // after a successful rename: nothing there
-	if _, err := io.Copy(f, r); err != nil {
+	if size > 0 {
+		if err := preallocate(f, size); err != nil {
+			f.Close()
+			return fmt.Errorf("allocate %d bytes for %s: %w", size, tmp, err)
+		}
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return fmt.Errorf("fsync %s: %w", tmp, err)
+		}
+	}
+	if n, err := io.Copy(f, r); err != nil || (size > 0 && n != size) {
+		f.Close()
+		if err == nil {
+			err = fmt.Errorf("got %d bytes, want %d", n, size)
+		}
 		f.Close()
 		return fmt.Errorf("write %s: %w", tmp, err)
 	}
