@@ -164,6 +164,11 @@ func (x *updates) gate(ctx context.Context, m *service.Manager) {
 	}
 	x.l.Printf("update: slot %s (%s) is on trial: health gate, deadline %s", mc.Slot, mc.Version, g.Timeout)
 	if err := g.Wait(ctx); err != nil {
+		if ctx.Err() != nil {
+			// sysd is stopping (a reboot, a poweroff): no verdict; the
+			// slot keeps its tries for the next boot.
+			return
+		}
 		reason := err.Error()
 		if ferr := x.u.Failed(time.Now().UTC(), reason); ferr != nil {
 			x.l.Printf("update: %v", ferr)

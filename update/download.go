@@ -85,6 +85,12 @@ func fetch(ctx context.Context, c *http.Client, t Target, part string, progress 
 	if have == t.Length {
 		return nil
 	}
+	// A server that stops sending without closing would hold the update
+	// (and its lock) for ever: no byte for IdleTimeout ends the try.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stall := time.AfterFunc(IdleTimeout, cancel)
+	defer stall.Stop()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.URL, nil)
 	if err != nil {
 		return &fatalError{err}
@@ -114,7 +120,10 @@ func fetch(ctx context.Context, c *http.Client, t Target, part string, progress 
 	}
 	w := &counter{w: f, n: have, total: t.Length, progress: progress}
 	// One byte more than the file can have: an overlong answer is seen.
-	_, err = io.Copy(w, io.LimitReader(resp.Body, t.Length-have+1))
+	_, err = io.Copy(w, io.LimitReader(&idleReader{resp.Body, stall}, t.Length-have+1))
+	if err != nil && !stall.Stop() && ctx.Err() != nil {
+		err = fmt.Errorf("no data for %v: %w", IdleTimeout, err)
+	}
 	if serr := f.Sync(); err == nil {
 		err = serr
 	}
@@ -129,6 +138,23 @@ func fetch(ctx context.Context, c *http.Client, t Target, part string, progress 
 		return fmt.Errorf("connection ended at %d of %d bytes", w.n, t.Length)
 	}
 	return nil
+}
+
+// IdleTimeout is how long a download waits for the next byte.
+var IdleTimeout = 60 * time.Second
+
+// idleReader restarts the stall timer whenever data arrives.
+type idleReader struct {
+	r     io.Reader
+	stall *time.Timer
+}
+
+func (i *idleReader) Read(p []byte) (int, error) {
+	n, err := i.r.Read(p)
+	if n > 0 {
+		i.stall.Reset(IdleTimeout)
+	}
+	return n, err
 }
 
 // counter passes writes through and tells progress, if any, the bytes

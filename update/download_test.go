@@ -167,3 +167,41 @@ func TestDownloadServerWithoutRange(t *testing.T) {
 		t.Fatal("content differs")
 	}
 }
+
+// A server that stops sending without closing the connection: the try
+// ends after IdleTimeout and the next resumes.
+func TestDownloadStalledServer(t *testing.T) {
+	old := IdleTimeout
+	IdleTimeout = 200 * time.Millisecond
+	defer func() { IdleTimeout = old }()
+	data := payload(100 << 10)
+	stalled := false
+	release := make(chan struct{})
+	defer close(release)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !stalled {
+			stalled = true
+			w.Header().Set("Content-Length", fmt.Sprint(len(data)))
+			w.Write(data[:10<<10])
+			w.(http.Flusher).Flush()
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+			return
+		}
+		http.ServeContent(w, r, "x", time.Time{}, bytes.NewReader(data))
+	}))
+	defer srv.Close()
+	out := filepath.Join(t.TempDir(), "root.img")
+	var errs []error
+	for i := 0; i < 2; i++ {
+		errs = append(errs, Download(context.Background(), srv.Client(), target(srv.URL, data), out, 1, nil))
+	}
+	if errs[0] == nil || !strings.Contains(errs[0].Error(), "no data for 200ms") || errs[1] != nil {
+		t.Fatalf("errors %v", errs)
+	}
+	if got, _ := os.ReadFile(out); !bytes.Equal(got, data) {
+		t.Fatal("wrong content")
+	}
+}

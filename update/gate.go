@@ -87,6 +87,9 @@ func (u *Updater) Rollback() (SlotRelease, error) {
 	}
 	defer u.unlock()
 	m := u.Machine
+	if err := u.runningGood(); err != nil {
+		return SlotRelease{}, fmt.Errorf("rollback: %w", err)
+	}
 	other := Other(m.Slot)
 	s, err := u.Slot(other)
 	if err != nil {
@@ -95,9 +98,9 @@ func (u *Updater) Rollback() (SlotRelease, error) {
 	to := SlotRelease{other, s.Version}
 	switch {
 	case s.State == "empty":
-		return to, fmt.Errorf("rollback: slot %s holds no release: nothing to go back to", other)
+		return to, refused("rollback: slot %s holds no release: nothing to go back to", other)
 	case s.State != "good" || s.BootedGood.IsZero():
-		return to, fmt.Errorf("rollback: slot %s (%s) is %s and never passed the health gate: refusing to boot it", other, s.Version, s.State)
+		return to, refused("rollback: slot %s (%s) is %s and never passed the health gate: refusing to boot it", other, s.Version, s.State)
 	}
 	gen, err := u.entries().MaxGeneration()
 	if err != nil {
@@ -144,8 +147,17 @@ func (u *Updater) Booted(now time.Time) (trial bool, err error) {
 		}
 	}
 	a, ok, err := m.Records.Attempt()
-	if err != nil || !ok || a.To.Slot == m.Slot || (a.Result != ResultRebooting && a.Result != ResultInstalled) {
+	if err != nil || !ok {
 		return false, err
+	}
+	if a.Result == ResultRunning {
+		// This boot ended an update under way: a power cut or a crash.
+		a.Result, a.Finished = ResultFailed, now
+		a.Reason = fmt.Sprintf("interrupted at stage %s (the machine restarted); the slot is left as it was", a.Stage)
+		return false, m.Records.SaveAttempt(a)
+	}
+	if a.To.Slot == m.Slot || (a.Result != ResultRebooting && a.Result != ResultInstalled) {
+		return false, nil
 	}
 	o, found, _ := u.entries().Slot(a.To.Slot)
 	switch {

@@ -123,6 +123,36 @@ func (u *Updater) Busy() bool {
 	return u.busy
 }
 
+// ErrRefused marks a request the machine's state does not allow
+// (errors.Is); the message says why.
+var ErrRefused = errors.New("refused")
+
+type refusal struct{ msg string }
+
+func (r *refusal) Error() string        { return r.msg }
+func (r *refusal) Is(target error) bool { return target == ErrRefused }
+
+func refused(format string, args ...any) error {
+	return &refusal{fmt.Sprintf(format, args...)}
+}
+
+// runningGood refuses to change slots unless the running one is good:
+// while it is on trial its gate decides, and a second trial slot could
+// leave both entries without tries.
+func (u *Updater) runningGood() error {
+	m := u.Machine
+	cur, ok, err := u.entries().Slot(m.Slot)
+	switch {
+	case err != nil:
+		return err
+	case !ok:
+		return refused("the running slot %s has no boot entry on the ESP: this machine did not boot through Berth's boot loader", m.Slot)
+	case cur.State() != "good":
+		return refused("the running slot %s is on trial (%s): wait for its health gate", m.Slot, cur.File)
+	}
+	return nil
+}
+
 // stageError is a failure at a stage of the update.
 type stageError struct {
 	stage string
@@ -169,6 +199,11 @@ func (u *Updater) Upgrade(ctx context.Context, opt Options, report func(Progress
 	if errors.As(err, &se) {
 		a.Stage = se.stage
 	}
+	if a.Result == ResultInstalled || a.Result == ResultRebooting {
+		a.Result, a.Reason = ResultInstalled, err.Error()
+		m.Records.SaveAttempt(a)
+		return a, fmt.Errorf("%w (%s is installed: it boots at the next reboot)", err, a.To)
+	}
 	if ctx.Err() != nil && opt.PauseAt == "" {
 		err = fmt.Errorf("cancelled: %w", err)
 	}
@@ -196,15 +231,10 @@ func (u *Updater) upgrade(ctx context.Context, opt Options, a *Attempt, report f
 	if src.Server == "" {
 		return errors.New("no update server: set berth.update.server in user-data")
 	}
-	cur, ok, err := u.entries().Slot(m.Slot)
-	if err != nil {
-		return at("check", err)
-	}
-	if !ok {
-		return at("check", fmt.Errorf("the running slot %s has no boot entry on the ESP: this machine did not boot through Berth's boot loader", m.Slot))
-	}
-	if cur.State() != "good" {
-		return at("check", fmt.Errorf("the running slot %s is on trial (%s): wait for its health gate, then update", m.Slot, cur.File))
+	// Refusals before the check are not attempts: recording one would
+	// replace the attempt a slot on trial is still finishing.
+	if err := u.runningGood(); err != nil {
+		return err
 	}
 
 	// Check: signed metadata, the release, and whether it may be installed.
@@ -262,9 +292,9 @@ func (u *Updater) upgrade(ctx context.Context, opt Options, a *Attempt, report f
 		}
 	}
 	if opt.DownloadOnly {
-		a.Stage, a.Result = "download", ResultDownloaded
+		a.Stage, a.Result, a.Finished = "download", ResultDownloaded, time.Now().UTC()
 		report(Progress{Stage: "download", Msg: "downloaded and verified; not installed"})
-		return nil
+		return m.Records.SaveAttempt(*a)
 	}
 
 	// The inactive slot: its entry goes first, so that nothing boots a
@@ -354,6 +384,9 @@ func (u *Updater) upgrade(ctx context.Context, opt Options, a *Attempt, report f
 	if err := u.entries().Write(slot, offer.Version, gen+1, tries); err != nil {
 		return at("entry", err)
 	}
+	// Committed: whatever fails from here, the next boot starts the new
+	// slot on trial, so the attempt is installed, not failed.
+	a.Result = ResultInstalled
 	report(Progress{Stage: "entry", Msg: fmt.Sprintf("slot %s boots next, with %d tries", slot, tries)})
 	os.RemoveAll(dir)
 

@@ -357,3 +357,34 @@ func TestUpgradeNoReboot(t *testing.T) {
 		t.Fatalf("download only touched slot A: %+v", st.Slots)
 	}
 }
+
+// What a power cut leaves: an attempt still running. The next boot says
+// it was interrupted. While a slot is on trial, neither an update nor a
+// rollback may start, and the attempt it finishes is kept.
+func TestInterruptedAndOnTrial(t *testing.T) {
+	r := newRepo(t)
+	mustPublish(t, r, "0.1.0", "stable")
+	mustPublish(t, r, "0.2.0", "stable")
+	m := newMachine(t, r)
+	recs := m.updater().Machine.Records
+	recs.SaveAttempt(Attempt{Kind: "upgrade", From: SlotRelease{"A", "0.1.0"}, To: SlotRelease{"B", "0.2.0"}, Stage: "write", Result: ResultRunning})
+	m.boot()
+	if a := m.status().Last; a.Result != ResultFailed || !strings.Contains(a.Reason, "interrupted at stage write") {
+		t.Fatalf("%+v", a)
+	}
+	m.mustUpgrade(Options{}, "0.2.0")
+	if !m.boot() {
+		t.Fatal("not on trial")
+	}
+	for _, err := range []error{
+		func() error { _, err := m.upgrade(Options{Version: "0.1.0", AllowDowngrade: true}); return err }(),
+		func() error { _, err := m.updater().Rollback(); return err }(),
+	} {
+		if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "on trial") {
+			t.Fatalf("on trial: %v", err)
+		}
+	}
+	if a := m.status().Last; a.Result != ResultRebooting || a.To.Version != "0.2.0" {
+		t.Fatalf("the trial's attempt was replaced: %+v", a)
+	}
+}

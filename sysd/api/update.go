@@ -42,8 +42,9 @@ func updateRoutes(mux *http.ServeMux, up Updates) {
 		reply(w, http.StatusOK, up.Status())
 	})
 	// POST /v1/update runs an update and streams its progress; 409 while
-	// another runs. The answer's status is sent with the first line, so
-	// a refusal before any progress is a plain error.
+	// another runs, or while the running slot is on trial. The status is
+	// sent with the first line, so those refusals are plain errors; a
+	// failure later is the last line's error.
 	mux.HandleFunc("POST /v1/update", func(w http.ResponseWriter, r *http.Request) {
 		var opt update.Options
 		if r.ContentLength != 0 {
@@ -70,6 +71,10 @@ func updateRoutes(mux *http.ServeMux, up Updates) {
 			reply(w, http.StatusConflict, Error{err.Error() + ": see os-ctl status"})
 			return
 		}
+		if errors.Is(err, update.ErrRefused) && !started {
+			reply(w, http.StatusConflict, Error{err.Error()})
+			return
+		}
 		start()
 		line := UpgradeLine{Attempt: &a, Done: true}
 		if err != nil {
@@ -83,8 +88,10 @@ func updateRoutes(mux *http.ServeMux, up Updates) {
 		switch {
 		case errors.Is(err, update.ErrBusy):
 			reply(w, http.StatusConflict, Error{err.Error() + ": see os-ctl status"})
-		case err != nil:
+		case errors.Is(err, update.ErrRefused):
 			reply(w, http.StatusConflict, Error{err.Error()})
+		case err != nil:
+			reply(w, http.StatusInternalServerError, Error{err.Error()})
 		default:
 			reply(w, http.StatusAccepted, to)
 		}
