@@ -1,6 +1,7 @@
 package update
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -12,7 +13,7 @@ import (
 // partition dev, syncs it, and reads back what the device then holds: it
 // must have the signed length and SHA-256, or the slot is not installed.
 // progress, if not nil, sees "write" and then "verify" bytes.
-func WriteSlot(dev, src string, want Target, progress func(stage string, done, total int64)) error {
+func WriteSlot(ctx context.Context, dev, src string, want Target, progress func(stage string, done, total int64)) error {
 	in, err := os.Open(src)
 	if err != nil {
 		return fmt.Errorf("write slot %s: %w", dev, err)
@@ -33,7 +34,7 @@ func WriteSlot(dev, src string, want Target, progress func(stage string, done, t
 	if _, err := out.Seek(0, io.SeekStart); err != nil {
 		return fmt.Errorf("write slot %s: %w", dev, err)
 	}
-	w := &counter{w: out, total: want.Length, progress: stage(progress, "write")}
+	w := &counter{w: ctxWriter{ctx, out}, total: want.Length, progress: stage(progress, "write")}
 	if _, err := io.Copy(w, io.LimitReader(in, want.Length)); err != nil {
 		return fmt.Errorf("write slot %s: %w", dev, err)
 	}
@@ -51,6 +52,19 @@ func WriteSlot(dev, src string, want Target, progress func(stage string, done, t
 		return fmt.Errorf("write slot %s: %w: the device did not keep what was written", dev, err)
 	}
 	return nil
+}
+
+// ctxWriter stops a copy once ctx ends (the update was cancelled).
+type ctxWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (c ctxWriter) Write(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.w.Write(p)
 }
 
 // stage names the bytes a counter reports.

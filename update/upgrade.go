@@ -319,7 +319,7 @@ func (u *Updater) upgrade(ctx context.Context, opt Options, a *Attempt, report f
 	// need not write it again: reading is cheaper, and the same check.
 	if prev.Version == offer.Version && VerifySlot(dev, offer.Parts["root.img"], nil) == nil {
 		report(Progress{Stage: "write", Msg: fmt.Sprintf("slot %s (%s) already holds %s", slot, dev, offer.Version)})
-	} else if err := u.writeSlot(dev, filepath.Join(dir, "root.img"), offer.Parts["root.img"], report, func() error {
+	} else if err := u.writeSlot(ctx, dev, filepath.Join(dir, "root.img"), offer.Parts["root.img"], report, func() error {
 		if paused == nil {
 			paused = pause("write")
 		}
@@ -329,6 +329,9 @@ func (u *Updater) upgrade(ctx context.Context, opt Options, a *Attempt, report f
 	}
 
 	// The slot's kernel and initramfs: temp file, fsync, rename.
+	if err := ctx.Err(); err != nil {
+		return at("esp", err)
+	}
 	a.Stage = "esp"
 	if err := m.Records.SaveAttempt(*a); err != nil {
 		return at("esp", err)
@@ -364,6 +367,9 @@ func (u *Updater) upgrade(ctx context.Context, opt Options, a *Attempt, report f
 	}
 
 	// The entry: installed behind the running slot's, then preferred.
+	if err := ctx.Err(); err != nil {
+		return at("entry", err)
+	}
 	a.Stage = "entry"
 	if err := pause("entry"); err != nil {
 		return at("entry", err)
@@ -375,6 +381,9 @@ func (u *Updater) upgrade(ctx context.Context, opt Options, a *Attempt, report f
 		return at("entry", err)
 	}
 	if err := pause("installed"); err != nil {
+		return at("entry", err)
+	}
+	if err := ctx.Err(); err != nil {
 		return at("entry", err)
 	}
 	gen, err := u.entries().MaxGeneration()
@@ -422,10 +431,10 @@ func fileSize(path string) int64 {
 
 // writeSlot writes the partition, reporting progress, and calls pause
 // halfway.
-func (u *Updater) writeSlot(dev, src string, t Target, report func(Progress), pause func() error) error {
+func (u *Updater) writeSlot(ctx context.Context, dev, src string, t Target, report func(Progress), pause func() error) error {
 	report(Progress{Stage: "write", Msg: "root.img to " + dev})
 	var paused error
-	err := WriteSlot(dev, src, t, func(stage string, done, total int64) {
+	err := WriteSlot(ctx, dev, src, t, func(stage string, done, total int64) {
 		report(Progress{Stage: stage, Msg: "root.img", Done: done, Total: total})
 		if stage == "write" && done >= total/2 && paused == nil {
 			paused = pause()
