@@ -41,13 +41,20 @@ type updates struct {
 	cfg    atomic.Pointer[userdata.Update] // the berth.update in force
 	reboot func() error
 	out    io.Writer // the console, for the gate's stable lines
+	// espReady is closed once the ESP is checked and mounted: off the
+	// boot's critical path (fsck.fat takes seconds under emulation), and
+	// awaited by everything that reads or writes the ESP.
+	espReady chan struct{}
 }
 
 func newUpdates(l *log.Logger, out io.Writer, r *reaper.Reaper, version, slot string, reboot func() error) *updates {
-	if err := mountESP(l, r); err != nil {
-		l.Printf("update: %v: updates and the health gate are off", err)
-	}
-	x := &updates{l: l, reboot: reboot, out: out}
+	x := &updates{l: l, reboot: reboot, out: out, espReady: make(chan struct{})}
+	go func() {
+		defer close(x.espReady)
+		if err := mountESP(l, r); err != nil {
+			l.Printf("update: %v: updates and the health gate are off", err)
+		}
+	}()
 	x.u = &update.Updater{Machine: update.Machine{
 		Slot: slot, Version: version,
 		Records: update.Records{Dir: updateDir},
@@ -145,6 +152,7 @@ func duration(s string, def time.Duration) time.Duration {
 // the slot good, or records why not and reboots, and the boot loader
 // falls back to the other slot.
 func (x *updates) gate(ctx context.Context, m *service.Manager) {
+	<-x.espReady
 	trial, err := x.u.Booted(time.Now().UTC())
 	if err != nil {
 		x.l.Printf("update: %v", err)
@@ -190,6 +198,7 @@ func (x *updates) gate(ctx context.Context, m *service.Manager) {
 // loop checks for updates every interval (±10%) and does what the
 // strategy says.
 func (x *updates) loop(ctx context.Context) {
+	<-x.espReady
 	first := true
 	for {
 		iv := duration(x.config().Interval, 6*time.Hour)
@@ -241,12 +250,19 @@ func (x *updates) loop(ctx context.Context) {
 
 // The API's Updates.
 
-func (x *updates) Status() update.Status { return x.u.Status(x.strategy()) }
+func (x *updates) Status() update.Status {
+	<-x.espReady
+	return x.u.Status(x.strategy())
+}
 
 func (x *updates) Upgrade(ctx context.Context, opt update.Options, report func(update.Progress)) (update.Attempt, error) {
+	<-x.espReady
 	return x.u.Upgrade(ctx, opt, report)
 }
 
-func (x *updates) Rollback() (update.SlotRelease, error) { return x.u.Rollback() }
+func (x *updates) Rollback() (update.SlotRelease, error) {
+	<-x.espReady
+	return x.u.Rollback()
+}
 
 func (x *updates) SetChannel(name string) error { return x.u.Machine.Records.SetChannel(name) }
