@@ -119,7 +119,7 @@ func (x *updates) configure(c *userdata.Update) {
 	x.u.Configure(update.Source{
 		Server: cfg.Server, Channel: cfg.Channel, Root: root,
 		MetadataDir: updateDir + "/metadata", Arch: runtime.GOARCH,
-		HTTP: &http.Client{Timeout: 0, Transport: &http.Transport{ResponseHeaderTimeout: 30 * time.Second}},
+		HTTP: &http.Client{Transport: &http.Transport{ResponseHeaderTimeout: 30 * time.Second}},
 	}, cfg.Tries)
 }
 

@@ -1,6 +1,7 @@
 package update
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -156,4 +157,24 @@ func TestEntriesEmptyFile(t *testing.T) {
 	if b, _, _ := d.Slot("B"); b.Generation != 2 {
 		t.Fatalf("slot B: %+v", b)
 	}
+}
+
+// Boot does to the entries what systemd-boot does when it boots: picks
+// the first, and counts a try on it. It returns the entry as booted.
+func (d Entries) Boot() (SlotEntry, error) {
+	es, err := d.List()
+	if err != nil || len(es) == 0 {
+		return SlotEntry{}, fmt.Errorf("boot: no entry to boot in %s (%v)", d.Dir, err)
+	}
+	e := es[0]
+	if e.Counting && e.Left > 0 {
+		n := e.Entry
+		n.Left--
+		n.Done++
+		if err := os.Rename(filepath.Join(d.Dir, e.File), filepath.Join(d.Dir, n.Name())); err != nil {
+			return e, err
+		}
+		e.Entry, e.File = n, n.Name()
+	}
+	return e, nil
 }

@@ -84,13 +84,12 @@ func (c *client) upgrade(args []string) error {
 // progressView prints progress: a line per step, and on a terminal a
 // bar for byte counts, redrawn in place.
 type progressView struct {
-	w         io.Writer
-	tty       bool
-	last      string // stage+msg of the last line printed
-	bar       bool   // a bar is on the current line
-	lastPct   int64
-	lastDraw  time.Time
-	lastStage string
+	w        io.Writer
+	tty      bool
+	last     string // stage+msg of the last line printed
+	bar      bool   // a bar is on the current line
+	lastPct  int64
+	lastDraw time.Time
 }
 
 func newProgressView(w io.Writer) *progressView {
