@@ -75,15 +75,7 @@ func (p *parser) berth(n *yaml.Node, path string, b *Berth) {
 						u.RebootWindow = s
 					}
 				},
-				"tries": func(p *parser, n *yaml.Node, path string) {
-					if v, ok := p.integer(n, path); ok {
-						if v < 1 || v > 9 {
-							p.errorf(n, path, "give 1 to 9", "tries %d is out of range", v)
-							return
-						}
-						u.Tries = v
-					}
-				},
+				"tries": setIntIn(&u.Tries, 1, 9, "tries", "give 1 to 9"),
 				"health_checks": func(p *parser, n *yaml.Node, path string) {
 					if l, ok := p.strs(n, path, false); ok {
 						for i, c := range l {
@@ -180,15 +172,7 @@ func (p *parser) iface(n *yaml.Node, path string) (Interface, bool) {
 				}
 			})
 		},
-		"mtu": func(p *parser, n *yaml.Node, path string) {
-			if v, ok := p.integer(n, path); ok {
-				if v < 68 || v > 65535 {
-					p.errorf(n, path, "between 68 and 65535", "MTU %d is out of range", v)
-					return
-				}
-				i.MTU = v
-			}
-		},
+		"mtu": setIntIn(&i.MTU, 68, 65535, "MTU", "between 68 and 65535"),
 		"dns": func(p *parser, n *yaml.Node, path string) {
 			p.list(n, path, func(item *yaml.Node, ipath string) {
 				if s, ok := addr(p, item, ipath, false); ok {

@@ -118,6 +118,20 @@ func setDuration(dst *string) handler {
 	}
 }
 
+// setIntIn is setStr for a whole number from lo to hi; what names it in
+// the error, fix says what to write.
+func setIntIn(dst *int, lo, hi int, what, fix string) handler {
+	return func(p *parser, n *yaml.Node, path string) {
+		if v, ok := p.integer(n, path); ok {
+			if v < lo || v > hi {
+				p.errorf(n, path, fix, "%s %d is out of range", what, v)
+				return
+			}
+			*dst = v
+		}
+	}
+}
+
 // setBool is setStr for a boolean key.
 func setBool(dst *bool) handler {
 	return func(p *parser, n *yaml.Node, path string) {
