@@ -77,20 +77,33 @@ func (s *sys) Network() any {
 		Lease: &network.Lease{Address: "10.0.2.15/24", Server: "10.0.2.2", Router: "10.0.2.2"}}}, Routes: []string{"default via 10.0.2.2 dev eth0"}, DNS: []string{"10.0.2.3"}}
 }
 
-func serve(t *testing.T) (*fake, *sys, func(args ...string) (int, string, string)) {
-	f := &fake{log: logs.New("", 10, 0)}
-	f.log.Printf("hello")
-	f.log.Printf("world")
-	s := &sys{}
+// serveAPI serves sysd's API with fakes behind it on a socket, until the
+// test ends, and returns the socket.
+func serveAPI(t *testing.T, f *fake, s *sys, up api.Updates) string {
 	sock := filepath.Join(t.TempDir(), "api.sock")
 	ln, err := api.Listen(sock)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: api.Handler(f, s, nil)}
+	srv := &http.Server{Handler: api.Handler(f, s, up)}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
-	return f, s, func(args ...string) (int, string, string) {
+	return sock
+}
+
+func serve(t *testing.T) (*fake, *sys, func(args ...string) (int, string, string)) {
+	f := &fake{log: logs.New("", 10, 0)}
+	f.log.Printf("hello")
+	f.log.Printf("world")
+	s := &sys{}
+	sock := serveAPI(t, f, s, nil)
+	return f, s, runner(sock)
+}
+
+// runner runs os-ctl in-process against the API on sock and returns its
+// exit status, stdout and stderr.
+func runner(sock string) func(args ...string) (int, string, string) {
+	return func(args ...string) (int, string, string) {
 		var out, errb bytes.Buffer
 		code := Main(Env{Args: args, Stdout: &out, Stderr: &errb, Socket: sock})
 		return code, out.String(), errb.String()
@@ -159,14 +172,7 @@ func TestEventStreamAndJSONLogs(t *testing.T) {
 }
 
 func TestEventStream(t *testing.T) {
-	sock := filepath.Join(t.TempDir(), "api.sock")
-	ln, err := api.Listen(sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: api.Handler(&fake{log: logs.New("", 1, 0)}, &sys{}, nil)}
-	go srv.Serve(ln)
-	defer srv.Close()
+	sock := serveAPI(t, &fake{log: logs.New("", 1, 0)}, &sys{}, nil)
 	resp, err := api.Client(sock).Get("http://sysd/v1/events")
 	if err != nil {
 		t.Fatal(err)

@@ -1,15 +1,11 @@
 package osctl
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"berth.dev/berth/sysd/api"
 	"berth.dev/berth/sysd/logs"
 	"berth.dev/berth/update"
 )
@@ -56,19 +52,8 @@ func (f *fakeUpdates) SetChannel(name string) error {
 
 func TestUpgradeCommands(t *testing.T) {
 	up := &fakeUpdates{channel: "beta"}
-	sock := filepath.Join(t.TempDir(), "api.sock")
-	ln, err := api.Listen(sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: api.Handler(&fake{log: logs.New("", 1, 0)}, &sys{}, up)}
-	go srv.Serve(ln)
-	defer srv.Close()
-	run := func(args ...string) (int, string, string) {
-		var out, errb bytes.Buffer
-		code := Main(Env{Args: args, Stdout: &out, Stderr: &errb, Socket: sock})
-		return code, out.String(), errb.String()
-	}
+	sock := serveAPI(t, &fake{log: logs.New("", 1, 0)}, &sys{}, up)
+	run := runner(sock)
 
 	code, out, _ := run("upgrade", "--no-reboot", "--channel", "alpha")
 	if code != 0 || !up.opt.NoReboot || up.opt.Channel != "alpha" ||
