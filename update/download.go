@@ -22,8 +22,11 @@ type Target struct {
 // attempt left in path+".part" (HTTP Range), retrying a cut connection up
 // to tries times, and never reading more than t.Length bytes (a server
 // cannot fill the disk). Only a file of the right length and SHA-256 is
-// renamed to path (a path already holding it is kept); a mismatch removes the partial file, so the next try
-// starts afresh. progress, if not nil, sees the bytes held so far.
+// renamed to path (a path already holding it is kept); a mismatch removes
+// the partial file. A file resumed from an earlier call that then does
+// not match is fetched once more from the start: a power cut can leave
+// a partial file whose tail the disk never got.
+// progress, if not nil, sees the bytes held so far.
 func Download(ctx context.Context, c *http.Client, t Target, path string, tries int, progress func(done, total int64)) error {
 	if verify(path, t) == nil {
 		// Fetched and verified by an attempt that failed later.
@@ -33,6 +36,30 @@ func Download(ctx context.Context, c *http.Client, t Target, path string, tries 
 		return nil
 	}
 	part := path + ".part"
+	resumed := fileSize(part) > 0
+	err := download(ctx, c, t, part, tries, progress)
+	var mismatch *mismatchError
+	if resumed && errors.As(err, &mismatch) {
+		err = download(ctx, c, t, part, tries, progress)
+	}
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(part, path); err != nil {
+		return fmt.Errorf("download %s: %w", t.URL, err)
+	}
+	return nil
+}
+
+// mismatchError is a complete file that is not the signed one.
+type mismatchError struct{ err error }
+
+func (m *mismatchError) Error() string { return m.err.Error() }
+func (m *mismatchError) Unwrap() error { return m.err }
+
+// download fetches t into part, with tries, and verifies it; a file that
+// does not match is removed.
+func download(ctx context.Context, c *http.Client, t Target, part string, tries int, progress func(done, total int64)) error {
 	for attempt := 1; ; attempt++ {
 		err := fetch(ctx, c, t, part, progress)
 		if err == nil {
@@ -50,10 +77,7 @@ func Download(ctx context.Context, c *http.Client, t Target, path string, tries 
 	}
 	if err := verify(part, t); err != nil {
 		os.Remove(part)
-		return fmt.Errorf("download %s: %w", t.URL, err)
-	}
-	if err := os.Rename(part, path); err != nil {
-		return fmt.Errorf("download %s: %w", t.URL, err)
+		return &mismatchError{fmt.Errorf("download %s: %w", t.URL, err)}
 	}
 	return nil
 }

@@ -205,3 +205,32 @@ func TestDownloadStalledServer(t *testing.T) {
 		t.Fatal("wrong content")
 	}
 }
+
+// A power cut can leave a partial file whose tail never reached the
+// disk: resumed, it does not match; it is fetched once more from 0.
+func TestDownloadTornPartialFile(t *testing.T) {
+	data := payload(200 << 10)
+	s := &cutServer{data: data}
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	out := filepath.Join(t.TempDir(), "root.img")
+	torn := append(append([]byte(nil), data[:40<<10]...), make([]byte, 10<<10)...)
+	os.WriteFile(out+".part", torn, 0o600)
+	if err := Download(context.Background(), srv.Client(), target(srv.URL, data), out, 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(out); !bytes.Equal(got, data) {
+		t.Fatal("wrong content")
+	}
+	if want := []string{"bytes=51200-", ""}; fmt.Sprint(s.ranges) != fmt.Sprint(want) {
+		t.Errorf("requests %q, want %q", s.ranges, want)
+	}
+	// A tampered file fetched afresh is still refused, and not twice.
+	s.ranges = nil
+	s.data = append([]byte(nil), data...)
+	s.data[7] ^= 1
+	os.Remove(out)
+	if err := Download(context.Background(), srv.Client(), target(srv.URL, data), filepath.Join(t.TempDir(), "x"), 1, nil); err == nil || !strings.Contains(err.Error(), "tampered") || len(s.ranges) != 1 {
+		t.Fatalf("%v, requests %q", err, s.ranges)
+	}
+}
