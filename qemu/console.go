@@ -22,6 +22,11 @@ type Console struct {
 	mu      sync.Mutex
 	lines   []Line
 	partial string
+	// carry is the start of a line a kernel message broke into: the
+	// kernel prints on the serial port directly, in the middle of a line
+	// a process is writing, and the rest of that line comes after the
+	// kernel's.
+	carry   string
 	closed  bool
 	changed chan struct{} // closed and replaced on every change
 	cursor  int
@@ -44,13 +49,13 @@ func (c *Console) read(r io.Reader) {
 			}
 			c.partial += strings.ReplaceAll(s, "\r", "")
 			if strings.HasSuffix(c.partial, "\n") {
-				c.lines = append(c.lines, Line{time.Now(), strings.TrimSuffix(c.partial, "\n")})
+				c.add(time.Now(), strings.TrimSuffix(c.partial, "\n"))
 				c.partial = ""
 			}
 		}
 		if err != nil {
-			if c.partial != "" {
-				c.lines = append(c.lines, Line{time.Now(), c.partial})
+			if c.partial != "" || c.carry != "" {
+				c.add(time.Now(), c.partial)
 				c.partial = ""
 			}
 			c.closed = true
@@ -61,6 +66,28 @@ func (c *Console) read(r io.Reader) {
 		if err != nil {
 			return
 		}
+	}
+}
+
+// kernelRecord is where a kernel message starts: its timestamp, with the
+// six decimals printk uses (Berth's own berth.debug=1 stamps have three).
+var kernelRecord = regexp.MustCompile(`\[ *\d+\.\d{6}\] `)
+
+// add files one physical line as the lines a person reads in it: a kernel
+// message that came in the middle of a line is a line of its own, and the
+// broken line is joined again with its rest, which follows the kernel's
+// message on the next physical line.
+func (c *Console) add(at time.Time, s string) {
+	loc := kernelRecord.FindStringIndex(s)
+	switch {
+	case loc == nil:
+		c.lines = append(c.lines, Line{at, c.carry + s})
+		c.carry = ""
+	case loc[0] > 0:
+		c.carry += s[:loc[0]]
+		c.lines = append(c.lines, Line{at, s[loc[0]:]})
+	default: // a kernel line; a broken line's rest is still to come
+		c.lines = append(c.lines, Line{at, s})
 	}
 }
 
@@ -139,6 +166,6 @@ func (c *Console) Tail(n int) string {
 		b.WriteString(l.Text)
 		b.WriteByte('\n')
 	}
-	b.WriteString(c.partial)
+	b.WriteString(c.carry + c.partial)
 	return b.String()
 }

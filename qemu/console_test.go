@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 )
@@ -83,5 +84,46 @@ func TestArgs(t *testing.T) {
 	}
 	if !has(efi, "-drive", "if=pflash,format=raw,file=/d/OVMF_VARS.fd") || has(efi, "-no-reboot") {
 		t.Errorf("EFI boot args: %v", efi)
+	}
+}
+
+// A kernel message printed into the middle of a Berth line is a line of
+// its own, and the Berth line is whole again; a malformed line stays
+// malformed.
+func TestConsoleKernelMessageInsideALine(t *testing.T) {
+	for _, tc := range []struct {
+		name, in string
+		want     []string
+	}{
+		{"at the end", "berth: ready version=0.1.0 slot=A boot_ms=8327[    8.483163] loop1: detected capacity change from 0 to 124392\r\n\r\nnext\r\n",
+			[]string{"[    8.483163] loop1: detected capacity change from 0 to 124392", "berth: ready version=0.1.0 slot=A boot_ms=8327", "next"}},
+		{"in the middle, twice", "berth: rea[    1.000001] one\r\n[    1.000002] two\r\ndy slot=A\r\n",
+			[]string{"[    1.000001] one", "[    1.000002] two", "berth: ready slot=A"}},
+		{"a kernel line alone", "[   10.100000] eth0: link up\r\nberth: x\r\n",
+			[]string{"[   10.100000] eth0: link up", "berth: x"}},
+		{"berth's own debug stamp is not the kernel's", "[    8.483] berth: ready\r\n",
+			[]string{"[    8.483] berth: ready"}},
+		{"cut off by the end of output", "berth: rea[    1.000001] one\r\n",
+			[]string{"[    1.000001] one", "berth: rea"}},
+		{"malformed stays malformed", "berth: ready boot_ms=83x27\r\n",
+			[]string{"berth: ready boot_ms=83x27"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newConsole(nil)
+			c.read(strings.NewReader(tc.in))
+			var got []string
+			for _, l := range c.Lines() {
+				got = append(got, l.Text)
+			}
+			if strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
+				t.Fatalf("lines:\n%q\nwant:\n%q", got, tc.want)
+			}
+		})
+	}
+	c := newConsole(nil)
+	c.read(strings.NewReader("berth: ready version=0.1.0 slot=A boot_ms=83x27[    8.483163] loop1: x\r\n\r\n"))
+	_, _, err := c.Expect(regexp.MustCompile(`^berth: ready version=(\S+) slot=([AB]) boot_ms=(\d+)$`), time.Second)
+	if err == nil {
+		t.Fatal("a malformed ready line matched")
 	}
 }
