@@ -22,18 +22,23 @@ func Logger(w io.Writer) *log.Logger {
 	return log.New(w, "berth: ", 0)
 }
 
-// stamped puts the boot clock in front of each write (one log line).
+// stamped puts the boot clock in front of each write (one log line). The
+// stamp and the line go out in one write: two writes would let another
+// writer's line, or the kernel's, fall between them.
 type stamped struct {
-	mu sync.Mutex
-	w  io.Writer
+	mu  sync.Mutex
+	w   io.Writer
+	buf []byte
 }
 
 func (s *stamped) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ms := SinceBootMS()
-	if _, err := fmt.Fprintf(s.w, "[%5d.%03d] ", ms/1000, ms%1000); err != nil {
+	s.buf = fmt.Appendf(s.buf[:0], "[%5d.%03d] ", ms/1000, ms%1000)
+	s.buf = append(s.buf, p...)
+	if _, err := s.w.Write(s.buf); err != nil {
 		return 0, err
 	}
-	return s.w.Write(p)
+	return len(p), nil
 }

@@ -44,6 +44,8 @@ type pid1 struct {
 	// sysdStop is closed to tell the supervisor loop to stop sysd.
 	sysdStop chan struct{}
 	sysdDone chan struct{}
+	// console is the console log level the machine booted with.
+	console consoleLevel
 }
 
 // Main runs PID 1. It does not return; on a panic it shuts the machine
@@ -68,6 +70,10 @@ func (p *pid1) run() {
 		p.log.Printf("early file system: %v", err)
 	}
 	p.log.Printf("init stage 2 version=%s", osrelease.Version("/etc/os-release"))
+	var err error
+	if p.console, err = readConsoleLevel(printkFile); err != nil {
+		p.log.Print(err)
+	}
 	// Ctrl-Alt-Del becomes SIGINT to PID 1 instead of an instant reboot.
 	if err := unix.Reboot(unix.LINUX_REBOOT_CMD_CAD_OFF); err != nil {
 		p.log.Printf("ctrl-alt-del to SIGINT: %v", err)

@@ -26,6 +26,13 @@ func (p *pid1) superviseSysd() {
 		} else {
 			select {
 			case e := <-exited:
+				// A SysRq kill leaves the console at "debug": quiet it
+				// before anything more is printed there.
+				if changed, err := p.console.restore(); err != nil {
+					p.log.Print(err)
+				} else if changed {
+					p.log.Printf("console log level %d restored", p.console.level)
+				}
 				p.log.Printf("sysd: %v", e)
 			case <-p.sysdStop:
 				p.stopSysd(pid, exited)

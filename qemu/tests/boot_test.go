@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -170,19 +171,35 @@ func TestStatePersistsAndIsRecreated(t *testing.T) {
 }
 
 // Alt-SysRq-I on the console kills every process but PID 1; PID 1 starts
-// sysd again and the machine comes back to ready.
+// sysd again and the machine comes back to ready. The kernel leaves the
+// console log level at "debug" after SysRq-I; PID 1 puts the boot's level
+// back, so that kernel messages do not break Berth's console lines.
 func TestSysdKilledIsRestarted(t *testing.T) {
 	t.Parallel()
 	b := qemu.FindBuild(t)
-	vm := qemu.StartT(t, direct(b, "A"))
-	expectReady(t, vm, "A")
+	vm, sh := bootShell(t, direct(b, "A"))
+	level := strings.Fields(must(t, sh, "cat /proc/sys/kernel/printk"))[0]
+	if level != "4" {
+		t.Fatalf("console log level at boot: %s, want 4 (loglevel=4 on the kernel command line)", level)
+	}
+	sh.Close()
 	if err := vm.SendKeys("alt", "sysrq", "i"); err != nil {
 		t.Fatal(err)
 	}
-	vm.MustExpect(t, `sysd: pid \d+ killed by signal killed`, 30*time.Second)
+	vm.MustExpect(t, `^berth: console log level 4 restored$`, 30*time.Second)
+	vm.MustExpect(t, `sysd: pid \d+ killed by signal killed`, 5*time.Second)
 	vm.MustExpect(t, `sysd: restarting in`, 5*time.Second)
 	vm.MustExpect(t, `^berth: sysd starting pid=\d+$`, 30*time.Second)
 	expectReady(t, vm, "A")
+	vm.MustExpect(t, `^berth: service debug-shell\.service: up$`, 60*time.Second)
+	sh, err := vm.Shell()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sh.Close()
+	if level := strings.Fields(must(t, sh, "cat /proc/sys/kernel/printk"))[0]; level != "4" {
+		t.Fatalf("console log level after SysRq-I and the restart: %s, want 4", level)
+	}
 }
 
 // Ctrl-Alt-Del reaches PID 1 as SIGINT and gives a clean reboot (QEMU,
