@@ -110,20 +110,8 @@ func imageTree(c Config, name string, pkgs []Pkg) (Tree, error) {
 			t.Symlink("/bin/sh", "dash")
 		}
 	}
-	// vim-tiny's alternatives, which its maintainer script would make.
-	if _, ok := t["/usr/bin/vim.tiny"]; ok {
-		t.Symlink("/usr/bin/vi", "vim.tiny")
-		t.Symlink("/usr/bin/editor", "vim.tiny")
-	}
-	// iptables' alternatives, which its maintainer script would make: the
-	// nft back end (Debian's default; the kernel's legacy tables are not
-	// loaded).
-	if _, ok := t["/usr/sbin/xtables-nft-multi"]; ok {
-		for _, n := range []string{"iptables", "iptables-save", "iptables-restore", "ip6tables", "ip6tables-save", "ip6tables-restore"} {
-			if _, ok := t["/usr/sbin/"+n]; !ok {
-				t.Symlink("/usr/sbin/"+n, n+"-nft")
-			}
-		}
+	if err := applyAlternatives(c, name, t); err != nil {
+		return nil, err
 	}
 	if extra := filepath.Join(c.Rootfs, "images", name, "root"); exists(extra) {
 		if err := t.CopyDir("/", extra); err != nil {

@@ -134,23 +134,32 @@ func (e Entry) Content() ([]byte, error) {
 	return b, nil
 }
 
-// Resolve follows symlinks inside the tree (not on the host) and returns
-// the final path, for finding a library whose soname is a link.
+// Resolve follows symlinks inside the tree (not on the host), in every
+// component of p (a usr-merged /bin is a link to usr/bin), and returns the
+// final path, for finding a library whose soname is a link.
 func (t Tree) Resolve(p string) (string, bool) {
-	p = clean(p)
-	for i := 0; i < 16; i++ {
-		e, ok := t[p]
+	rest := strings.Split(strings.TrimPrefix(clean(p), "/"), "/")
+	cur := "/"
+	for hops := 0; len(rest) > 0; {
+		next := path.Join(cur, rest[0])
+		rest = rest[1:]
+		e, ok := t[next]
 		if !ok {
 			return "", false
 		}
 		if e.Kind != Link {
-			return p, true
+			cur = next
+			continue
 		}
-		if strings.HasPrefix(e.Target, "/") {
-			p = clean(e.Target)
-		} else {
-			p = clean(path.Join(path.Dir(p), e.Target))
+		if hops++; hops > 16 {
+			return "", false
 		}
+		target := e.Target
+		if !strings.HasPrefix(target, "/") {
+			target = path.Join(cur, target)
+		}
+		rest = append(strings.Split(strings.TrimPrefix(clean(target), "/"), "/"), rest...)
+		cur = "/"
 	}
-	return "", false
+	return cur, true
 }
