@@ -39,4 +39,8 @@ var steps = []early.Step{
 	// the console ends every process but PID 1, which then starts sysd
 	// afresh; the console operator owns the machine anyway.
 	early.Write{Path: "/proc/sys/kernel/sysrq", Content: "502\n"},
+	// ping for every user through ICMP datagram sockets (systemd's default
+	// too): the images carry no setuid bit or file capability for ping,
+	// which iputils' maintainer script would have set.
+	early.Write{Path: "/proc/sys/net/ipv4/ping_group_range", Content: "0 2147483647\n"},
 }

@@ -3,10 +3,12 @@ package tests
 import (
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -42,12 +44,23 @@ func dialSSH(t *testing.T, port int, cfg *ssh.ClientConfig, timeout time.Duratio
 
 // sshKey returns a new key pair: the signer and its authorized_keys line.
 func sshKey(t *testing.T) (ssh.Signer, string) {
+	signer, line, _ := sshKeyPair(t)
+	return signer, line
+}
+
+// sshKeyPair is sshKey with the private key in OpenSSH's file format too,
+// for the host's ssh and scp.
+func sshKeyPair(t *testing.T) (ssh.Signer, string, []byte) {
 	_, priv, _ := ed25519.GenerateKey(rand.Reader)
 	signer, err := ssh.NewSignerFromKey(priv)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return signer, strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey())))
+	block, err := ssh.MarshalPrivateKey(priv, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signer, strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey()))), pem.EncodeToMemory(block)
 }
 
 // runInput runs cmd over SSH with stdin from in.
@@ -76,7 +89,7 @@ func run(t *testing.T, c *ssh.Client, cmd string) string {
 // refused; the admin has sudo, os-ctl and the host's view.
 func TestConsoleSSH(t *testing.T) {
 	t.Parallel()
-	signer, key := sshKey(t)
+	signer, key, keyPEM := sshKeyPair(t)
 	dir := t.TempDir()
 	ud := filepath.Join(dir, "user-data")
 	// alice has a password (openssl passwd -6 serial-secret): good for
@@ -114,6 +127,13 @@ write_files:
 	if out := run(t, c, "id -un; id -u; sudo -n id -un; sudo -n os-ctl service ls"); !strings.HasPrefix(out, "berth\n1000\nroot\n") || !strings.Contains(out, "console") {
 		t.Errorf("in the console:\n%s", out)
 	}
+	t.Run("admin tools", func(t *testing.T) {
+		if _, err := vm.Console.Seen(regexp.MustCompile(`^berth: service docker\.service: up$`), 3*time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		adminTools(t, c)
+	})
+	t.Run("scp", func(t *testing.T) { scpTo(t, c, port, keyPEM) })
 
 	pwCfg := &ssh.ClientConfig{User: "alice", Auth: []ssh.AuthMethod{ssh.Password("serial-secret")},
 		HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 30 * time.Second}
@@ -147,3 +167,68 @@ write_files:
 		t.Error("root logged in with a key in /root/.ssh/authorized_keys")
 	}
 }
+
+// The tools an admin types, each on PATH (a login shell's, and a command's
+// over ssh) and doing its job.
+var adminCommands = []string{"hostname", "grep", "sed", "gawk", "awk", "find", "xargs", "gzip", "xz", "tar", "diff",
+	"mount", "umount", "lsblk", "findmnt", "which", "ping", "dig", "nslookup", "nc", "ps", "pgrep", "top", "free",
+	"killall", "pstree", "fuser", "less", "jq", "tcpdump", "strace", "htop", "rsync", "tmux", "file", "ip", "ss",
+	"lsof", "lspci", "ethtool", "nft", "fdisk", "dmidecode", "curl", "nano", "vi", "sudo", "os-ctl", "docker"}
+
+func adminTools(t *testing.T, c *ssh.Client) {
+	list := strings.Join(adminCommands, " ")
+	for _, shell := range []string{"bash -lc", "bash -c"} {
+		out := run(t, c, shell+" 'for c in "+list+"; do command -v $c >/dev/null || echo missing: $c; done; echo checked'")
+		if out != "checked\n" {
+			t.Errorf("%s: commands not on PATH:\n%s", shell, out)
+		}
+	}
+	checks := []struct{ cmd, want string }{
+		{"hostname", `^berth-[0-9a-f]{8}\n$`},
+		{"ps aux | grep '[d]ockerd' | grep -c containerd", `^1\n$`},
+		{"echo a,b,c | awk -F, '{print $2}' | sed s/b/B/", `^B\n$`},
+		{"printf '1\\n2\\n' | xargs echo | grep -c '1 2'", `^1\n$`},
+		{"echo zip | gzip | gzip -d; echo xz | xz | xz -d; tar -C /etc -cf - hostname | tar -tf -", `^zip\nxz\nhostname\n$`},
+		{"diff <(echo a) <(echo b) | head -1", `^1c1\n$`},
+		{"mount | grep -c ' on /var type ext4'; lsblk -no NAME | grep -c '^vda$'", `^[1-9]\d*\n1\n$`},
+		{"which bash", `^/(usr/)?bin/bash\n$`},
+		{"echo '{\"a\":[1,2]}' | jq -c .a", `^\[1,2\]\n$`},
+		{"file -b /bin/bash | cut -d, -f1", `^ELF 64-bit LSB pie executable\n$`},
+		{"tmux -V; htop --version | head -1; rsync --version | head -1", `^tmux \d.*\nhtop \d.*\nrsync  version \d`},
+		{"strace -f -e trace=execve true 2>&1 | grep -c execve", `^[1-9]\n$`},
+		// As berth, not root: ICMP sockets for everyone.
+		{"ping -c1 -W10 10.0.2.2 | grep -c '1 received'", `^1\n$`},
+		{"dig +time=5 +tries=2 @$(awk '/^nameserver/{print $2; exit}' /etc/resolv.conf) debian.org | grep -o 'SERVER: [0-9.]*#53'", `^SERVER: 10\.0\.2\.3#53\n$`},
+		{"echo hello | nc -q1 -l 127.0.0.1 7777 & sleep 1; nc -d 127.0.0.1 7777; wait", `^hello\n$`},
+		{"sudo -n timeout 120 tcpdump -c1 -ni any icmp >/tmp/td 2>&1 & td=$!; for i in $(seq 100); do ping -c1 -W1 10.0.2.2 >/dev/null; kill -0 $td 2>/dev/null || break; sleep 1; done; wait $td; grep -o '1 packet captured' /tmp/td", `^1 packet captured\n$`},
+		// bash completes docker with the engine's own completion.
+		{"bash -lic '_completion_loader docker; complete -p docker' 2>/dev/null", `complete -F _docker docker\n$`},
+	}
+	for _, ck := range checks {
+		out := run(t, c, "bash -lc "+shellQuote(ck.cmd))
+		if !regexp.MustCompile(ck.want).MatchString(out) {
+			t.Errorf("%s:\n%s\nwant /%s/", ck.cmd, out, ck.want)
+		}
+	}
+}
+
+// scpTo copies a file to the machine with the host's own scp.
+func scpTo(t *testing.T, c *ssh.Client, port int, keyPEM []byte) {
+	dir := t.TempDir()
+	key := filepath.Join(dir, "id")
+	if err := os.WriteFile(key, keyPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	payload := filepath.Join(dir, "payload.txt")
+	os.WriteFile(payload, []byte("sent by scp\n"), 0o644)
+	out, err := exec.Command("scp", "-i", key, "-P", fmt.Sprint(port), "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+		"-o", "BatchMode=yes", payload, "berth@127.0.0.1:payload.txt").CombinedOutput()
+	if err != nil {
+		t.Fatalf("scp: %v\n%s", err, out)
+	}
+	if got := run(t, c, "cat ~/payload.txt"); got != "sent by scp\n" {
+		t.Fatalf("after scp, ~/payload.txt holds %q", got)
+	}
+}
+
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
