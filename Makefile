@@ -8,13 +8,16 @@ BIN := $(BUILD)/bin
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
 export SOURCE_DATE_EPOCH
 GOBUILD := CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=false -ldflags="-s -w -buildid="
-# Debian packages the host needs to build and boot images; runc (to check
-# sysd's containers against it), cloud-image-utils (cloud-localds makes
-# NoCloud seeds) and iproute2 (network namespaces) only for tests.
-HOST_PKGS := qemu-system-x86 qemu-utils ovmf systemd-boot-efi squashfs-tools mtools dosfstools gdisk e2fsprogs kmod dpkg apt runc cloud-image-utils iproute2
+# Debian packages the host needs to build and boot images, and openssh-client
+# for `make ssh`; runc (to check sysd's containers against it),
+# cloud-image-utils (cloud-localds makes NoCloud seeds), iproute2 (network
+# namespaces) and tmux (the terminal `make run` is tested in) only for tests.
+HOST_PKGS := qemu-system-x86 qemu-utils ovmf systemd-boot-efi squashfs-tools mtools dosfstools gdisk e2fsprogs kmod dpkg apt runc cloud-image-utils iproute2 tmux openssh-client
 TEST_TIMEOUT ?= 60m
 
-.PHONY: all deps image test-releases run run-efi test unit bench lock binaries clean
+.PHONY: all deps image test-releases run ssh test unit bench lock binaries clean
+# A target whose recipe fails leaves no half-made file that looks up to date.
+.DELETE_ON_ERROR:
 
 all: image
 
@@ -30,20 +33,34 @@ $(BUILD)/.deps: Makefile
 	fi
 	@touch $@
 
-binaries: deps
+# The programs that go into the image, and the release tool.
+IMAGE_CMDS := berth-init sysd berth-container-init berth-image berth-release
+define build-binaries
 	@mkdir -p $(BIN)
-	$(GOBUILD) -o $(BIN)/berth-init ./cmd/berth-init
-	$(GOBUILD) -o $(BIN)/sysd ./cmd/sysd
-	$(GOBUILD) -o $(BIN)/berth-container-init ./cmd/berth-container-init
-	$(GOBUILD) -o $(BIN)/berth-image ./cmd/berth-image
-	$(GOBUILD) -o $(BIN)/berth-release ./cmd/berth-release
+	$(foreach c,$(IMAGE_CMDS),$(GOBUILD) -o $(BIN)/$(c) ./cmd/$(c)
+	)
+endef
 
-# The release signing keys: made once, never committed (build/ is not).
-$(BUILD)/keys/root.json: | binaries
-	$(BIN)/berth-release init --keys $(BUILD)/keys
+binaries: deps
+	$(build-binaries)
 
-image: deps binaries $(BUILD)/keys/root.json
+# Everything the image is made of. When none of it changed since the last
+# build (and VERSION is the same), `make image` and `make run` build
+# nothing.
+IMAGE_INPUTS := $(shell find $(addprefix cmd/,$(IMAGE_CMDS)) init sysd image rootfs update internal -type f 2>/dev/null) go.mod go.sum
+VERSION_STAMP := $(BUILD)/.image-version
+$(VERSION_STAMP): FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(VERSION)' | cmp -s - $@ || echo '$(VERSION)' > $@
+FORCE:
+
+image: $(BUILD)/disk.img
+$(BUILD)/disk.img: $(IMAGE_INPUTS) $(VERSION_STAMP) | $(BUILD)/.deps
+	$(build-binaries)
+	@# The release signing keys: made once, never committed (build/ is not).
+	@test -f $(BUILD)/keys/root.json || $(BIN)/berth-release init --keys $(BUILD)/keys
 	$(BIN)/berth-image build -version $(VERSION) -bin $(BIN) -out $(BUILD) -cache $(BUILD)/cache -trust $(BUILD)/keys/root.json
+	@touch $@
 	@ls -l $(BUILD)/release $(BUILD)/disk.img
 
 # Releases the update tests install over the image: 0.2.0 is the image
@@ -51,17 +68,27 @@ image: deps binaries $(BUILD)/keys/root.json
 # gate fails.
 TEST_RELEASES := $(BUILD)/test-releases
 RELEASE_BUILD = $(BIN)/berth-image build -no-disk -bin $(BIN) -cache $(BUILD)/cache -trust $(BUILD)/keys/root.json
-test-releases: image
+test-releases: $(TEST_RELEASES)/.done
+$(TEST_RELEASES)/.done: $(BUILD)/disk.img $(shell find qemu/tests/testdata/broken-release -type f 2>/dev/null)
 	$(RELEASE_BUILD) -version 0.2.0 -out $(TEST_RELEASES)/0.2.0
 	$(RELEASE_BUILD) -version 0.3.0 -overlay qemu/tests/testdata/broken-release -out $(TEST_RELEASES)/0.3.0
 	rm -rf $(TEST_RELEASES)/*/work
+	@touch $@
 
 # Boots the disk through OVMF and systemd-boot on this terminal's serial
-# console; SSH is forwarded to port 2222. Ctrl-A X quits QEMU.
+# console, SSH forwarded to port $(SSH_PORT), your SSH key (or one made
+# under build/ssh) given to the machine as user-data; it prints the ssh
+# command once the machine is ready. Ctrl-A X quits QEMU.
+# RUN_FLAGS: more berth-vm flags (-direct A, -m 2048, -keep, -user-data FILE).
+SSH_PORT ?= 2222
 run: image
-	$(GO) run ./cmd/berth-vm -disk $(BUILD)/disk.img
+	$(GO) run ./cmd/berth-vm -build $(BUILD) -ssh $(SSH_PORT) $(RUN_FLAGS)
 
-lock: deps binaries
+# Logs in to the machine `make run` booted.
+ssh:
+	@$(GO) run ./cmd/berth-vm ssh -build $(BUILD) -ssh $(SSH_PORT)
+
+lock: binaries
 	$(BIN)/berth-image lock -rootfs rootfs
 
 unit:

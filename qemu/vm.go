@@ -42,7 +42,9 @@ type Config struct {
 	// NoReboot makes QEMU exit when the guest reboots.
 	NoReboot bool
 	// Interactive connects the serial console to this process's terminal
-	// instead of capturing it.
+	// (QEMU reads the keyboard from it and sets it raw; Ctrl-A X quits,
+	// Ctrl-C goes to the guest) and shows the guest's output there as it
+	// comes, while still matching it line by line (Expect works).
 	Interactive bool
 	// DebugShell adds a second serial port (ttyS1) on Dir/debug.sock;
 	// with berth.debug_shell on the command line the image runs a root
@@ -66,6 +68,7 @@ type VM struct {
 	waitErr error
 	qmpOnce sync.Mutex
 	qmp     *QMP
+	term    terminal // Interactive: the terminal the console shows on
 }
 
 // Overlay is the VM's copy-on-write disk in dir.
@@ -93,9 +96,14 @@ func Start(cfg Config) (*VM, error) {
 		return nil, err
 	}
 	v.cmd.Stderr = logf
-	var out io.ReadCloser
+	var out io.Reader
 	if cfg.Interactive {
-		v.cmd.Stdin, v.cmd.Stdout = os.Stdin, os.Stdout
+		v.cmd.Stdin = os.Stdin
+		qout, err := v.cmd.StdoutPipe()
+		if err != nil {
+			return nil, err
+		}
+		out = v.term.tee(qout, os.Stdout)
 	} else {
 		if v.stdin, err = v.cmd.StdinPipe(); err != nil {
 			return nil, err
@@ -176,7 +184,8 @@ func (c Config) args() ([]string, error) {
 		"-device", "virtio-blk-pci,drive=disk0",
 	}
 	if c.Interactive {
-		a = append(a, "-serial", "mon:stdio")
+		// mon:stdio, but with Ctrl-C for the guest rather than QEMU.
+		a = append(a, "-chardev", "stdio,id=con,mux=on,signal=off", "-serial", "chardev:con", "-mon", "chardev=con,mode=readline")
 	} else {
 		a = append(a, "-chardev", "stdio,id=con,signal=off", "-serial", "chardev:con")
 	}
