@@ -48,11 +48,13 @@ binaries: deps
 # build (and VERSION is the same), `make image` and `make run` build
 # nothing.
 IMAGE_INPUTS := $(shell find $(addprefix cmd/,$(IMAGE_CMDS)) init sysd image rootfs update internal -type f 2>/dev/null) go.mod go.sum
-VERSION_STAMP := $(BUILD)/.image-version
-$(VERSION_STAMP): FORCE
+# The stamp's name holds the version; making it removes the others, so
+# going back to an earlier VERSION builds again too.
+VERSION_STAMP := $(BUILD)/.image-version-$(VERSION)
+$(VERSION_STAMP):
 	@mkdir -p $(BUILD)
-	@echo '$(VERSION)' | cmp -s - $@ || echo '$(VERSION)' > $@
-FORCE:
+	@rm -f $(BUILD)/.image-version-*
+	@touch $@
 
 image: $(BUILD)/disk.img
 $(BUILD)/disk.img: $(IMAGE_INPUTS) $(VERSION_STAMP) | $(BUILD)/.deps

@@ -69,15 +69,33 @@ func (c *Console) read(r io.Reader) {
 	}
 }
 
-// kernelRecord is where a kernel message starts: its timestamp, with the
-// six decimals printk uses (Berth's own berth.debug=1 stamps have three).
-var kernelRecord = regexp.MustCompile(`\[ *\d+\.\d{6}\] `)
+var (
+	// kernelRecord is where a kernel message starts: its timestamp, with
+	// the six decimals printk uses (Berth's own berth.debug=1 stamps have
+	// three).
+	kernelRecord = regexp.MustCompile(`\[ *\d+\.\d{6}\] `)
+	// escape is a terminal control sequence (bash's bracketed paste mode,
+	// colours): a person does not see it.
+	escape = regexp.MustCompile(`\x1b(\[[0-9;?]*[ -/]*[@-~]|[@-Z\\-_])`)
+	// berthAfterPrompt is a Berth line written after a prompt that ended
+	// without a newline ("host login: berth: service …: up").
+	berthAfterPrompt = regexp.MustCompile(`^(.*[:$#>] )((?:\[ *\d+\.\d{3}\] )?berth: .*)$`)
+	berthLine        = regexp.MustCompile(`^(?:\[ *\d+\.\d{3}\] )?berth: `)
+)
 
-// add files one physical line as the lines a person reads in it: a kernel
-// message that came in the middle of a line is a line of its own, and the
-// broken line is joined again with its rest, which follows the kernel's
-// message on the next physical line.
+// add files one physical line as the lines a person reads in it: control
+// sequences are dropped; a kernel message that came in the middle of a
+// line is a line of its own, and the broken line is joined again with its
+// rest, which follows the kernel's message on the next physical line; a
+// Berth line that follows a prompt on the same line is a line of its own.
 func (c *Console) add(at time.Time, s string) {
+	s = escape.ReplaceAllString(s, "")
+	if c.carry == "" && !berthLine.MatchString(s) {
+		if m := berthAfterPrompt.FindStringSubmatch(s); m != nil {
+			c.lines = append(c.lines, Line{at, m[1]})
+			s = m[2]
+		}
+	}
 	loc := kernelRecord.FindStringIndex(s)
 	switch {
 	case loc == nil:

@@ -127,3 +127,20 @@ func TestConsoleKernelMessageInsideALine(t *testing.T) {
 		t.Fatal("a malformed ready line matched")
 	}
 }
+
+// What a person sees: no control sequences, and a Berth line that came
+// after a login prompt is a line of its own.
+func TestConsoleLinesAsAPersonSeesThem(t *testing.T) {
+	c := newConsole(nil)
+	c.read(strings.NewReader("berth-9681edbf login: berth: service docker.service: up\r\n" +
+		"\x1b[?2004halice@berth:~$ echo x\r\n\x1b[?2004lserial-alice-42\r\n" +
+		"berth: service a: failed: berth: nested\r\n"))
+	var got []string
+	for _, l := range c.Lines() {
+		got = append(got, l.Text)
+	}
+	want := []string{"berth-9681edbf login: ", "berth: service docker.service: up", "alice@berth:~$ echo x", "serial-alice-42", "berth: service a: failed: berth: nested"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("lines:\n%q\nwant:\n%q", got, want)
+	}
+}
