@@ -8,8 +8,9 @@ import (
 	"strings"
 	"time"
 
-	"berth.dev/berth/init/kmod"
-	"berth.dev/berth/init/osrelease"
+	"berth.dev/berth/internal/kmod"
+	"berth.dev/berth/internal/layout"
+	"berth.dev/berth/internal/osrelease"
 	"berth.dev/berth/update"
 )
 
@@ -114,18 +115,18 @@ func Build(c Config) error {
 		return err
 	}
 	esp := c.work("esp.img")
-	if err := MakeESP(esp, Layout[0].SizeMB, []ESPFile{
-		{SystemdBootEFI, "/EFI/BOOT/BOOTX64.EFI"},
-		{c.work("loader.conf"), "/loader/loader.conf"},
-		{c.work("entry-a.conf"), "/loader/entries/" + update.Entry{Slot: "A"}.Name()},
-		{filepath.Join(rel, "vmlinuz"), update.ESPDir("A") + "/vmlinuz"},
-		{filepath.Join(rel, "initrd.img"), update.ESPDir("A") + "/initrd.img"},
+	if err := MakeESP(esp, layout.Layout[0].SizeMB, []ESPFile{
+		{SystemdBootEFI, layout.BootLoader},
+		{c.work("loader.conf"), layout.LoaderConf},
+		{c.work("entry-a.conf"), layout.EntriesDir + "/" + update.Entry{Slot: "A"}.Name()},
+		{filepath.Join(rel, "vmlinuz"), layout.ESPDir("A") + "/vmlinuz"},
+		{filepath.Join(rel, "initrd.img"), layout.ESPDir("A") + "/initrd.img"},
 	}); err != nil {
 		return fmt.Errorf("ESP: %w", err)
 	}
 	return MakeDisk(filepath.Join(c.Out, "disk.img"), map[string]string{
-		LabelESP:   esp,
-		LabelRootA: filepath.Join(rel, "root.img"),
+		layout.LabelESP:   esp,
+		layout.LabelRootA: filepath.Join(rel, "root.img"),
 	})
 }
 

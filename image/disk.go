@@ -4,13 +4,15 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"berth.dev/berth/internal/layout"
 )
 
 // MakeDisk writes a sparse raw GPT disk with the layout and copies each
 // partition's image (label → host file) into place. Partitions without an
 // image stay zero: ROOT-B empty, STATE formatted by init on first boot.
 func MakeDisk(out string, images map[string]string) error {
-	ext, size := Plan(Layout)
+	ext, size := layout.Plan(layout.Layout)
 	_ = os.Remove(out)
 	f, err := os.Create(out)
 	if err != nil {
@@ -20,7 +22,7 @@ func MakeDisk(out string, images map[string]string) error {
 	if err := f.Truncate(size); err != nil {
 		return err
 	}
-	if err := run("sgdisk", append(SgdiskArgs(Layout, ext), out)...); err != nil {
+	if err := run("sgdisk", append(layout.SgdiskArgs(layout.Layout, ext), out)...); err != nil {
 		return err
 	}
 	for label, src := range images {
@@ -35,7 +37,7 @@ func MakeDisk(out string, images map[string]string) error {
 	return f.Sync()
 }
 
-func copyInto(f *os.File, e Extent, src string) error {
+func copyInto(f *os.File, e layout.Extent, src string) error {
 	in, err := os.Open(src)
 	if err != nil {
 		return err

@@ -7,6 +7,8 @@ import (
 	"path"
 	"sort"
 	"strings"
+
+	"berth.dev/berth/internal/layout"
 )
 
 // SystemdBootEFI is systemd-boot as Debian's systemd-boot-efi installs it.
@@ -22,10 +24,10 @@ func MakeESP(out string, sizeMB int64, files []ESPFile) error {
 	if err := os.WriteFile(out, nil, 0o644); err != nil {
 		return err
 	}
-	if err := os.Truncate(out, sizeMB*MiB); err != nil {
+	if err := os.Truncate(out, sizeMB*layout.MiB); err != nil {
 		return err
 	}
-	if err := run("mkfs.vfat", "-F", "32", "-n", LabelESP, "-i", "0xBE47B007", "--invariant", out); err != nil {
+	if err := run("mkfs.vfat", "-F", "32", "-n", layout.LabelESP, "-i", "0xBE47B007", "--invariant", out); err != nil {
 		return err
 	}
 	dirs := map[string]bool{}

@@ -9,7 +9,7 @@ import (
 	"sort"
 	"strings"
 
-	"berth.dev/berth/init/osrelease"
+	"berth.dev/berth/internal/osrelease"
 )
 
 // imagePrefix marks a package group that is a system container image:

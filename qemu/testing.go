@@ -1,11 +1,12 @@
 package qemu
 
 import (
-	"berth.dev/berth/update"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"berth.dev/berth/internal/layout"
 )
 
 // Build is what `make image` left in the build directory.
@@ -26,7 +27,7 @@ func BuildAt(dir string) Build {
 // Direct is a VM that boots the build's kernel and initramfs directly,
 // as slot slot, from a copy-on-write overlay of its disk.
 func (b Build) Direct(slot string) Config {
-	return Config{Disk: b.Disk, Kernel: b.Kernel, Initrd: b.Initrd, Append: update.Cmdline(slot)}
+	return Config{Disk: b.Disk, Kernel: b.Kernel, Initrd: b.Initrd, Append: layout.Cmdline(slot)}
 }
 
 // FindBuild locates the build directory: $BERTH_BUILD, else build/ at the

@@ -5,7 +5,7 @@ import (
 	"log"
 	"time"
 
-	"berth.dev/berth/init/console"
+	"berth.dev/berth/internal/console"
 	"berth.dev/berth/sysd/service"
 )
 

@@ -1,7 +1,7 @@
 package sysd
 
 import (
-	"berth.dev/berth/sysd/atomicfile"
+	"berth.dev/berth/internal/atomicfile"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"

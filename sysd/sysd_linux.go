@@ -12,12 +12,12 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"berth.dev/berth/init/cmdline"
-	"berth.dev/berth/init/console"
-	"berth.dev/berth/init/osrelease"
-	"berth.dev/berth/init/reaper"
+	"berth.dev/berth/internal/atomicfile"
+	"berth.dev/berth/internal/cmdline"
+	"berth.dev/berth/internal/console"
+	"berth.dev/berth/internal/osrelease"
+	"berth.dev/berth/internal/reaper"
 	"berth.dev/berth/sysd/api"
-	"berth.dev/berth/sysd/atomicfile"
 	"berth.dev/berth/sysd/cgroup"
 	"berth.dev/berth/sysd/logs"
 	"berth.dev/berth/sysd/network"

@@ -17,8 +17,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"berth.dev/berth/init/blockdev"
-	"berth.dev/berth/init/reaper"
+	"berth.dev/berth/internal/blockdev"
+	"berth.dev/berth/internal/layout"
+	"berth.dev/berth/internal/reaper"
 	"berth.dev/berth/sysd/osctl"
 	"berth.dev/berth/sysd/service"
 	"berth.dev/berth/sysd/userdata"
@@ -60,7 +61,7 @@ func newUpdates(l *log.Logger, out io.Writer, r *reaper.Reaper, version, slot st
 		Records: update.Records{Dir: updateDir},
 		ESP:     espMount,
 		Partition: func(s string) (string, error) {
-			label := "ROOT-" + s
+			label := layout.RootLabel(s)
 			if dev, ok := blockdev.ByLabel(sysBlock)[label]; ok {
 				return dev, nil
 			}
@@ -78,7 +79,7 @@ const fsckFAT = "/sbin/fsck.fat"
 // /run/esp. FAT has no journal: a power cut during an update leaves it
 // dirty, and the kernel turns a FAT it finds inconsistent read-only.
 func mountESP(l *log.Logger, r *reaper.Reaper) error {
-	dev, ok := blockdev.ByLabel(sysBlock)["ESP"]
+	dev, ok := blockdev.ByLabel(sysBlock)[layout.LabelESP]
 	if !ok {
 		return errors.New("no partition labelled ESP")
 	}

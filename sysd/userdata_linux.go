@@ -12,9 +12,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"berth.dev/berth/init/kmod"
-	"berth.dev/berth/init/reaper"
-	"berth.dev/berth/sysd/atomicfile"
+	"berth.dev/berth/internal/atomicfile"
+	"berth.dev/berth/internal/kmod"
+	"berth.dev/berth/internal/reaper"
 	"berth.dev/berth/sysd/cgroup"
 	"berth.dev/berth/sysd/container"
 	"berth.dev/berth/sysd/logs"

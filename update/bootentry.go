@@ -2,24 +2,12 @@ package update
 
 import (
 	"bufio"
+
+	"berth.dev/berth/internal/layout"
 	"fmt"
 	"strconv"
 	"strings"
 )
-
-// KernelArgs are the kernel command line words every boot gets, before
-// berth.slot. loglevel=4 keeps the serial console (slow under emulation)
-// to warnings; panic=10 reboots after a kernel panic so the boot loader's
-// counting can act.
-var KernelArgs = []string{"console=ttyS0,115200", "loglevel=4", "panic=10"}
-
-// Cmdline returns the kernel command line for a slot.
-func Cmdline(slot string) string {
-	return strings.Join(append(append([]string(nil), KernelArgs...), "berth.slot="+slot), " ")
-}
-
-// ESPDir is where a slot's kernel and initramfs live on the ESP.
-func ESPDir(slot string) string { return "/berth/" + slot }
 
 // LoaderConf is loader/loader.conf: no menu delay; keys still open it. It
 // names no default: systemd-boot then boots the first entry in its order
@@ -40,7 +28,7 @@ version %[3]d
 linux   %[4]s/vmlinuz
 initrd  %[4]s/initrd.img
 options %[5]s
-`, slot, release, generation, ESPDir(slot), Cmdline(slot))
+`, slot, release, generation, layout.ESPDir(slot), layout.Cmdline(slot))
 }
 
 // EntryInfo is what the updater reads back from an entry's content.

@@ -8,7 +8,7 @@ import (
 	"sort"
 	"strings"
 
-	"berth.dev/berth/sysd/atomicfile"
+	"berth.dev/berth/internal/atomicfile"
 )
 
 // Entries is the loader/entries directory of a mounted ESP: the one place

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"berth.dev/berth/sysd/atomicfile"
+	"berth.dev/berth/internal/atomicfile"
 )
 
 // Records are the updater's files on STATE (/var/lib/berth/update): the

@@ -11,7 +11,8 @@ import (
 	"sync"
 	"time"
 
-	"berth.dev/berth/sysd/atomicfile"
+	"berth.dev/berth/internal/atomicfile"
+	"berth.dev/berth/internal/layout"
 )
 
 // Machine is the running system as the updater sees it.
@@ -97,7 +98,7 @@ func (u *Updater) source() (Source, int) {
 }
 
 func (u *Updater) entries() Entries {
-	return Entries{Dir: filepath.Join(u.Machine.ESP, "loader", "entries")}
+	return Entries{Dir: filepath.Join(u.Machine.ESP, layout.EntriesDir)}
 }
 
 func (u *Updater) lock() error {
@@ -336,7 +337,7 @@ func (u *Updater) upgrade(ctx context.Context, opt Options, a *Attempt, report f
 	if err := m.Records.SaveAttempt(*a); err != nil {
 		return at("esp", err)
 	}
-	espDir := filepath.Join(m.ESP, ESPDir(slot))
+	espDir := filepath.Join(m.ESP, layout.ESPDir(slot))
 	if err := os.MkdirAll(espDir, 0o755); err != nil {
 		return at("esp", fmt.Errorf("ESP: %w", err))
 	}
@@ -347,7 +348,7 @@ func (u *Updater) upgrade(ctx context.Context, opt Options, a *Attempt, report f
 		}
 	}
 	for _, name := range []string{"vmlinuz", "initrd.img"} {
-		report(Progress{Stage: "esp", Msg: ESPDir(slot) + "/" + name})
+		report(Progress{Stage: "esp", Msg: layout.ESPDir(slot) + "/" + name})
 		f, err := os.Open(filepath.Join(dir, name))
 		if err != nil {
 			return at("esp", err)

@@ -9,9 +9,9 @@ import (
 	"os"
 	"path/filepath"
 
-	"berth.dev/berth/init/kmod"
 	"berth.dev/berth/init/pid1"
 	"berth.dev/berth/init/stage1"
+	"berth.dev/berth/internal/kmod"
 )
 
 func main() {

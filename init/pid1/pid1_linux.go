@@ -4,7 +4,7 @@
 package pid1
 
 import (
-	"berth.dev/berth/init/console"
+	"berth.dev/berth/internal/console"
 	"context"
 	"fmt"
 	"log"
@@ -17,12 +17,12 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"berth.dev/berth/init/cmdline"
 	"berth.dev/berth/init/early"
-	"berth.dev/berth/init/kmod"
-	"berth.dev/berth/init/osrelease"
-	"berth.dev/berth/init/reaper"
 	"berth.dev/berth/init/shutdown"
+	"berth.dev/berth/internal/cmdline"
+	"berth.dev/berth/internal/kmod"
+	"berth.dev/berth/internal/osrelease"
+	"berth.dev/berth/internal/reaper"
 )
 
 const (

@@ -1,7 +1,7 @@
 package pid1
 
 import (
-	"berth.dev/berth/init/reaper"
+	"berth.dev/berth/internal/reaper"
 	"os"
 	"os/exec"
 	"syscall"

@@ -4,7 +4,6 @@
 package stage1
 
 import (
-	"berth.dev/berth/init/console"
 	"context"
 	"errors"
 	"fmt"
@@ -15,14 +14,17 @@ import (
 	"strings"
 	"time"
 
+	"berth.dev/berth/internal/console"
+	"berth.dev/berth/internal/layout"
+
 	"golang.org/x/sys/unix"
 
-	"berth.dev/berth/init/blockdev"
-	"berth.dev/berth/init/cmdline"
 	"berth.dev/berth/init/early"
-	"berth.dev/berth/init/kmod"
-	"berth.dev/berth/init/osrelease"
 	"berth.dev/berth/init/shutdown"
+	"berth.dev/berth/internal/blockdev"
+	"berth.dev/berth/internal/cmdline"
+	"berth.dev/berth/internal/kmod"
+	"berth.dev/berth/internal/osrelease"
 )
 
 // Paths inside the initramfs, as the image builder lays them out.
@@ -35,12 +37,6 @@ const (
 	mke2fs = newRoot + "/sbin/mke2fs"
 	e2fsck = newRoot + "/sbin/e2fsck"
 	stage2 = "/sbin/init"
-)
-
-// The partition labels of design.md's disk layout.
-const (
-	labelState = "STATE"
-	labelRoot  = "ROOT-"
 )
 
 // apiMounts are the kernel file systems stage 1 needs; switch_root moves
@@ -88,10 +84,10 @@ func run(l *log.Logger) error {
 	if err != nil {
 		return err
 	}
-	rootLabel := labelRoot + slot
-	loadModules(l, rootLabel, labelState)
+	rootLabel := layout.RootLabel(slot)
+	loadModules(l, rootLabel, layout.LabelState)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	parts := blockdev.WaitLabels(ctx, rootLabel, labelState)
+	parts := blockdev.WaitLabels(ctx, rootLabel, layout.LabelState)
 	cancel()
 	rootDev, ok := parts[rootLabel]
 	if !ok {
@@ -101,7 +97,7 @@ func run(l *log.Logger) error {
 		return fmt.Errorf("slot %s: partition %s (%s) is missing or unreadable: %w", slot, rootLabel, rootDev, err)
 	}
 	l.Printf("root: slot %s from %s (%s)", slot, rootLabel, rootDev)
-	stateDev, ok := parts[labelState]
+	stateDev, ok := parts[layout.LabelState]
 	switch {
 	case !ok:
 		l.Printf("STATE: no partition labelled STATE: /etc and /var live in memory this boot and are lost at shutdown")
@@ -187,7 +183,7 @@ func mountState(l *log.Logger, dev string) error {
 	}
 	if !has {
 		l.Printf("STATE: %s has no file system: creating ext4 (first boot, or the partition was wiped)", dev)
-		if out, err := rootCommand(mke2fs, "-t", "ext4", "-q", "-F", "-L", labelState,
+		if out, err := rootCommand(mke2fs, "-t", "ext4", "-q", "-F", "-L", layout.LabelState,
 			"-E", "lazy_itable_init=1,lazy_journal_init=1", dev).CombinedOutput(); err != nil {
 			return fmt.Errorf("mke2fs %s: %w: %s", dev, err, strings.TrimSpace(string(out)))
 		}

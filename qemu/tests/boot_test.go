@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"berth.dev/berth/image"
+	"berth.dev/berth/internal/layout"
 	"berth.dev/berth/qemu"
 )
 
@@ -23,8 +23,8 @@ const (
 
 func direct(b qemu.Build, slot string) qemu.Config { return b.Direct(slot) }
 
-func extent(label string) image.Extent {
-	ext, _ := image.Plan(image.Layout)
+func extent(label string) layout.Extent {
+	ext, _ := layout.Plan(layout.Layout)
 	return ext[label]
 }
 
@@ -64,7 +64,7 @@ func TestDirectBootSlotB(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := qemu.WriteFileAt(qemu.Overlay(dir), root, extent(image.LabelRootB).Offset(), st.Size()); err != nil {
+	if err := qemu.WriteFileAt(qemu.Overlay(dir), root, extent(layout.LabelRootB).Offset(), st.Size()); err != nil {
 		t.Fatal(err)
 	}
 	vm := qemu.StartT(t, cfg)
@@ -115,7 +115,7 @@ func TestPowerButtonCleanShutdown(t *testing.T) {
 
 func fsckState(t *testing.T, overlay string) {
 	t.Helper()
-	st := extent(image.LabelState)
+	st := extent(layout.LabelState)
 	raw := filepath.Join(t.TempDir(), "state.raw")
 	if err := qemu.ExportRange(overlay, st.Offset(), st.Size(), raw); err != nil {
 		t.Fatal(err)
@@ -159,7 +159,7 @@ func TestStatePersistsAndIsRecreated(t *testing.T) {
 	if id1 != id2 {
 		t.Fatalf("machine-id on /etc changed across boots: %s then %s", id1, id2)
 	}
-	st := extent(image.LabelState)
+	st := extent(layout.LabelState)
 	if err := qemu.ZeroRange(qemu.Overlay(cfg.Dir), st.Offset(), st.Size()); err != nil {
 		t.Fatal(err)
 	}

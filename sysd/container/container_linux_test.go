@@ -11,7 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"berth.dev/berth/init/reaper"
+	"berth.dev/berth/internal/reaper"
 )
 
 func TestMain(m *testing.M) {

@@ -8,7 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"berth.dev/berth/init/reaper"
+	"berth.dev/berth/internal/reaper"
 )
 
 // Exec runs args inside the running container whose first process is pid:

@@ -11,7 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"berth.dev/berth/init/reaper"
+	"berth.dev/berth/internal/reaper"
 )
 
 // Stdio is what the container's fds 0, 1 and 2 are; nil means /dev/null.

@@ -6,7 +6,7 @@ import (
 	"sort"
 	"strings"
 
-	"berth.dev/berth/sysd/atomicfile"
+	"berth.dev/berth/internal/atomicfile"
 )
 
 // writeResolvConf writes static DNS first, then DHCP's, and the search

@@ -8,7 +8,7 @@ import (
 
 	"github.com/u-root/u-root/pkg/mount/loop"
 
-	"berth.dev/berth/init/kmod"
+	"berth.dev/berth/internal/kmod"
 	"golang.org/x/sys/unix"
 )
 

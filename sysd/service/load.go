@@ -9,7 +9,7 @@ import (
 	"sort"
 	"strings"
 
-	"berth.dev/berth/sysd/atomicfile"
+	"berth.dev/berth/internal/atomicfile"
 	"berth.dev/berth/sysd/graph"
 	"berth.dev/berth/sysd/unit"
 )

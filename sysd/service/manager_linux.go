@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"berth.dev/berth/init/reaper"
+	"berth.dev/berth/internal/reaper"
 	"berth.dev/berth/sysd/cgroup"
 	"berth.dev/berth/sysd/logs"
 )

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"berth.dev/berth/init/reaper"
+	"berth.dev/berth/internal/reaper"
 	"berth.dev/berth/sysd/cgroup"
 	"berth.dev/berth/sysd/container"
 	"berth.dev/berth/sysd/logs"

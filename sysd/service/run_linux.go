@@ -12,7 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"berth.dev/berth/init/reaper"
+	"berth.dev/berth/internal/reaper"
 	"berth.dev/berth/sysd/cgroup"
 	"berth.dev/berth/sysd/container"
 	"berth.dev/berth/sysd/notify"

@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"strings"
 
-	"berth.dev/berth/sysd/atomicfile"
+	"berth.dev/berth/internal/atomicfile"
 	"berth.dev/berth/sysd/service"
 )
 

@@ -19,7 +19,7 @@ import (
 	"strings"
 	"time"
 
-	"berth.dev/berth/init/reaper"
+	"berth.dev/berth/internal/reaper"
 	"berth.dev/berth/sysd/cgroup"
 	"berth.dev/berth/sysd/container"
 )

@@ -10,7 +10,7 @@ import (
 	"os"
 	"sync"
 
-	"berth.dev/berth/init/cmdline"
+	"berth.dev/berth/internal/cmdline"
 )
 
 // Logger returns a console logger writing to w.

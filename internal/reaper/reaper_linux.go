@@ -1,6 +1,8 @@
-// Package reaper is PID 1's one and only collector of exited children.
+// Package reaper is a reaping process's one and only collector of exited
+// children: PID 1's, and sysd's (a child subreaper, which inherits the
+// orphans of its services). Each such process runs exactly one.
 //
-// PID 1 inherits every orphan on the machine, so exactly one place may call
+// A reaping process inherits orphans, so exactly one place in it may call
 // wait4(-1): a second waiter (exec.Cmd.Wait beside a global wait4) races it
 // and one of them loses the status. The reaper publishes each {pid, status}
 // to whoever asked for that pid, and keeps statuses nobody has asked for yet

@@ -1,9 +1,13 @@
-package image
+// Package layout is the one place Berth's disk layout is written: the GPT
+// partitions with their labels and sizes, the ESP's paths, and the kernel
+// command line every boot entry carries. The image builder, stage 1, sysd
+// and the updater all read it from here.
+package layout
 
 import "fmt"
 
-// The disk layout of design.md. Partition labels are how init and the
-// updater find the partitions; the sizes leave room for later releases.
+// Partition labels are how init and the updater find the partitions; the
+// sizes leave room for later releases.
 const (
 	SectorSize = 512
 	MiB        = 1 << 20
@@ -13,6 +17,9 @@ const (
 	LabelRootB = "ROOT-B"
 	LabelState = "STATE"
 )
+
+// RootLabel is the label of a slot's root partition ("A" → ROOT-A).
+func RootLabel(slot string) string { return "ROOT-" + slot }
 
 // Partition is one GPT entry of the image.
 type Partition struct {

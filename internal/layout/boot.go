@@ -1,0 +1,27 @@
+package layout
+
+import "strings"
+
+// KernelArgs are the kernel command line words every boot gets, before
+// berth.slot. loglevel=4 keeps the serial console (slow under emulation)
+// to warnings; panic=10 reboots after a kernel panic so the boot loader's
+// counting can act.
+var KernelArgs = []string{"console=ttyS0,115200", "loglevel=4", "panic=10"}
+
+// Cmdline returns the kernel command line for a slot.
+func Cmdline(slot string) string {
+	return strings.Join(append(append([]string(nil), KernelArgs...), "berth.slot="+slot), " ")
+}
+
+// Paths on the ESP.
+const (
+	// BootLoader is systemd-boot, where UEFI firmware looks by default.
+	BootLoader = "/EFI/BOOT/BOOTX64.EFI"
+	// LoaderConf is systemd-boot's configuration.
+	LoaderConf = "/loader/loader.conf"
+	// EntriesDir holds the Boot Loader Specification entries.
+	EntriesDir = "/loader/entries"
+)
+
+// ESPDir is where a slot's kernel and initramfs live on the ESP.
+func ESPDir(slot string) string { return "/berth/" + slot }
