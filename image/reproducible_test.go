@@ -7,14 +7,14 @@ import (
 	"time"
 
 	"berth.dev/berth/image"
-	"berth.dev/berth/qemu"
+	"berth.dev/berth/qemu/vmtest"
 )
 
 // TestRebuildIsByteIdentical builds the image a second time from the same
 // binaries, packages and epoch as `make image` did, and compares: the
 // initramfs and the root image must be the same bytes.
 func TestRebuildIsByteIdentical(t *testing.T) {
-	b := qemu.FindBuild(t)
+	b := vmtest.FindBuild(t)
 	first, err := image.ReadRelease(filepath.Join(b.Dir, "release", "release.json"))
 	if err != nil {
 		t.Fatal(err)

@@ -289,6 +289,21 @@ func (v *VM) PressPowerButton(timeout time.Duration) error {
 	}
 }
 
+// PowerOff presses the power button once PID 1 watches it, and waits for
+// QEMU to exit.
+func (v *VM) PowerOff(timeout time.Duration) error {
+	if _, err := v.Console.Seen(watchingRE, 60*time.Second); err != nil {
+		return err
+	}
+	if err := v.PressPowerButton(30 * time.Second); err != nil {
+		return err
+	}
+	if err := v.Wait(timeout); err != nil {
+		return fmt.Errorf("after the power button: %w", err)
+	}
+	return nil
+}
+
 // SendKeys presses the keys together (QEMU key names: "alt", "sysrq", "e").
 func (v *VM) SendKeys(keys ...string) error {
 	q, err := v.QMP()

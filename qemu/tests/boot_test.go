@@ -12,6 +12,7 @@ import (
 
 	"berth.dev/berth/internal/layout"
 	"berth.dev/berth/qemu"
+	"berth.dev/berth/qemu/vmtest"
 )
 
 // Deadlines are generous: CI runs TCG on two busy cores.
@@ -28,7 +29,7 @@ func extent(label string) layout.Extent {
 	return ext[label]
 }
 
-func expectReady(t *testing.T, vm *qemu.VM, slot string) {
+func expectReady(t *testing.T, vm *vmtest.VM, slot string) {
 	t.Helper()
 	_, m := vm.MustExpect(t, readyRE, bootTimeout)
 	if m[2] != slot {
@@ -38,8 +39,8 @@ func expectReady(t *testing.T, vm *qemu.VM, slot string) {
 
 func TestUEFIBootThroughSystemdBoot(t *testing.T) {
 	t.Parallel()
-	b := qemu.FindBuild(t)
-	vm := qemu.StartT(t, qemu.Config{Disk: b.Disk})
+	b := vmtest.FindBuild(t)
+	vm := vmtest.Start(t, qemu.Config{Disk: b.Disk})
 	// systemd-boot's own report, read from EFI variables: efivarfs was
 	// mounted, its module loaded on demand through PID 1's modprobe.
 	vm.MustExpect(t, `^berth: boot loader entry=berth-a\.conf$`, bootTimeout)
@@ -51,7 +52,7 @@ func TestUEFIBootThroughSystemdBoot(t *testing.T) {
 // are reported, and boot goes on.
 func TestDirectBootSlotB(t *testing.T) {
 	t.Parallel()
-	b := qemu.FindBuild(t)
+	b := vmtest.FindBuild(t)
 	dir := t.TempDir()
 	cfg := direct(b, "B")
 	cfg.Dir = dir
@@ -67,7 +68,7 @@ func TestDirectBootSlotB(t *testing.T) {
 	if err := qemu.WriteFileAt(qemu.Overlay(dir), root, extent(layout.LabelRootB).Offset(), st.Size()); err != nil {
 		t.Fatal(err)
 	}
-	vm := qemu.StartT(t, cfg)
+	vm := vmtest.Start(t, cfg)
 	vm.MustExpect(t, `unknown parameter "berth.bogus" ignored`, bootTimeout)
 	vm.MustExpect(t, `root: slot B from ROOT-B`, bootTimeout)
 	expectReady(t, vm, "B")
@@ -78,10 +79,10 @@ func TestDirectBootSlotB(t *testing.T) {
 // then a reboot (QEMU exits with -no-reboot), never a hang.
 func TestEmptySlotRebootsWithMessage(t *testing.T) {
 	t.Parallel()
-	b := qemu.FindBuild(t)
+	b := vmtest.FindBuild(t)
 	cfg := direct(b, "B")
 	cfg.NoReboot = true
-	vm := qemu.StartT(t, cfg)
+	vm := vmtest.Start(t, cfg)
 	vm.MustExpect(t, `boot failed: slot B: partition ROOT-B \(/dev/vda3\) is missing or unreadable`, bootTimeout)
 	vm.MustExpect(t, `rebooting`, 10*time.Second)
 	expectRebootExit(t, vm)
@@ -89,7 +90,7 @@ func TestEmptySlotRebootsWithMessage(t *testing.T) {
 
 // expectRebootExit waits for QEMU, run with -no-reboot, to exit because
 // the guest rebooted.
-func expectRebootExit(t *testing.T, vm *qemu.VM) {
+func expectRebootExit(t *testing.T, vm *vmtest.VM) {
 	t.Helper()
 	if err := vm.Wait(60 * time.Second); err != nil {
 		t.Fatalf("QEMU did not exit after the guest rebooted: %v", err)
@@ -100,10 +101,10 @@ func expectRebootExit(t *testing.T, vm *qemu.VM) {
 // when the host checks it afterwards.
 func TestPowerButtonCleanShutdown(t *testing.T) {
 	t.Parallel()
-	b := qemu.FindBuild(t)
+	b := vmtest.FindBuild(t)
 	cfg := direct(b, "A")
 	cfg.Dir = t.TempDir()
-	vm := qemu.StartT(t, cfg)
+	vm := vmtest.Start(t, cfg)
 	expectReady(t, vm, "A")
 	pressed := time.Now()
 	vm.PowerOff(t, 15*time.Second)
@@ -131,13 +132,13 @@ func fsckState(t *testing.T, overlay string) {
 // machine starts afresh.
 func TestStatePersistsAndIsRecreated(t *testing.T) {
 	t.Parallel()
-	b := qemu.FindBuild(t)
+	b := vmtest.FindBuild(t)
 	cfg := direct(b, "A")
 	cfg.Dir = t.TempDir()
 
 	boot := func(wantFormat bool) (n, id string) {
 		t.Helper()
-		vm := qemu.StartT(t, cfg)
+		vm := vmtest.Start(t, cfg)
 		if wantFormat {
 			vm.MustExpect(t, `STATE: /dev/vda4 has no file system: creating ext4`, bootTimeout)
 		}
@@ -176,7 +177,7 @@ func TestStatePersistsAndIsRecreated(t *testing.T) {
 // back, so that kernel messages do not break Berth's console lines.
 func TestSysdKilledIsRestarted(t *testing.T) {
 	t.Parallel()
-	b := qemu.FindBuild(t)
+	b := vmtest.FindBuild(t)
 	vm, sh := bootShell(t, direct(b, "A"))
 	level := strings.Fields(must(t, sh, "cat /proc/sys/kernel/printk"))[0]
 	if level != "4" {
@@ -206,10 +207,10 @@ func TestSysdKilledIsRestarted(t *testing.T) {
 // told -no-reboot, exits instead of starting again).
 func TestCtrlAltDelReboots(t *testing.T) {
 	t.Parallel()
-	b := qemu.FindBuild(t)
+	b := vmtest.FindBuild(t)
 	cfg := direct(b, "A")
 	cfg.NoReboot = true
-	vm := qemu.StartT(t, cfg)
+	vm := vmtest.Start(t, cfg)
 	expectReady(t, vm, "A")
 	if err := vm.SendKeys("ctrl", "alt", "delete"); err != nil {
 		t.Fatal(err)
@@ -224,15 +225,15 @@ func TestCtrlAltDelReboots(t *testing.T) {
 // repairs it before use, and what was written before the cut is there.
 func TestPowerCutStateIsChecked(t *testing.T) {
 	t.Parallel()
-	b := qemu.FindBuild(t)
+	b := vmtest.FindBuild(t)
 	cfg := direct(b, "A")
 	cfg.Dir = t.TempDir()
-	vm := qemu.StartT(t, cfg)
+	vm := vmtest.Start(t, cfg)
 	_, first := vm.MustExpect(t, bootRE, bootTimeout)
 	expectReady(t, vm, "A")
 	vm.Kill()
 
-	vm = qemu.StartT(t, cfg)
+	vm = vmtest.Start(t, cfg)
 	vm.MustExpect(t, `STATE: /dev/vda4 was not unmounted cleanly: checking it`, bootTimeout)
 	_, second := vm.MustExpect(t, bootRE, bootTimeout)
 	expectReady(t, vm, "A")

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"berth.dev/berth/qemu"
+	"berth.dev/berth/qemu/vmtest"
 )
 
 func freePort(t *testing.T) int {
@@ -108,12 +109,12 @@ write_files:
     permissions: '0600'
 `, key, key)), 0o644)
 	port := freePort(t)
-	b := qemu.FindBuild(t)
+	b := vmtest.FindBuild(t)
 	cfg := direct(b, "A")
 	cfg.Dir = dir
 	cfg.Forwards = []qemu.Forward{{Host: port, Guest: 22}}
 	cfg.Extra = []string{"-fw_cfg", "name=opt/berth/user-data,file=" + ud}
-	vm := qemu.StartT(t, cfg)
+	vm := vmtest.Start(t, cfg)
 	expectReady(t, vm, "A")
 	vm.MustExpect(t, `^berth: service console\.service: up$`, 2*time.Minute)
 

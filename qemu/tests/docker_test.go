@@ -14,6 +14,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"berth.dev/berth/qemu"
+	"berth.dev/berth/qemu/vmtest"
 )
 
 // waitRun runs cmd over SSH until its output matches re.
@@ -67,7 +68,7 @@ func TestDocker(t *testing.T) {
 	dir := t.TempDir()
 	ud := filepath.Join(dir, "user-data")
 	os.WriteFile(ud, []byte(fmt.Sprintf("#cloud-config\nssh_authorized_keys:\n  - %s\nberth:\n  docker:\n    log-driver: json-file\n    log-opts: {max-size: 1m}\n", key)), 0o644)
-	b := qemu.FindBuild(t)
+	b := vmtest.FindBuild(t)
 	img := busyboxImage(t, b, "berth-test/busybox:1")
 	sshPort, webPort := freePort(t), freePort(t)
 	cfg := direct(b, "A")
@@ -77,8 +78,8 @@ func TestDocker(t *testing.T) {
 	keyCfg := &ssh.ClientConfig{User: "berth", Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)},
 		HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 30 * time.Second}
 
-	boot := func() (*qemu.VM, *ssh.Client) {
-		vm := qemu.StartT(t, cfg)
+	boot := func() (*vmtest.VM, *ssh.Client) {
+		vm := vmtest.Start(t, cfg)
 		expectReady(t, vm, "A")
 		vm.MustExpect(t, `^berth: service docker\.service: up$`, 3*time.Minute)
 		c, err := dialSSH(t, sshPort, keyCfg, 2*time.Minute)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"berth.dev/berth/qemu"
+	"berth.dev/berth/qemu/vmtest"
 )
 
 // The README's first command as a new user meets it: `make run` typed in a
@@ -21,7 +22,7 @@ import (
 // ends well. A second `make run` would build nothing: nothing changed.
 func TestMakeRunAsTheREADMESays(t *testing.T) {
 	t.Parallel()
-	b := qemu.FindBuild(t)
+	b := vmtest.FindBuild(t)
 	for _, tool := range []string{"tmux", "ssh", "make"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Fatalf("%s is not installed (make deps installs it)", tool)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"berth.dev/berth/qemu"
+	"berth.dev/berth/qemu/vmtest"
 	"berth.dev/berth/sysd/network"
 	"berth.dev/berth/sysd/service"
 )
@@ -85,7 +86,7 @@ berth:
 `,
 		"/seed/meta-data": "instance-id: iid-url\nlocal-hostname: from-url\n",
 	})
-	cfg := direct(qemu.FindBuild(t), "A")
+	cfg := direct(vmtest.FindBuild(t), "A")
 	cfg.Append += fmt.Sprintf(" ds=nocloud;s=http://10.0.2.2:%d/seed/", port)
 	vm, sh := bootShell(t, cfg)
 	st := netStatus(t, sh)
@@ -177,7 +178,7 @@ esac
 printf 'HTTP/1.0 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n' "$(wc -c < "$f")"
 cat "$f"
 `), 0o755)
-	cfg := direct(qemu.FindBuild(t), "A")
+	cfg := direct(vmtest.FindBuild(t), "A")
 	cfg.NetDev = "user,id=net0,net=169.254.0.0/16,host=169.254.0.2,dns=169.254.0.3,dhcpstart=169.254.0.15,guestfwd=tcp:169.254.169.254:80-cmd:" + script
 	vm, sh := bootShell(t, cfg)
 	if _, err := vm.Console.Seen(regexp.MustCompile(`^berth: user-data: from ec2:http://169\.254\.169\.254, instance i-0123456789$`), 2*time.Minute); err != nil {
@@ -208,7 +209,7 @@ berth:
         Image=toolbox
         Exec=sleep 100000
 `), 0o644)
-	cfg := direct(qemu.FindBuild(t), "A")
+	cfg := direct(vmtest.FindBuild(t), "A")
 	cfg.Dir = dir
 	// A network card whose cable leads nowhere (UDP to a port nobody
 	// reads).

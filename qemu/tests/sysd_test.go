@@ -8,16 +8,17 @@ import (
 	"time"
 
 	"berth.dev/berth/qemu"
+	"berth.dev/berth/qemu/vmtest"
 	"berth.dev/berth/sysd/service"
 )
 
 // bootShell boots cfg with the debug shell on ttyS1 and returns the VM,
 // ready and with the shell up, and the connected shell.
-func bootShell(t *testing.T, cfg qemu.Config) (*qemu.VM, *qemu.Shell) {
+func bootShell(t *testing.T, cfg qemu.Config) (*vmtest.VM, *qemu.Shell) {
 	t.Helper()
 	cfg.Append += " berth.debug_shell"
 	cfg.DebugShell = true
-	vm := qemu.StartT(t, cfg)
+	vm := vmtest.Start(t, cfg)
 	expectReady(t, vm, "A")
 	vm.MustExpect(t, `^berth: service debug-shell\.service: up$`, 60*time.Second)
 	sh, err := vm.Shell()
@@ -97,7 +98,7 @@ const toolbox = "[Container]\nImage=toolbox\nVolume=/usr/lib/berth/sysd:/usr/bin
 // enforced by the OOM killer; os-ctl inside the guest shows all of it.
 func TestSystemServices(t *testing.T) {
 	t.Parallel()
-	vm, sh := bootShell(t, direct(qemu.FindBuild(t), "A"))
+	vm, sh := bootShell(t, direct(vmtest.FindBuild(t), "A"))
 
 	writeUnit(t, sh, "db.service", "[Service]\nType=notify\n"+toolbox+
 		"Exec=sh -c 'sleep 2; os-ctl notify --ready --status=accepting; exec sleep 100000'\n")

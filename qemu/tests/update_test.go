@@ -16,6 +16,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"berth.dev/berth/qemu"
+	"berth.dev/berth/qemu/vmtest"
 	"berth.dev/berth/update"
 )
 
@@ -107,9 +108,9 @@ func unbootable(t *testing.T, from release, version string) string {
 
 // updateVM boots the disk through OVMF and systemd-boot (the boot loader
 // is under test), with user-data naming the repository.
-func updateVM(t *testing.T, dir string, port, sshPort int, key string, strategy ...string) *qemu.VM {
+func updateVM(t *testing.T, dir string, port, sshPort int, key string, strategy ...string) *vmtest.VM {
 	t.Helper()
-	b := qemu.FindBuild(t)
+	b := vmtest.FindBuild(t)
 	ud := filepath.Join(dir, "user-data")
 	if strategy == nil {
 		strategy = []string{"strategy: off"}
@@ -124,13 +125,13 @@ berth:
     health_timeout: 240s
     %s
 `, key, port, strings.Join(strategy, "\n    "))), 0o644)
-	return qemu.StartT(t, qemu.Config{Disk: b.Disk, Dir: dir,
+	return vmtest.Start(t, qemu.Config{Disk: b.Disk, Dir: dir,
 		Forwards: []qemu.Forward{{Host: sshPort, Guest: 22}},
 		Extra:    []string{"-fw_cfg", "name=opt/berth/user-data,file=" + ud}})
 }
 
 // expectBoot waits for the ready line of version in slot.
-func expectBoot(t *testing.T, vm *qemu.VM, version, slot string) {
+func expectBoot(t *testing.T, vm *vmtest.VM, version, slot string) {
 	t.Helper()
 	_, m := vm.MustExpect(t, readyRE, 2*bootTimeout)
 	if m[1] != version || m[2] != slot {
@@ -173,7 +174,7 @@ func mustMatch(t *testing.T, out, re string) {
 // refused and change nothing. Data on STATE survives every switch.
 func TestUpdates(t *testing.T) {
 	t.Parallel()
-	b := qemu.FindBuild(t)
+	b := vmtest.FindBuild(t)
 	rels := testReleases(t, b)
 	repo := publish(t, b, time.Now(), map[string]release{"stable": rels.v1, "beta": rels.v2, "alpha": rels.v3})
 	main := repo.Dir
@@ -306,14 +307,14 @@ func TestUpdates(t *testing.T) {
 // time) succeeds. While one update is under way a second is refused.
 func TestUpdatePowerCuts(t *testing.T) {
 	t.Parallel()
-	b := qemu.FindBuild(t)
+	b := vmtest.FindBuild(t)
 	rels := testReleases(t, b)
 	srv := serveRepo(t, publish(t, b, time.Now(), map[string]release{"stable": rels.v1, "beta": rels.v2}).Dir)
 	signer, key := sshKey(t)
 	dir, sshPort := t.TempDir(), freePort(t)
 	cfg := &ssh.ClientConfig{User: "berth", Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)},
 		HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 30 * time.Second}
-	boot := func() (*qemu.VM, *ssh.Client) {
+	boot := func() (*vmtest.VM, *ssh.Client) {
 		t.Helper()
 		vm := updateVM(t, dir, srv.port, sshPort, key)
 		expectBoot(t, vm, rels.v1.version, "A")

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"berth.dev/berth/qemu"
+	"berth.dev/berth/qemu/vmtest"
 	"berth.dev/berth/sysd/api"
 )
 
@@ -40,9 +41,9 @@ ntp:
 
 // bootSeeded boots dir's machine (slot A) with the debug shell and extra
 // QEMU arguments.
-func bootSeeded(t *testing.T, dir string, extra []string) (*qemu.VM, *qemu.Shell) {
+func bootSeeded(t *testing.T, dir string, extra []string) (*vmtest.VM, *qemu.Shell) {
 	t.Helper()
-	cfg := direct(qemu.FindBuild(t), "A")
+	cfg := direct(vmtest.FindBuild(t), "A")
 	cfg.Dir = dir
 	cfg.Extra = extra
 	return bootShell(t, cfg)
@@ -50,7 +51,7 @@ func bootSeeded(t *testing.T, dir string, extra []string) (*qemu.VM, *qemu.Shell
 
 // seen fails unless a console line so far (or within a few seconds)
 // matches re.
-func seen(t *testing.T, vm *qemu.VM, re string) {
+func seen(t *testing.T, vm *vmtest.VM, re string) {
 	t.Helper()
 	if _, err := vm.Console.Seen(regexp.MustCompile(re), 10*time.Second); err != nil {
 		t.Fatal(err)

@@ -1,4 +1,9 @@
-package qemu
+// Package vmtest is the QEMU harness's side for tests: it finds the build,
+// starts VMs that end with the test (showing the console when it failed),
+// and turns the harness's errors into test failures. It is apart from
+// package qemu so that the commands built on the harness (berth-vm,
+// berth-bench) do not link package testing.
+package vmtest
 
 import (
 	"os"
@@ -6,34 +11,16 @@ import (
 	"testing"
 	"time"
 
-	"berth.dev/berth/internal/layout"
+	"berth.dev/berth/qemu"
 )
 
-// Build is what `make image` left in the build directory.
-type Build struct {
-	Dir, Disk, Kernel, Initrd string
-}
-
-// BuildAt names the artefacts of the build directory dir.
-func BuildAt(dir string) Build {
-	return Build{
-		Dir:    dir,
-		Disk:   filepath.Join(dir, "disk.img"),
-		Kernel: filepath.Join(dir, "release", "vmlinuz"),
-		Initrd: filepath.Join(dir, "release", "initrd.img"),
-	}
-}
-
-// Direct is a VM that boots the build's kernel and initramfs directly,
-// as slot slot, from a copy-on-write overlay of its disk.
-func (b Build) Direct(slot string) Config {
-	return Config{Disk: b.Disk, Kernel: b.Kernel, Initrd: b.Initrd, Append: layout.Cmdline(slot)}
-}
+// VM is a running QEMU of a test.
+type VM struct{ *qemu.VM }
 
 // FindBuild locates the build directory: $BERTH_BUILD, else build/ at the
 // module root. Without an image the test fails under CI (CI=true) and is
 // skipped elsewhere, so `go test ./...` works on a laptop.
-func FindBuild(t testing.TB) Build {
+func FindBuild(t testing.TB) qemu.Build {
 	t.Helper()
 	dir := os.Getenv("BERTH_BUILD")
 	if dir == "" {
@@ -45,7 +32,7 @@ func FindBuild(t testing.TB) Build {
 			}
 		}
 	}
-	b := BuildAt(dir)
+	b := qemu.BuildAt(dir)
 	for _, f := range []string{b.Disk, b.Kernel, b.Initrd} {
 		if _, err := os.Stat(f); err != nil {
 			if os.Getenv("CI") != "" {
@@ -57,14 +44,14 @@ func FindBuild(t testing.TB) Build {
 	return b
 }
 
-// StartT starts a VM that is killed when the test ends; if the test failed
+// Start starts a VM that is killed when the test ends; if the test failed
 // it logs the QEMU command line and the console's tail first.
-func StartT(t testing.TB, cfg Config) *VM {
+func Start(t testing.TB, cfg qemu.Config) *VM {
 	t.Helper()
 	if cfg.Dir == "" {
 		cfg.Dir = t.TempDir()
 	}
-	v, err := Start(cfg)
+	v, err := qemu.Start(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,11 +69,11 @@ func StartT(t testing.TB, cfg Config) *VM {
 			v.Kill()
 		}
 	})
-	return v
+	return &VM{v}
 }
 
 // MustExpect is Expect that fails the test.
-func (v *VM) MustExpect(t testing.TB, re string, timeout time.Duration) (Line, []string) {
+func (v *VM) MustExpect(t testing.TB, re string, timeout time.Duration) (qemu.Line, []string) {
 	t.Helper()
 	l, m, err := v.Expect(re, timeout)
 	if err != nil {
@@ -95,17 +82,10 @@ func (v *VM) MustExpect(t testing.TB, re string, timeout time.Duration) (Line, [
 	return l, m
 }
 
-// PowerOff presses the power button once PID 1 watches it, and waits for
-// QEMU to exit.
+// PowerOff is qemu's PowerOff that fails the test.
 func (v *VM) PowerOff(t testing.TB, timeout time.Duration) {
 	t.Helper()
-	if _, err := v.Console.Seen(watchingRE, 60*time.Second); err != nil {
+	if err := v.VM.PowerOff(timeout); err != nil {
 		t.Fatal(err)
-	}
-	if err := v.PressPowerButton(30 * time.Second); err != nil {
-		t.Fatal(err)
-	}
-	if err := v.Wait(timeout); err != nil {
-		t.Fatalf("after the power button: %v", err)
 	}
 }

@@ -1,0 +1,29 @@
+package qemu
+
+import (
+	"path/filepath"
+
+	"berth.dev/berth/internal/layout"
+)
+
+// Build is what `make image` left in the build directory.
+type Build struct {
+	Dir, Disk, Kernel, Initrd string
+}
+
+// BuildAt names the artefacts of the build directory dir.
+func BuildAt(dir string) Build {
+	return Build{
+		Dir:    dir,
+		Disk:   filepath.Join(dir, "disk.img"),
+		Kernel: filepath.Join(dir, "release", "vmlinuz"),
+		Initrd: filepath.Join(dir, "release", "initrd.img"),
+	}
+}
+
+// Direct is a VM that boots the build's kernel and initramfs directly,
+// as slot slot, from a copy-on-write overlay of its disk.
+func (b Build) Direct(slot string) Config {
+	return Config{Disk: b.Disk, Kernel: b.Kernel, Initrd: b.Initrd, Append: layout.Cmdline(slot)}
+}
+
