@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"berth.dev/berth/internal/copyfile"
 	"berth.dev/berth/internal/kmod"
 	"berth.dev/berth/internal/layout"
 	"berth.dev/berth/internal/osrelease"
@@ -56,7 +57,7 @@ func Build(c Config) error {
 	if err != nil {
 		return err
 	}
-	if err := update.CopyFile(filepath.Join(k.dir, "boot", "vmlinuz-"+k.ver), filepath.Join(rel, "vmlinuz")); err != nil {
+	if err := copyfile.Copy(filepath.Join(k.dir, "boot", "vmlinuz-"+k.ver), filepath.Join(rel, "vmlinuz")); err != nil {
 		return err
 	}
 
@@ -344,5 +345,5 @@ func linkOrCopy(src, dst string) error {
 	if os.Link(src, dst) == nil {
 		return nil
 	}
-	return update.CopyFile(src, dst)
+	return copyfile.Copy(src, dst)
 }

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"berth.dev/berth/update"
+	"berth.dev/berth/update/publish"
 )
 
 // UpgradeSample is one measured `os-ctl upgrade`.
@@ -37,7 +38,7 @@ func MeasureUpgrade(b Build, dir, relDir string) (UpgradeSample, error) {
 		return s, err
 	}
 	s.Version = rel.Version
-	repo := update.Repo{Dir: filepath.Join(dir, "repo"), Keys: filepath.Join(b.Dir, "keys")}
+	repo := publish.Repo{Dir: filepath.Join(dir, "repo"), Keys: filepath.Join(b.Dir, "keys")}
 	if _, err := repo.Publish(relDir, "beta"); err != nil {
 		return s, err
 	}

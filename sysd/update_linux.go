@@ -68,8 +68,22 @@ func newUpdates(l *log.Logger, out io.Writer, r *reaper.Reaper, version, slot st
 			return "", fmt.Errorf("slot %s: no partition labelled %s", s, label)
 		},
 		Reboot: reboot,
-	}}
+	}, PauseAt: pauseAtFile(pauseAtPath)}
 	return x
+}
+
+// pauseAtPath is the power-cut tests' seam on a real machine (root-only,
+// on tmpfs, gone at reboot): an update stops at the moment it names.
+const pauseAtPath = "/run/berth/update-pause-at"
+
+func pauseAtFile(path string) func() string {
+	return func() string {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return ""
+		}
+		return strings.TrimSpace(string(b))
+	}
 }
 
 // fsckFAT is dosfstools' checker in the root image.

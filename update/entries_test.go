@@ -4,24 +4,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 )
-
-func files(t *testing.T, dir string) string {
-	t.Helper()
-	des, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var n []string
-	for _, de := range des {
-		n = append(n, de.Name())
-	}
-	sort.Strings(n)
-	return strings.Join(n, " ")
-}
 
 func mustBoot(t *testing.T, d Entries, slot, file string) {
 	t.Helper()
@@ -30,7 +15,7 @@ func mustBoot(t *testing.T, d Entries, slot, file string) {
 		t.Fatal(err)
 	}
 	if e.Slot != slot || e.File != file {
-		t.Fatalf("booted %s (slot %s), want %s (slot %s); entries: %s", e.File, e.Slot, file, slot, files(t, d.Dir))
+		t.Fatalf("booted %s (slot %s), want %s (slot %s); entries: %s", e.File, e.Slot, file, slot, Files(t, d.Dir))
 	}
 }
 
@@ -60,7 +45,7 @@ func TestEntriesCycle(t *testing.T) {
 	// The health gate marks it good; it keeps booting.
 	must(d.MarkGood("B"))
 	mustBoot(t, d, "B", "berth-b.conf")
-	if got := files(t, d.Dir); got != "berth-a.conf berth-b.conf other.conf" {
+	if got := Files(t, d.Dir); got != "berth-a.conf berth-b.conf other.conf" {
 		t.Fatalf("files: %s", got)
 	}
 	b, _, _ := d.Slot("B")
@@ -90,7 +75,7 @@ func TestEntriesCycle(t *testing.T) {
 	// counter, written without touching B's entry.
 	must(d.Write("A", "0.1.0", 5, 3))
 	mustBoot(t, d, "A", "berth-a+2-1.conf")
-	if got := files(t, d.Dir); got != "berth-a+2-1.conf berth-b.conf other.conf" {
+	if got := Files(t, d.Dir); got != "berth-a+2-1.conf berth-b.conf other.conf" {
 		t.Fatalf("files: %s", got)
 	}
 	if g, _ := d.MaxGeneration(); g != 5 {
@@ -111,7 +96,7 @@ func TestEntriesTwoForOneSlot(t *testing.T) {
 	if err := d.MarkGood("A"); err != nil {
 		t.Fatal(err)
 	}
-	if got := files(t, d.Dir); got != "berth-a.conf" {
+	if got := Files(t, d.Dir); got != "berth-a.conf" {
 		t.Fatalf("files: %s", got)
 	}
 	if a, _, _ := d.Slot("A"); a.Generation != 4 {
@@ -151,7 +136,7 @@ func TestEntriesEmptyFile(t *testing.T) {
 	if err := d.Write("B", "0.2.0", 2, 3); err != nil {
 		t.Fatal(err)
 	}
-	if got := files(t, d.Dir); got != ".berth-a.conf.1234 berth-a.conf berth-b+3.conf" {
+	if got := Files(t, d.Dir); got != ".berth-a.conf.1234 berth-a.conf berth-b+3.conf" {
 		t.Fatalf("files: %s", got)
 	}
 	if b, _, _ := d.Slot("B"); b.Generation != 2 {

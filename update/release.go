@@ -68,3 +68,9 @@ func HashFile(path string) (Part, error) {
 	}
 	return Part{Size: n, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
 }
+
+// ChannelFile is what a repository's targets/channels/NAME.json holds: the
+// release the channel points at.
+type ChannelFile struct {
+	Version string `json:"version"`
+}

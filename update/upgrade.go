@@ -33,13 +33,6 @@ type Options struct {
 	DryRun         bool   `json:"dry_run,omitempty"`
 	NoReboot       bool   `json:"no_reboot,omitempty"`
 	DownloadOnly   bool   `json:"download_only,omitempty"`
-	// PauseAt stops the update at a moment and waits there until it is
-	// cancelled: for power-cut tests. Moments: download (half the root
-	// image fetched), write (half written to the partition), esp (half
-	// the kernel written to the ESP), entry (before the boot entry is
-	// installed), installed (installed, not yet preferred), committed
-	// (preferred, before the reboot).
-	PauseAt string `json:"pause_at,omitempty"`
 }
 
 // Progress is what an update reports as it goes.
@@ -57,6 +50,14 @@ type Updater struct {
 	// one, which os-ctl channel set and --channel override.
 	Source Source
 	Tries  int // boot tries a new slot gets; default 3
+	// PauseAt is the power-cut tests' seam, nil elsewhere: the moment it
+	// names is where an update stops and waits until it is cancelled.
+	// Moments: download (half the root image fetched), write (half
+	// written to the partition), esp (half the kernel written to the
+	// ESP), entry (before the boot entry is installed), installed
+	// (installed, not yet preferred), committed (preferred, before the
+	// reboot).
+	PauseAt func() string
 
 	mu   sync.Mutex
 	busy bool
@@ -205,7 +206,7 @@ func (u *Updater) Upgrade(ctx context.Context, opt Options, report func(Progress
 		m.Records.SaveAttempt(a)
 		return a, fmt.Errorf("%w (%s is installed: it boots at the next reboot)", err, a.To)
 	}
-	if ctx.Err() != nil && opt.PauseAt == "" {
+	if ctx.Err() != nil && u.pauseAt() == "" {
 		err = fmt.Errorf("cancelled: %w", err)
 	}
 	if a.To.Version == "" && !errors.As(err, &se) || opt.DryRun || errors.Is(err, ErrUpToDate) {
@@ -221,8 +222,9 @@ func (u *Updater) Upgrade(ctx context.Context, opt Options, report func(Progress
 func (u *Updater) upgrade(ctx context.Context, opt Options, a *Attempt, report func(Progress)) error {
 	m := u.Machine
 	src, tries := u.source()
+	pauseAt := u.pauseAt()
 	pause := func(moment string) error {
-		if opt.PauseAt != moment {
+		if pauseAt != moment {
 			return nil
 		}
 		report(Progress{Stage: "paused", Msg: moment})
@@ -428,6 +430,13 @@ func fileSize(path string) int64 {
 		return 0
 	}
 	return fi.Size()
+}
+
+func (u *Updater) pauseAt() string {
+	if u.PauseAt == nil {
+		return ""
+	}
+	return u.PauseAt()
 }
 
 // writeSlot writes the partition, reporting progress, and calls pause

@@ -1,4 +1,4 @@
-package update
+package update_test
 
 import (
 	"bytes"
@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"berth.dev/berth/update"
+	"berth.dev/berth/update/publish/publishtest"
 )
 
 // machine is a Berth machine in a directory: an ESP, two partition
@@ -17,7 +20,7 @@ import (
 type machine struct {
 	t        *testing.T
 	dir      string
-	repo     *testRepo
+	repo     *publishtest.Repo
 	slot     string
 	version  string
 	reboots  int
@@ -25,7 +28,7 @@ type machine struct {
 	tampered bool
 }
 
-func newMachine(t *testing.T, r *testRepo) *machine {
+func newMachine(t *testing.T, r *publishtest.Repo) *machine {
 	m := &machine{t: t, dir: t.TempDir(), repo: r, slot: "A", version: "0.1.0", channel: "stable"}
 	for _, s := range []string{"A", "B"} {
 		if err := os.WriteFile(m.partition(s), make([]byte, 1<<20), 0o644); err != nil {
@@ -33,7 +36,7 @@ func newMachine(t *testing.T, r *testRepo) *machine {
 		}
 	}
 	os.MkdirAll(filepath.Join(m.dir, "esp", "loader", "entries"), 0o755)
-	if err := m.updater().entries().Write("A", "0.1.0", 1, 0); err != nil {
+	if err := m.updater().Entries().Write("A", "0.1.0", 1, 0); err != nil {
 		t.Fatal(err)
 	}
 	if trial, err := m.updater().Booted(time.Now()); trial || err != nil {
@@ -44,11 +47,11 @@ func newMachine(t *testing.T, r *testRepo) *machine {
 
 func (m *machine) partition(slot string) string { return filepath.Join(m.dir, "ROOT-"+slot) }
 
-func (m *machine) updater() *Updater {
-	src := m.repo.source(m.t, m.channel, filepath.Join(m.dir, "state", "metadata"))
-	return &Updater{Source: src, Machine: Machine{
+func (m *machine) updater() *update.Updater {
+	src := m.repo.Source(m.channel, filepath.Join(m.dir, "state", "metadata"))
+	return &update.Updater{Source: src, Machine: update.Machine{
 		Slot: m.slot, Version: m.version,
-		Records:   Records{Dir: filepath.Join(m.dir, "state")},
+		Records:   update.Records{Dir: filepath.Join(m.dir, "state")},
 		ESP:       filepath.Join(m.dir, "esp"),
 		Partition: func(s string) (string, error) { return m.partition(s), nil },
 		Reboot:    func() error { m.reboots++; return nil },
@@ -59,7 +62,7 @@ func (m *machine) updater() *Updater {
 // reconciles; it returns whether the slot is on trial.
 func (m *machine) boot() bool {
 	m.t.Helper()
-	e, err := m.updater().entries().Boot()
+	e, err := m.updater().Entries().Boot()
 	if err != nil {
 		m.t.Fatal(err)
 	}
@@ -75,17 +78,17 @@ func (m *machine) boot() bool {
 	return trial
 }
 
-func (m *machine) upgrade(opt Options) (Attempt, error) {
+func (m *machine) upgrade(opt update.Options) (update.Attempt, error) {
 	return m.updater().Upgrade(context.Background(), opt, nil)
 }
 
-func (m *machine) mustUpgrade(opt Options, to string) {
+func (m *machine) mustUpgrade(opt update.Options, to string) {
 	m.t.Helper()
 	a, err := m.upgrade(opt)
 	if err != nil {
 		m.t.Fatalf("upgrade to %s: %v", to, err)
 	}
-	if a.To.Version != to || a.To.Slot != Other(m.slot) || a.Result != ResultRebooting {
+	if a.To.Version != to || a.To.Slot != update.Other(m.slot) || a.Result != update.ResultRebooting {
 		m.t.Fatalf("attempt %+v", a)
 	}
 	esp, _ := os.ReadFile(filepath.Join(m.dir, "esp", "berth", a.To.Slot, "vmlinuz"))
@@ -94,7 +97,7 @@ func (m *machine) mustUpgrade(opt Options, to string) {
 	}
 }
 
-func (m *machine) status() Status { return m.updater().Status("check") }
+func (m *machine) status() update.Status { return m.updater().Status("check") }
 
 func (m *machine) expectRunning(slot, version string) {
 	m.t.Helper()
@@ -104,13 +107,13 @@ func (m *machine) expectRunning(slot, version string) {
 }
 
 func TestUpgradeRollbackAndFallback(t *testing.T) {
-	r := newRepo(t)
-	mustPublish(t, r, "0.1.0", "stable")
-	mustPublish(t, r, "0.2.0", "beta")
+	r := publishtest.NewRepo(t)
+	publishtest.MustPublish(t, r, "0.1.0", "stable")
+	publishtest.MustPublish(t, r, "0.2.0", "beta")
 	m := newMachine(t, r)
 
 	// stable has nothing newer.
-	if _, err := m.upgrade(Options{}); !errors.Is(err, ErrUpToDate) || !strings.Contains(err.Error(), "0.1.0 is the one running") {
+	if _, err := m.upgrade(update.Options{}); !errors.Is(err, update.ErrUpToDate) || !strings.Contains(err.Error(), "0.1.0 is the one running") {
 		t.Fatalf("stable: %v", err)
 	}
 	if st := m.status(); st.Last != nil {
@@ -118,9 +121,9 @@ func TestUpgradeRollbackAndFallback(t *testing.T) {
 	}
 	// v1 → v2 on beta: B is written and preferred, with a try counter.
 	m.channel = "beta"
-	m.mustUpgrade(Options{}, "0.2.0")
+	m.mustUpgrade(update.Options{}, "0.2.0")
 	var want int64
-	for _, name := range PartNames {
+	for _, name := range update.PartNames {
 		want += int64(len(name+" of 0.2.0\n") * 1000)
 	}
 	if a := m.status().Last; a.Downloaded != want {
@@ -137,7 +140,7 @@ func TestUpgradeRollbackAndFallback(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := m.status()
-	if st.Last.Result != ResultGood || st.Slots[0].State != "good" || st.Slots[1].State != "good" || st.Slots[0].Version != "0.1.0" || st.Channel != "beta" {
+	if st.Last.Result != update.ResultGood || st.Slots[0].State != "good" || st.Slots[1].State != "good" || st.Slots[0].Version != "0.1.0" || st.Channel != "beta" {
 		t.Fatalf("status %+v %+v", st, st.Last)
 	}
 	// A good slot keeps booting.
@@ -155,15 +158,15 @@ func TestUpgradeRollbackAndFallback(t *testing.T) {
 	}
 	m.expectRunning("A", "0.1.0")
 	m.updater().Passed(time.Now())
-	m.mustUpgrade(Options{}, "0.2.0")
+	m.mustUpgrade(update.Options{}, "0.2.0")
 	m.boot()
 	m.updater().Passed(time.Now())
 	m.expectRunning("B", "0.2.0")
 
 	// A broken 0.3.0 fails its health gate: marked bad, the machine comes
 	// back to 0.2.0, and the reason is kept.
-	mustPublish(t, r, "0.3.0", "beta")
-	m.mustUpgrade(Options{}, "0.3.0")
+	publishtest.MustPublish(t, r, "0.3.0", "beta")
+	m.mustUpgrade(update.Options{}, "0.3.0")
 	if !m.boot() {
 		t.Fatal("0.3.0 not on trial")
 	}
@@ -174,7 +177,7 @@ func TestUpgradeRollbackAndFallback(t *testing.T) {
 	m.boot()
 	m.expectRunning("B", "0.2.0")
 	st = m.status()
-	if st.Last.Result != ResultRolledBack || st.Last.Reason != "docker.service not healthy within 120s" || st.Slots[0].State != "failed" {
+	if st.Last.Result != update.ResultRolledBack || st.Last.Reason != "docker.service not healthy within 120s" || st.Slots[0].State != "failed" {
 		t.Fatalf("status %+v %+v", st.Slots, st.Last)
 	}
 	if _, err := m.updater().Rollback(); err == nil || !strings.Contains(err.Error(), "never passed the health gate") {
@@ -182,8 +185,8 @@ func TestUpgradeRollbackAndFallback(t *testing.T) {
 	}
 
 	// One that never reaches the gate: three tries, then 0.2.0 again.
-	mustPublish(t, r, "0.3.1", "beta")
-	m.mustUpgrade(Options{}, "0.3.1")
+	publishtest.MustPublish(t, r, "0.3.1", "beta")
+	m.mustUpgrade(update.Options{}, "0.3.1")
 	for i := 0; i < 3; i++ {
 		if !m.boot() {
 			t.Fatalf("try %d: not on trial", i+1)
@@ -192,28 +195,28 @@ func TestUpgradeRollbackAndFallback(t *testing.T) {
 	}
 	m.boot()
 	m.expectRunning("B", "0.2.0")
-	if a := m.status().Last; a.Result != ResultRolledBack || !strings.Contains(a.Reason, "3 tries") {
+	if a := m.status().Last; a.Result != update.ResultRolledBack || !strings.Contains(a.Reason, "3 tries") {
 		t.Fatalf("attempt %+v", a)
 	}
 
 	// Switching the channel picks that channel's release.
-	mustPublish(t, r, "0.4.0", "alpha")
+	publishtest.MustPublish(t, r, "0.4.0", "alpha")
 	if err := m.updater().Machine.Records.SetChannel("alpha"); err != nil {
 		t.Fatal(err)
 	}
 	if ch, from := m.updater().Channel(); ch != "alpha" || from != "os-ctl channel set" {
 		t.Fatalf("channel %s from %s", ch, from)
 	}
-	m.mustUpgrade(Options{}, "0.4.0")
+	m.mustUpgrade(update.Options{}, "0.4.0")
 }
 
 func TestUpgradeRefusalsLeaveTheMachineAlone(t *testing.T) {
-	r := newRepo(t)
-	mustPublish(t, r, "0.1.0", "stable")
-	mustPublish(t, r, "0.2.0", "beta")
+	r := publishtest.NewRepo(t)
+	publishtest.MustPublish(t, r, "0.1.0", "stable")
+	publishtest.MustPublish(t, r, "0.2.0", "beta")
 	m := newMachine(t, r)
 	m.channel = "beta"
-	m.mustUpgrade(Options{}, "0.2.0")
+	m.mustUpgrade(update.Options{}, "0.2.0")
 	if a := m.status().Last; a.Downloaded != int64(3*len("root.img of 0.2.0\n")*1000-len("root.img")+len("vmlinuz")-len("root.img")+len("initrd.img")) {
 		t.Logf("downloaded %d", a.Downloaded)
 	}
@@ -222,24 +225,24 @@ func TestUpgradeRefusalsLeaveTheMachineAlone(t *testing.T) {
 	before := snapshot(t, m)
 
 	// Dry run: the offer, nothing written.
-	if a, err := m.upgrade(Options{Channel: "stable", AllowDowngrade: true, DryRun: true}); err != nil || a.To.Version != "0.1.0" {
+	if a, err := m.upgrade(update.Options{Channel: "stable", AllowDowngrade: true, DryRun: true}); err != nil || a.To.Version != "0.1.0" {
 		t.Fatalf("dry run: %+v %v", a, err)
 	}
 	// A downgrade needs the flag.
-	if _, err := m.upgrade(Options{Channel: "stable"}); err == nil || !strings.Contains(err.Error(), "--allow-downgrade") {
+	if _, err := m.upgrade(update.Options{Channel: "stable"}); err == nil || !strings.Contains(err.Error(), "--allow-downgrade") {
 		t.Fatalf("downgrade: %v", err)
 	}
 	// A tampered root image.
-	mustPublish(t, r, "0.3.0", "beta")
+	publishtest.MustPublish(t, r, "0.3.0", "beta")
 	img := filepath.Join(r.Dir, "targets", "releases", "0.3.0", "root.img")
 	b, _ := os.ReadFile(img)
 	b[10] ^= 1
 	os.WriteFile(img, b, 0o644)
-	_, err := m.upgrade(Options{})
+	_, err := m.upgrade(update.Options{})
 	if err == nil || !strings.Contains(err.Error(), "tampered") {
 		t.Fatalf("tampered: %v", err)
 	}
-	if a := m.status().Last; a.Result != ResultFailed || a.Stage != "download" {
+	if a := m.status().Last; a.Result != update.ResultFailed || a.Stage != "download" {
 		t.Fatalf("attempt %+v", a)
 	}
 	if after := snapshot(t, m); after != before {
@@ -254,9 +257,9 @@ func TestUpgradeRefusalsLeaveTheMachineAlone(t *testing.T) {
 // snapshot is what must not change when an update is refused: the
 // entries and both partitions.
 func snapshot(t *testing.T, m *machine) string {
-	s := files(t, filepath.Join(m.dir, "esp", "loader", "entries"))
+	s := update.Files(t, filepath.Join(m.dir, "esp", "loader", "entries"))
 	for _, p := range []string{"A", "B"} {
-		h, err := HashFile(m.partition(p))
+		h, err := update.HashFile(m.partition(p))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -268,15 +271,17 @@ func snapshot(t *testing.T, m *machine) string {
 // A power cut at each moment of an update: the machine boots what it ran,
 // and the next attempt succeeds.
 func TestUpgradePowerCuts(t *testing.T) {
-	r := newRepo(t)
-	mustPublish(t, r, "0.1.0", "stable")
-	mustPublish(t, r, "0.2.0", "stable")
+	r := publishtest.NewRepo(t)
+	publishtest.MustPublish(t, r, "0.1.0", "stable")
+	publishtest.MustPublish(t, r, "0.2.0", "stable")
 	for _, moment := range []string{"download", "write", "esp", "entry", "installed"} {
 		t.Run(moment, func(t *testing.T) {
 			m := newMachine(t, r)
 			ctx, cancel := context.WithCancel(context.Background())
 			paused := false
-			_, err := m.updater().Upgrade(ctx, Options{PauseAt: moment}, func(p Progress) {
+			u := m.updater()
+			u.PauseAt = func() string { return moment }
+			_, err := u.Upgrade(ctx, update.Options{}, func(p update.Progress) {
 				if p.Stage == "paused" && p.Msg == moment {
 					paused = true
 					cancel() // the power goes
@@ -289,7 +294,7 @@ func TestUpgradePowerCuts(t *testing.T) {
 				t.Fatal("on trial after the cut")
 			}
 			m.expectRunning("A", "0.1.0")
-			m.mustUpgrade(Options{}, "0.2.0")
+			m.mustUpgrade(update.Options{}, "0.2.0")
 			m.boot()
 			m.expectRunning("B", "0.2.0")
 		})
@@ -297,16 +302,17 @@ func TestUpgradePowerCuts(t *testing.T) {
 }
 
 func TestOneUpdateAtATime(t *testing.T) {
-	r := newRepo(t)
-	mustPublish(t, r, "0.1.0", "stable")
-	mustPublish(t, r, "0.2.0", "stable")
+	r := publishtest.NewRepo(t)
+	publishtest.MustPublish(t, r, "0.1.0", "stable")
+	publishtest.MustPublish(t, r, "0.2.0", "stable")
 	m := newMachine(t, r)
 	u := m.updater()
+	u.PauseAt = func() string { return "write" }
 	ctx, cancel := context.WithCancel(context.Background())
 	started := make(chan struct{})
 	done := make(chan error)
 	go func() {
-		_, err := u.Upgrade(ctx, Options{PauseAt: "write"}, func(p Progress) {
+		_, err := u.Upgrade(ctx, update.Options{}, func(p update.Progress) {
 			if p.Stage == "paused" {
 				close(started)
 			}
@@ -314,10 +320,10 @@ func TestOneUpdateAtATime(t *testing.T) {
 		done <- err
 	}()
 	<-started
-	if _, err := u.Upgrade(context.Background(), Options{}, nil); !errors.Is(err, ErrBusy) {
+	if _, err := u.Upgrade(context.Background(), update.Options{}, nil); !errors.Is(err, update.ErrBusy) {
 		t.Fatalf("second update: %v", err)
 	}
-	if _, err := u.Rollback(); !errors.Is(err, ErrBusy) {
+	if _, err := u.Rollback(); !errors.Is(err, update.ErrBusy) {
 		t.Fatalf("rollback during an update: %v", err)
 	}
 	if !u.Status("").Running {
@@ -330,15 +336,15 @@ func TestOneUpdateAtATime(t *testing.T) {
 // --no-reboot (and strategy reboot, which reboots later): the attempt
 // waits as installed across boots of the old slot until the new one runs.
 func TestUpgradeNoReboot(t *testing.T) {
-	r := newRepo(t)
-	mustPublish(t, r, "0.1.0", "stable")
-	mustPublish(t, r, "0.2.0", "stable")
+	r := publishtest.NewRepo(t)
+	publishtest.MustPublish(t, r, "0.1.0", "stable")
+	publishtest.MustPublish(t, r, "0.2.0", "stable")
 	m := newMachine(t, r)
-	a, err := m.upgrade(Options{NoReboot: true})
-	if err != nil || a.Result != ResultInstalled || m.reboots != 0 {
+	a, err := m.upgrade(update.Options{NoReboot: true})
+	if err != nil || a.Result != update.ResultInstalled || m.reboots != 0 {
 		t.Fatalf("%+v %v, %d reboots", a, err, m.reboots)
 	}
-	if st := m.status(); st.Slots[1].State != "on trial" || st.Last.Result != ResultInstalled {
+	if st := m.status(); st.Slots[1].State != "on trial" || st.Last.Result != update.ResultInstalled {
 		t.Fatalf("%+v %+v", st.Slots, st.Last)
 	}
 	if !m.boot() {
@@ -346,11 +352,11 @@ func TestUpgradeNoReboot(t *testing.T) {
 	}
 	m.expectRunning("B", "0.2.0")
 	m.updater().Passed(time.Now())
-	if a := m.status().Last; a.Result != ResultGood {
+	if a := m.status().Last; a.Result != update.ResultGood {
 		t.Fatalf("%+v", a)
 	}
-	mustPublish(t, r, "0.3.0", "stable")
-	if a, err := m.upgrade(Options{DownloadOnly: true}); err != nil || a.Result != ResultDownloaded {
+	publishtest.MustPublish(t, r, "0.3.0", "stable")
+	if a, err := m.upgrade(update.Options{DownloadOnly: true}); err != nil || a.Result != update.ResultDownloaded {
 		t.Fatalf("download only: %+v %v", a, err)
 	}
 	if st := m.status(); st.Slots[0].State != "good" || st.Slots[0].Version != "0.1.0" {
@@ -362,29 +368,29 @@ func TestUpgradeNoReboot(t *testing.T) {
 // it was interrupted. While a slot is on trial, neither an update nor a
 // rollback may start, and the attempt it finishes is kept.
 func TestInterruptedAndOnTrial(t *testing.T) {
-	r := newRepo(t)
-	mustPublish(t, r, "0.1.0", "stable")
-	mustPublish(t, r, "0.2.0", "stable")
+	r := publishtest.NewRepo(t)
+	publishtest.MustPublish(t, r, "0.1.0", "stable")
+	publishtest.MustPublish(t, r, "0.2.0", "stable")
 	m := newMachine(t, r)
 	recs := m.updater().Machine.Records
-	recs.SaveAttempt(Attempt{Kind: "upgrade", From: SlotRelease{"A", "0.1.0"}, To: SlotRelease{"B", "0.2.0"}, Stage: "write", Result: ResultRunning})
+	recs.SaveAttempt(update.Attempt{Kind: "upgrade", From: update.SlotRelease{"A", "0.1.0"}, To: update.SlotRelease{"B", "0.2.0"}, Stage: "write", Result: update.ResultRunning})
 	m.boot()
-	if a := m.status().Last; a.Result != ResultFailed || !strings.Contains(a.Reason, "interrupted at stage write") {
+	if a := m.status().Last; a.Result != update.ResultFailed || !strings.Contains(a.Reason, "interrupted at stage write") {
 		t.Fatalf("%+v", a)
 	}
-	m.mustUpgrade(Options{}, "0.2.0")
+	m.mustUpgrade(update.Options{}, "0.2.0")
 	if !m.boot() {
 		t.Fatal("not on trial")
 	}
 	for _, err := range []error{
-		func() error { _, err := m.upgrade(Options{Version: "0.1.0", AllowDowngrade: true}); return err }(),
+		func() error { _, err := m.upgrade(update.Options{Version: "0.1.0", AllowDowngrade: true}); return err }(),
 		func() error { _, err := m.updater().Rollback(); return err }(),
 	} {
-		if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "on trial") {
+		if !errors.Is(err, update.ErrRefused) || !strings.Contains(err.Error(), "on trial") {
 			t.Fatalf("on trial: %v", err)
 		}
 	}
-	if a := m.status().Last; a.Result != ResultRebooting || a.To.Version != "0.2.0" {
+	if a := m.status().Last; a.Result != update.ResultRebooting || a.To.Version != "0.2.0" {
 		t.Fatalf("the trial's attempt was replaced: %+v", a)
 	}
 }

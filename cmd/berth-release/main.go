@@ -5,7 +5,7 @@ package main
 import (
 	"os"
 
-	"berth.dev/berth/update"
+	"berth.dev/berth/update/publish"
 )
 
-func main() { os.Exit(update.ReleaseMain(os.Args[1:], os.Stdout, os.Stderr)) }
+func main() { os.Exit(publish.ReleaseMain(os.Args[1:], os.Stdout, os.Stderr)) }

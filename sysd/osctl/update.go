@@ -30,7 +30,6 @@ func (c *client) upgrade(args []string) error {
 		fs.BoolVar(&opt.AllowDowngrade, "allow-downgrade", false, "")
 		fs.BoolVar(&opt.DryRun, "dry-run", false, "")
 		fs.BoolVar(&opt.DownloadOnly, "download-only", false, "")
-		fs.StringVar(&opt.PauseAt, "pause-at", "", "")
 	})
 	if err != nil {
 		return err

@@ -1,4 +1,4 @@
-package update
+package publish
 
 import (
 	"crypto"
@@ -9,7 +9,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -18,6 +17,9 @@ import (
 
 	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
+
+	"berth.dev/berth/internal/copyfile"
+	"berth.dev/berth/update"
 )
 
 // A release repository is TUF metadata and target files on any static
@@ -203,11 +205,6 @@ func (r Repo) now() time.Time {
 
 func (r Repo) meta(name string) string { return filepath.Join(r.Dir, "metadata", name) }
 
-// ChannelFile is what targets/channels/NAME.json holds.
-type ChannelFile struct {
-	Version string `json:"version"`
-}
-
 // Publish copies the release in dir (release.json and its parts, as
 // make image writes build/release) into the repository and points
 // channel at it.
@@ -219,14 +216,14 @@ func (r Repo) Publish(dir, channel string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("publish: %w", err)
 	}
-	var rel Release
+	var rel update.Release
 	if err := json.Unmarshal(raw, &rel); err != nil || rel.Version == "" {
 		return "", fmt.Errorf("publish: %s/release.json: no version (%v)", dir, err)
 	}
 	files := map[string][]byte{}
-	for _, name := range append([]string{"release.json"}, PartNames...) {
+	for _, name := range append([]string{"release.json"}, update.PartNames...) {
 		dst := filepath.Join(r.Dir, "targets", "releases", rel.Version, name)
-		if err := CopyFile(filepath.Join(dir, name), dst); err != nil {
+		if err := copyfile.Copy(filepath.Join(dir, name), dst); err != nil {
 			return "", fmt.Errorf("publish: %w", err)
 		}
 		files["releases/"+rel.Version+"/"+name] = nil
@@ -262,10 +259,10 @@ func (r Repo) update(files map[string][]byte, channel, version string) error {
 	}
 	// The repository starts from the root the keys directory holds.
 	if _, err := os.Stat(r.meta("1.root.json")); errors.Is(err, os.ErrNotExist) {
-		if err := CopyFile(filepath.Join(r.Keys, "root.json"), r.meta("1.root.json")); err != nil {
+		if err := copyfile.Copy(filepath.Join(r.Keys, "root.json"), r.meta("1.root.json")); err != nil {
 			return err
 		}
-		if err := CopyFile(filepath.Join(r.Keys, "root.json"), r.meta("root.json")); err != nil {
+		if err := copyfile.Copy(filepath.Join(r.Keys, "root.json"), r.meta("root.json")); err != nil {
 			return err
 		}
 	}
@@ -273,7 +270,7 @@ func (r Repo) update(files map[string][]byte, channel, version string) error {
 		files = map[string][]byte{}
 	}
 	if channel != "" {
-		ch, _ := json.Marshal(ChannelFile{Version: version})
+		ch, _ := json.Marshal(update.ChannelFile{Version: version})
 		chPath := filepath.Join(r.Dir, "targets", "channels", channel+".json")
 		if err := os.MkdirAll(filepath.Dir(chPath), 0o755); err != nil {
 			return err
@@ -333,30 +330,4 @@ func (r Repo) update(files map[string][]byte, channel, version string) error {
 		}
 	}
 	return nil
-}
-
-// CopyFile copies src to dst, streaming (a root image is large), with
-// src's permission bits; dst's directory is made when missing.
-func CopyFile(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	st, err := in.Stat()
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return err
-	}
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, st.Mode().Perm())
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }

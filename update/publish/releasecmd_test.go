@@ -1,4 +1,4 @@
-package update
+package publish_test
 
 import (
 	"bytes"
@@ -8,6 +8,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"berth.dev/berth/update"
+	"berth.dev/berth/update/publish"
+	"berth.dev/berth/update/publish/publishtest"
 )
 
 func TestReleaseCommand(t *testing.T) {
@@ -16,7 +20,7 @@ func TestReleaseCommand(t *testing.T) {
 	run := func(want int, args ...string) string {
 		t.Helper()
 		var out bytes.Buffer
-		if code := ReleaseMain(args, &out, &out); code != want {
+		if code := publish.ReleaseMain(args, &out, &out); code != want {
 			t.Fatalf("berth-release %v: exit %d, want %d\n%s", args, code, want, out.String())
 		}
 		return out.String()
@@ -25,13 +29,13 @@ func TestReleaseCommand(t *testing.T) {
 	if out := run(1, "init", "--keys", keys); !strings.Contains(out, "refusing to replace") {
 		t.Errorf("second init: %s", out)
 	}
-	if out := run(1, "publish", "--keys", keys, "--repo", repo, fakeRelease(t, "0.2.0")); !strings.Contains(out, "--channel is missing") {
+	if out := run(1, "publish", "--keys", keys, "--repo", repo, publishtest.FakeRelease(t, "0.2.0")); !strings.Contains(out, "--channel is missing") {
 		t.Errorf("publish without a channel: %s", out)
 	}
-	if out := run(0, "publish", "--keys", keys, "--repo", repo, "--channel", "stable", fakeRelease(t, "0.2.0")); !strings.Contains(out, "channel stable → 0.2.0") {
+	if out := run(0, "publish", "--keys", keys, "--repo", repo, "--channel", "stable", publishtest.FakeRelease(t, "0.2.0")); !strings.Contains(out, "channel stable → 0.2.0") {
 		t.Errorf("publish: %s", out)
 	}
-	run(0, "publish", "--keys", keys, "--repo", repo, "--channel", "beta", fakeRelease(t, "0.3.0"))
+	run(0, "publish", "--keys", keys, "--repo", repo, "--channel", "beta", publishtest.FakeRelease(t, "0.3.0"))
 	run(0, "promote", "--keys", keys, "--repo", repo, "--channel", "stable", "--version", "0.3.0")
 	if out := run(0, "rotate", "--keys", keys, "--repo", repo, "--role", "timestamp"); !strings.Contains(out, "timestamp key replaced") {
 		t.Errorf("rotate: %s", out)
@@ -43,7 +47,7 @@ func TestReleaseCommand(t *testing.T) {
 	defer srv.Close()
 	// The machine trusts the root the image was built with: version 1.
 	root, _ := os.ReadFile(filepath.Join(repo, "metadata", "1.root.json"))
-	o, err := Check(Source{Server: srv.URL, Channel: "stable", Root: root, MetadataDir: t.TempDir()}, "")
+	o, err := update.Check(update.Source{Server: srv.URL, Channel: "stable", Root: root, MetadataDir: t.TempDir()}, "")
 	if err != nil || o.Version != "0.3.0" {
 		t.Fatalf("stable after promote: %v %v", o.Version, err)
 	}

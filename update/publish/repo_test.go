@@ -1,0 +1,203 @@
+package publish_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"berth.dev/berth/internal/copyfile"
+	"berth.dev/berth/update"
+	"berth.dev/berth/update/publish"
+	"berth.dev/berth/update/publish/publishtest"
+)
+
+func TestChannelsPublishPromoteAndDownload(t *testing.T) {
+	r := publishtest.NewRepo(t)
+	publishtest.MustPublish(t, r, "0.2.0", "beta")
+	publishtest.MustPublish(t, r, "0.3.0", "alpha")
+	state := t.TempDir()
+
+	o, err := update.Check(r.Source("beta", state), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Version != "0.2.0" || o.Parts["root.img"].Length != int64(len("root.img of 0.2.0\n")*1000) {
+		t.Fatalf("beta offers %+v", o)
+	}
+	out := filepath.Join(t.TempDir(), "root.img")
+	if err := update.Download(context.Background(), http.DefaultClient, o.Parts["root.img"], out, 2, nil); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(out); !strings.HasPrefix(string(b), "root.img of 0.2.0") {
+		t.Errorf("downloaded %q…", b[:20])
+	}
+	// Switching the channel picks the other channel's release.
+	if o, err := update.Check(r.Source("alpha", state), ""); err != nil || o.Version != "0.3.0" {
+		t.Fatalf("alpha: %v %v", o.Version, err)
+	}
+	// Promote: beta now points at 0.3.0 too.
+	if err := r.Promote("0.3.0", "beta"); err != nil {
+		t.Fatal(err)
+	}
+	if o, err := update.Check(r.Source("beta", state), ""); err != nil || o.Version != "0.3.0" {
+		t.Fatalf("beta after promote: %v %v", o.Version, err)
+	}
+	if err := r.Promote("9.9.9", "beta"); err == nil || !strings.Contains(err.Error(), "no release 9.9.9") {
+		t.Errorf("promote of a missing release: %v", err)
+	}
+	// A given version, and refusals.
+	if o, err := update.Check(r.Source("beta", state), "0.2.0"); err != nil || o.Version != "0.2.0" {
+		t.Fatalf("--version 0.2.0: %v %v", o.Version, err)
+	}
+	if _, err := update.Check(r.Source("nightly", state), ""); err == nil || !strings.Contains(err.Error(), `is "nightly" a channel`) {
+		t.Errorf("unknown channel: %v", err)
+	}
+	src := r.Source("beta", state)
+	src.Arch = "arm64"
+	if _, err := update.Check(src, ""); err == nil || !strings.Contains(err.Error(), "is for amd64, this machine is arm64") {
+		t.Errorf("wrong architecture: %v", err)
+	}
+}
+
+// A part changed on the server is refused against the signed hash, and
+// nothing is left in place.
+func TestTamperedPartRefused(t *testing.T) {
+	r := publishtest.NewRepo(t)
+	publishtest.MustPublish(t, r, "0.2.0", "beta")
+	o, err := update.Check(r.Source("beta", t.TempDir()), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(r.Dir, "targets", "releases", "0.2.0", "root.img")
+	b, _ := os.ReadFile(p)
+	b[0] ^= 1
+	os.WriteFile(p, b, 0o644)
+	out := filepath.Join(t.TempDir(), "root.img")
+	err = update.Download(context.Background(), http.DefaultClient, o.Parts["root.img"], out, 1, nil)
+	if err == nil || !strings.Contains(err.Error(), "tampered with or damaged") {
+		t.Fatalf("tampered part: %v", err)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Error("the tampered part was kept")
+	}
+}
+
+// Metadata signed two days ago has an expired timestamp: a frozen mirror.
+func TestExpiredMetadataRefused(t *testing.T) {
+	r := publishtest.NewRepo(t)
+	r.Now = func() time.Time { return time.Now().Add(-48 * time.Hour) }
+	publishtest.MustPublish(t, r, "0.2.0", "beta")
+	_, err := update.Check(r.Source("beta", t.TempDir()), "")
+	if err == nil || !strings.Contains(err.Error(), "expired") {
+		t.Fatalf("expired timestamp: %v", err)
+	}
+}
+
+// Once a machine has seen newer metadata, a mirror serving the older
+// repository is refused (no rollback to older metadata).
+func TestMetadataRollbackRefused(t *testing.T) {
+	r := publishtest.NewRepo(t)
+	publishtest.MustPublish(t, r, "0.2.0", "beta")
+	old := filepath.Join(t.TempDir(), "old")
+	if out, err := exec.Command("cp", "-a", r.Dir, old).CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	publishtest.MustPublish(t, r, "0.3.0", "beta")
+	state := t.TempDir()
+	if o, err := update.Check(r.Source("beta", state), ""); err != nil || o.Version != "0.3.0" {
+		t.Fatalf("%v %v", o.Version, err)
+	}
+	stale := httptest.NewServer(http.FileServer(http.Dir(old)))
+	defer stale.Close()
+	src := r.Source("beta", state)
+	src.Server = stale.URL
+	_, err := update.Check(src, "")
+	if err == nil || !strings.Contains(err.Error(), "refused") {
+		t.Fatalf("older metadata: %v", err)
+	}
+}
+
+// A repository signed with keys the machine does not trust is refused.
+func TestUntrustedKeysRefused(t *testing.T) {
+	r := publishtest.NewRepo(t)
+	publishtest.MustPublish(t, r, "0.2.0", "beta")
+	other := publishtest.NewRepo(t)
+	src := r.Source("beta", t.TempDir())
+	src.Root = other.Root
+	if _, err := update.Check(src, ""); err == nil || !strings.Contains(err.Error(), "refused") {
+		t.Fatalf("foreign keys: %v", err)
+	}
+}
+
+func TestDowngrade(t *testing.T) {
+	for _, tc := range []struct {
+		a, b  string
+		newer bool
+	}{{"0.10.0", "0.9.1", true}, {"0.9.1", "0.10.0", false}, {"1.0", "1.0.0", false}, {"1.0.1", "1.0", true}, {"0.2.0", "0.2.0", false}} {
+		if got := update.Newer(tc.a, tc.b); got != tc.newer {
+			t.Errorf("Newer(%s, %s) = %v", tc.a, tc.b, got)
+		}
+	}
+	if err := update.Allowed("0.3.0", "0.2.0", false); err == nil || !strings.Contains(err.Error(), "needs --allow-downgrade") {
+		t.Errorf("downgrade: %v", err)
+	}
+	if err := update.Allowed("0.3.0", "0.2.0", true); err != nil {
+		t.Errorf("downgrade with the flag: %v", err)
+	}
+	if err := update.Allowed("0.3.0", "0.3.0", false); err == nil || !strings.Contains(err.Error(), "nothing to do") {
+		t.Errorf("same version: %v", err)
+	}
+	if err := update.Allowed("0.2.0", "0.3.0", false); err != nil {
+		t.Errorf("upgrade: %v", err)
+	}
+}
+
+// Keys rotate without reinstalling: machines that trust the first root
+// follow the new root versions, and what the retired key signs is refused.
+func TestKeyRotation(t *testing.T) {
+	r := publishtest.NewRepo(t)
+	publishtest.MustPublish(t, r, "0.2.0", "beta")
+	state := t.TempDir()
+	if _, err := update.Check(r.Source("beta", state), ""); err != nil {
+		t.Fatal(err)
+	}
+	old := filepath.Join(t.TempDir(), "old-keys")
+	if out, err := exec.Command("cp", "-a", r.Keys, old).CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	for _, role := range []string{"targets", "root"} {
+		if err := r.Rotate(role); err != nil {
+			t.Fatalf("rotate %s: %v", role, err)
+		}
+	}
+	if err := r.Rotate("nobody"); err == nil || !strings.Contains(err.Error(), "not a role") {
+		t.Errorf("rotate nobody: %v", err)
+	}
+	publishtest.MustPublish(t, r, "0.3.0", "beta")
+	// A machine that checked before, and a new one: both trust root v1.
+	for _, st := range []string{state, t.TempDir()} {
+		if o, err := update.Check(r.Source("beta", st), ""); err != nil || o.Version != "0.3.0" {
+			t.Fatalf("after rotation: %v %v", o.Version, err)
+		}
+	}
+	// The retired targets key signs a release: refused.
+	stale := publish.Repo{Dir: r.Dir, Keys: old}
+	for _, f := range []string{"root.json", "targets.key.old"} {
+		os.Remove(filepath.Join(old, f))
+	}
+	copyfile.Copy(filepath.Join(r.Keys, "root.json"), filepath.Join(old, "root.json"))
+	copyfile.Copy(filepath.Join(r.Keys, "snapshot.key"), filepath.Join(old, "snapshot.key"))
+	copyfile.Copy(filepath.Join(r.Keys, "timestamp.key"), filepath.Join(old, "timestamp.key"))
+	if _, err := stale.Publish(publishtest.FakeRelease(t, "0.4.0"), "beta"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := update.Check(r.Source("beta", t.TempDir()), ""); err == nil || !strings.Contains(err.Error(), "refused") {
+		t.Fatalf("targets signed by the retired key: %v", err)
+	}
+}
