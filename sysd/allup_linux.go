@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"berth.dev/berth/internal/console"
+	"berth.dev/berth/sysd/machine"
 	"berth.dev/berth/sysd/service"
 )
 
@@ -28,6 +29,6 @@ func announceAllUp(l *log.Logger, m *service.Manager, sys *system) {
 	if err := m.WaitUp(ctx, names...); err != nil {
 		return
 	}
-	mem := sys.memory()
-	l.Printf("services up n=%d boot_ms=%d used_kb=%d total_kb=%d", len(names), console.SinceBootMS(), mem[0], mem[1])
+	used, total := machine.Memory()
+	l.Printf("services up n=%d boot_ms=%d used_kb=%d total_kb=%d", len(names), console.SinceBootMS(), used, total)
 }

@@ -45,48 +45,6 @@ func onlineTimeout(c *userdata.Config) time.Duration {
 	return 60 * time.Second
 }
 
-// networkSeed tries the datasources that need the network, once it is
-// online: the kernel command line's ds=nocloud;s=URL or berth.userdata=URL,
-// then the EC2-style metadata service with short timeouts.
-func networkSeed(ctx context.Context, online <-chan struct{}, url string, nocloud bool, logf func(string, ...any)) *userdata.Seed {
-	select {
-	case <-online:
-	case <-ctx.Done():
-		return nil
-	}
-	if url != "" {
-		fctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-		defer cancel()
-		s, err := userdata.FetchURL(fctx, url, nocloud)
-		if err != nil {
-			logf("user-data: %v", err)
-			return nil
-		}
-		return s
-	}
-	s, err := userdata.EC2(ctx, "http://169.254.169.254", 2*time.Second)
-	if err != nil {
-		return nil // no metadata service: the usual case, not worth a line
-	}
-	return s
-}
-
-// seedURL reads ds=nocloud;s=URL (NoCloud over HTTP: URL/user-data and
-// URL/meta-data) or berth.userdata=URL (the user-data itself).
-func seedURL(cmdline string) (url string, nocloud bool) {
-	for _, w := range strings.Fields(cmdline) {
-		if v, ok := strings.CutPrefix(w, "berth.userdata="); ok {
-			url, nocloud = v, false
-		}
-		for _, p := range []string{"ds=nocloud;s=", "ds=nocloud-net;s="} {
-			if v, ok := strings.CutPrefix(w, p); ok {
-				url, nocloud = v, true
-			}
-		}
-	}
-	return url, nocloud
-}
-
 // setHostnameFromDHCP sets DHCP's host name unless the machine already
 // has one from user-data.
 func setHostnameFromDHCP(fromUserData bool, logf func(string, ...any)) func(string) {

@@ -12,14 +12,16 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"berth.dev/berth/internal/atomicfile"
 	"berth.dev/berth/internal/cmdline"
 	"berth.dev/berth/internal/console"
 	"berth.dev/berth/internal/osrelease"
 	"berth.dev/berth/internal/reaper"
+	"berth.dev/berth/sysd/agent"
 	"berth.dev/berth/sysd/api"
 	"berth.dev/berth/sysd/cgroup"
+	"berth.dev/berth/sysd/datasource"
 	"berth.dev/berth/sysd/logs"
+	"berth.dev/berth/sysd/machine"
 	"berth.dev/berth/sysd/network"
 	"berth.dev/berth/sysd/service"
 	"berth.dev/berth/sysd/timesync"
@@ -44,7 +46,10 @@ func Main(stdout io.Writer) int {
 	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT)
 
 	version := osrelease.Version("/etc/os-release")
-	raw, _ := os.ReadFile("/proc/cmdline")
+	raw, err := os.ReadFile("/proc/cmdline")
+	if err != nil {
+		l.Printf("sysd: %v", err)
+	}
 	slot, err := cmdline.Parse(string(raw)).Slot()
 	if err != nil {
 		l.Printf("sysd: %v", err)
@@ -59,23 +64,26 @@ func Main(stdout io.Writer) int {
 	r := reaper.New()
 	go r.Run(context.Background())
 
-	id, err := EnsureMachineID(machineIDPath)
+	id, err := machine.EnsureMachineID(machineIDPath)
 	if err != nil {
 		l.Printf("sysd: %v", err)
 	}
-	bootID, _ := os.ReadFile(bootIDPath)
-	b, err := RecordBoot(bootsPath, strings.TrimSpace(string(bootID)), version, slot)
+	bootID, err := os.ReadFile(bootIDPath)
+	if err != nil {
+		l.Printf("sysd: boot ID: %v", err)
+	}
+	b, err := machine.RecordBoot(bootsPath, strings.TrimSpace(string(bootID)), version, slot)
 	if err != nil {
 		l.Printf("sysd: %v", err)
 	}
 	l.Printf("boot n=%d machine-id=%s", b.N, id)
-	if e := LoaderEntrySelected("/sys/firmware/efi/efivars"); e != "" {
+	if e := machine.LoaderEntrySelected("/sys/firmware/efi/efivars"); e != "" {
 		l.Printf("boot loader entry=%s", e)
 	}
 
 	kernelLog := logs.New(logDir+"/kernel.log", 2000, 1<<20)
 	udLog := logs.New(logDir+"/user-data.log", 1000, 1<<20)
-	go FollowKmsg(kernelLog)
+	go logs.FollowKmsg(kernelLog)
 
 	tree := cgroup.Tree{Dir: cgroupDir}
 	if missing, err := tree.Init(); err != nil || len(missing) > 0 {
@@ -94,7 +102,8 @@ func Main(stdout io.Writer) int {
 		Logs:         map[string]*logs.Log{"sysd": ownLog, "kernel": kernelLog, "user-data": udLog},
 	})
 	// Every state change on the console, as systemd's "Started …" lines.
-	events, _ := m.Subscribe()
+	events, unsubscribe := m.Subscribe()
+	defer unsubscribe()
 	flush := make(chan chan struct{})
 	go func() {
 		for {
@@ -113,32 +122,23 @@ func Main(stdout io.Writer) int {
 	}()
 	// User-data from local datasources is applied before any service
 	// starts: it may bring services, files and users they need.
-	runner := &adminRunner{m: m, r: r, tree: tree, log: udLog, helper: containerInit}
+	runner := &datasource.AdminRunner{Manager: m, Reaper: r, Cgroups: tree, Log: udLog, Helper: containerInit}
 	searchStart := time.Now()
-	url, nocloud := seedURL(string(raw))
-	seed := localSeed(l, url == "")
+	url, nocloud := datasource.URL(string(raw))
+	seed := datasource.Local(l, url == "")
 	if seed == nil {
 		l.Printf("user-data: none found on NoCloud (CIDATA) or fw_cfg; searched in %d ms", time.Since(searchStart).Milliseconds())
 	}
-	eff, late := applyUserData(l, seed, runner.Run)
+	eff, late := datasource.Apply(l, seed, runner.Run)
 	sys := &system{version: version, slot: slot, machineID: id, boot: b, userdata: eff}
-	upd := newUpdates(l, stdout, r, version, slot, sys.Reboot)
-	upd.configure(eff.Config.Berth.Update)
-	if h, _ := os.Hostname(); h == "" || h == "(none)" || h == "localhost" {
-		name := "berth"
-		if len(id) >= 8 {
-			name += "-" + id[:8]
-		}
-		if err := unix.Sethostname([]byte(name)); err != nil {
-			l.Printf("sysd: hostname %s: %v", name, err)
-		}
+	upd := agent.New(l, stdout, r, version, slot, sys.Reboot)
+	upd.Configure(eff.Config.Berth.Update)
+	host, err := machine.EnsureHostname(id)
+	if err != nil {
+		l.Printf("sysd: %v", err)
 	}
-	if _, err := os.Stat("/etc/hosts"); os.IsNotExist(err) {
-		h, _ := os.Hostname()
-		hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t" + h + "\n"
-		if err := atomicfile.Write("/etc/hosts", []byte(hosts), 0o644); err != nil {
-			l.Printf("sysd: %v", err)
-		}
+	if err := machine.EnsureHosts("/etc/hosts", host); err != nil {
+		l.Printf("sysd: %v", err)
 	}
 	netCtx, stopNet := context.WithCancel(context.Background())
 	netm := &network.Manager{Config: eff.Config.Berth.Network, ResolvConf: "/etc/resolv.conf", Logf: l.Printf,
@@ -161,16 +161,16 @@ func Main(stdout io.Writer) int {
 		// No local user-data: look on the network once it is up, in the
 		// background, so that a machine without any boots at full speed.
 		go func() {
-			seed := laterNoCloud(netCtx, l)
+			seed := datasource.LaterNoCloud(netCtx, l)
 			if seed == nil {
-				seed = networkSeed(netCtx, netm.Online(), url, nocloud, l.Printf)
+				seed = datasource.Network(netCtx, netm.Online(), url, nocloud, l.Printf)
 			}
 			if seed == nil {
 				return
 			}
-			neff, late := applyUserData(l, seed, runner.Run)
+			neff, late := datasource.Apply(l, seed, runner.Run)
 			sys.setUserData(neff)
-			upd.configure(neff.Config.Berth.Update)
+			upd.Configure(neff.Config.Berth.Update)
 			if err := m.Reload(); err != nil {
 				l.Printf("sysd: %v", err)
 			}
@@ -187,22 +187,26 @@ func Main(stdout io.Writer) int {
 	}
 	m.StartAll()
 	go late()
-	go upd.gate(netCtx, m)
-	go upd.loop(netCtx)
+	go upd.RunGate(netCtx, m.List)
+	go upd.Loop(netCtx)
 
 	sys.bootMS = console.SinceBootMS()
 	if ln, err := api.Listen(api.DefaultSocket); err != nil {
 		l.Printf("sysd: API: %v", err)
 	} else {
 		sys.net = netm
-		go http.Serve(ln, api.Handler(m, sys, upd))
+		go func() {
+			if err := http.Serve(ln, api.Handler(m, sys, upd)); err != nil {
+				l.Printf("sysd: API: %v", err)
+			}
+		}()
 	}
 
 	// The readiness line is a stable, machine-readable contract: tests and
 	// the benchmark match it exactly.
 	fmt.Fprintf(stdout, "berth: ready version=%s slot=%s boot_ms=%d\n", version, slot, sys.bootMS)
-	if mem := sys.memory(); mem[1] > 0 {
-		l.Printf("memory used_kb=%d total_kb=%d sysd_rss_kb=%d", mem[0], mem[1], selfRSS())
+	if used, total := machine.Memory(); total > 0 {
+		l.Printf("memory used_kb=%d total_kb=%d sysd_rss_kb=%d", used, total, machine.SelfRSS())
 	}
 	go announceAllUp(l, m, sys)
 

@@ -8,16 +8,18 @@ import (
 	"golang.org/x/sys/unix"
 
 	"berth.dev/berth/sysd/api"
+	"berth.dev/berth/sysd/datasource"
+	"berth.dev/berth/sysd/machine"
 	"berth.dev/berth/sysd/network"
 )
 
 // system answers the API's machine-wide questions and requests.
 type system struct {
 	version, slot, machineID string
-	boot                     Boot
+	boot                     machine.Boot
 	bootMS                   int64
 	mu                       sync.Mutex
-	userdata                 *Effective
+	userdata                 *datasource.Effective
 	net                      *network.Manager
 }
 
@@ -28,7 +30,7 @@ func (s *system) Config() any {
 	return s.userdata
 }
 
-func (s *system) setUserData(e *Effective) {
+func (s *system) setUserData(e *datasource.Effective) {
 	s.mu.Lock()
 	s.userdata = e
 	s.mu.Unlock()
@@ -50,8 +52,8 @@ func (s *system) Status() api.SystemStatus {
 	if unix.Sysinfo(&info) == nil {
 		st.Booted = time.Now().Add(-time.Duration(info.Uptime) * time.Second).Truncate(time.Second)
 	}
-	mem := s.memory()
-	st.MemoryKB.Used, st.MemoryKB.Total = mem[0], mem[1]
+	used, total := machine.Memory()
+	st.MemoryKB.Used, st.MemoryKB.Total = used, total
 	s.mu.Lock()
 	if s.userdata != nil {
 		for _, d := range s.userdata.Diagnostics {
@@ -65,28 +67,7 @@ func (s *system) Status() api.SystemStatus {
 	return st
 }
 
-// memory returns used and total kB.
-func (s *system) memory() [2]int64 {
-	f, err := os.Open("/proc/meminfo")
-	if err != nil {
-		return [2]int64{}
-	}
-	defer f.Close()
-	m := Meminfo(f)
-	return [2]int64{m["MemTotal"] - m["MemAvailable"], m["MemTotal"]}
-}
-
 // Reboot and Poweroff ask PID 1, which stops sysd (and so every service)
 // first: SIGINT is its Ctrl-Alt-Del, SIGTERM its poweroff.
 func (s *system) Reboot() error   { return unix.Kill(1, unix.SIGINT) }
 func (s *system) Poweroff() error { return unix.Kill(1, unix.SIGTERM) }
-
-// selfRSS is sysd's resident memory in kB (VmRSS).
-func selfRSS() int64 {
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	return Meminfo(f)["VmRSS"]
-}

@@ -52,6 +52,15 @@ func (p Params) Get(key string) (string, bool) {
 	return v, ok
 }
 
+// Has reports whether word is on the command line: KEY=VALUE exactly, or
+// a bare KEY with or without a value (systemd's
+// ConditionKernelCommandLine= semantics).
+func (p Params) Has(word string) bool {
+	k, v, withValue := strings.Cut(word, "=")
+	got, ok := p.All[k]
+	return ok && (!withValue || got == v)
+}
+
 // List returns a comma-separated value as its non-empty items.
 func (p Params) List(key string) []string {
 	var out []string

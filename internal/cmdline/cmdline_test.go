@@ -60,3 +60,15 @@ func TestList(t *testing.T) {
 		t.Fatalf("got %v", got)
 	}
 }
+
+func TestHas(t *testing.T) {
+	p := Parse(`console=ttyS0,115200 berth.debug_shell ds=nocloud;s=http://10.0.2.2/ quiet=`)
+	for w, want := range map[string]bool{
+		"berth.debug_shell": true, "console": true, "console=ttyS0,115200": true, "console=ttyS1": false,
+		"ds=nocloud;s=http://10.0.2.2/": true, "quiet": true, "quiet=": true, "berth.slot": false,
+	} {
+		if got := p.Has(w); got != want {
+			t.Errorf("Has(%q) = %v, want %v", w, got, want)
+		}
+	}
+}

@@ -110,7 +110,7 @@ func run(env Env) error {
 	case "notify":
 		return notify(args)
 	case "probe":
-		return probe(env, args)
+		return probeCmd(env, args)
 	case "help", "-h", "--help":
 		fmt.Fprint(env.Stdout, usage)
 		return nil

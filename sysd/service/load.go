@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"berth.dev/berth/internal/atomicfile"
+	"berth.dev/berth/internal/cmdline"
 	"berth.dev/berth/sysd/graph"
 	"berth.dev/berth/sysd/unit"
 )
@@ -157,10 +158,10 @@ func sortedNames(defs map[string]*Definition) []string {
 
 // ConditionsHold evaluates a unit's Condition*= entries:
 // ConditionPathExists= paths, then ConditionKernelCommandLine= entries
-// against the kernel command line cmdline (a bare word matches itself or
+// against the kernel command line (a bare word matches itself or
 // WORD=anything; "!" negates), as systemd does. The reason says which
 // does not hold.
-func ConditionsHold(u *unit.Unit, cmdline string) (bool, string) {
+func ConditionsHold(u *unit.Unit, line string) (bool, string) {
 	for _, p := range u.ConditionPathExists {
 		neg := strings.HasPrefix(p, "!")
 		_, err := os.Stat(strings.TrimPrefix(p, "!"))
@@ -168,17 +169,10 @@ func ConditionsHold(u *unit.Unit, cmdline string) (bool, string) {
 			return false, "ConditionPathExists=" + p + " does not hold"
 		}
 	}
-	words := strings.Fields(cmdline)
+	params := cmdline.Parse(line)
 	for _, c := range u.ConditionKernelCommandLine {
 		neg := strings.HasPrefix(c, "!")
-		want := strings.TrimPrefix(c, "!")
-		found := false
-		for _, w := range words {
-			if w == want || (!strings.Contains(want, "=") && strings.HasPrefix(w, want+"=")) {
-				found = true
-			}
-		}
-		if found == neg {
+		if params.Has(strings.TrimPrefix(c, "!")) == neg {
 			return false, "ConditionKernelCommandLine=" + c + " does not hold"
 		}
 	}

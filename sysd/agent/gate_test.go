@@ -1,4 +1,4 @@
-package sysd
+package agent
 
 import (
 	"context"
@@ -18,7 +18,7 @@ func TestGate(t *testing.T) {
 		{Name: "mine.service", State: "failed", HealthGate: false},
 	}
 	answers := false
-	g := Gate{Timeout: 300 * time.Millisecond, Poll: 10 * time.Millisecond, Checks: []string{"tcp://127.0.0.1:8080"},
+	g := HealthGate{Timeout: 300 * time.Millisecond, Poll: 10 * time.Millisecond, Checks: []string{"tcp://127.0.0.1:8080"},
 		List: func() []service.Status { return svcs },
 		Probe: func(ctx context.Context, url string) error {
 			if answers {

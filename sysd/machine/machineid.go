@@ -1,12 +1,13 @@
-package sysd
+package machine
 
 import (
-	"berth.dev/berth/internal/atomicfile"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
 	"os"
 	"strings"
+
+	"berth.dev/berth/internal/atomicfile"
 )
 
 // EnsureMachineID returns the machine ID in path (machine-id(5): 32 lower

@@ -1,4 +1,8 @@
-package sysd
+// Package agent is sysd's update agent: it mounts the ESP, runs the health
+// gate on a slot on trial, checks for updates on the strategy's schedule,
+// and answers the API's update requests, all through the updater of
+// package update.
+package agent
 
 import (
 	"context"
@@ -20,7 +24,7 @@ import (
 	"berth.dev/berth/internal/blockdev"
 	"berth.dev/berth/internal/layout"
 	"berth.dev/berth/internal/reaper"
-	"berth.dev/berth/sysd/osctl"
+	"berth.dev/berth/sysd/probe"
 	"berth.dev/berth/sysd/service"
 	"berth.dev/berth/sysd/userdata"
 	"berth.dev/berth/update"
@@ -34,9 +38,9 @@ const (
 	sysBlock  = "/sys/class/block"
 )
 
-// updates is sysd's updater: the API's, the health gate's and the
-// strategy loop's.
-type updates struct {
+// Agent is sysd's updater: the API's, the health gate's and the strategy
+// loop's.
+type Agent struct {
 	u      *update.Updater
 	l      *log.Logger
 	cfg    atomic.Pointer[userdata.Update] // the berth.update in force
@@ -48,8 +52,10 @@ type updates struct {
 	espReady chan struct{}
 }
 
-func newUpdates(l *log.Logger, out io.Writer, r *reaper.Reaper, version, slot string, reboot func() error) *updates {
-	x := &updates{l: l, reboot: reboot, out: out, espReady: make(chan struct{})}
+// New starts mounting the ESP (off the boot's critical path) and returns
+// the agent of the running slot.
+func New(l *log.Logger, out io.Writer, r *reaper.Reaper, version, slot string, reboot func() error) *Agent {
+	x := &Agent{l: l, reboot: reboot, out: out, espReady: make(chan struct{})}
 	go func() {
 		defer close(x.espReady)
 		if err := mountESP(l, r); err != nil {
@@ -120,8 +126,8 @@ func mountESP(l *log.Logger, r *reaper.Reaper) error {
 	return nil
 }
 
-// configure applies berth.update from user-data.
-func (x *updates) configure(c *userdata.Update) {
+// Configure applies berth.update from user-data.
+func (x *Agent) Configure(c *userdata.Update) {
 	var cfg userdata.Update
 	if c != nil {
 		cfg = *c
@@ -138,14 +144,14 @@ func (x *updates) configure(c *userdata.Update) {
 	}, cfg.Tries)
 }
 
-func (x *updates) config() userdata.Update {
+func (x *Agent) config() userdata.Update {
 	if c := x.cfg.Load(); c != nil {
 		return *c
 	}
 	return userdata.Update{}
 }
 
-func (x *updates) strategy() string {
+func (x *Agent) strategy() string {
 	cfg := x.config()
 	switch {
 	case cfg.Strategy != "":
@@ -163,10 +169,10 @@ func duration(s string, def time.Duration) time.Duration {
 	return def
 }
 
-// gate runs the health gate when this boot is a slot on trial: it marks
+// RunGate runs the health gate when this boot is a slot on trial: it marks
 // the slot good, or records why not and reboots, and the boot loader
-// falls back to the other slot.
-func (x *updates) gate(ctx context.Context, m *service.Manager) {
+// falls back to the other slot. list is the services' states.
+func (x *Agent) RunGate(ctx context.Context, list func() []service.Status) {
 	<-x.espReady
 	trial, err := x.u.Booted(time.Now().UTC())
 	if err != nil {
@@ -176,12 +182,12 @@ func (x *updates) gate(ctx context.Context, m *service.Manager) {
 		return
 	}
 	mc, cfg := x.u.Machine, x.config()
-	g := Gate{
+	g := HealthGate{
 		Timeout: duration(cfg.HealthTimeout, 120*time.Second),
 		Checks:  cfg.HealthChecks,
-		List:    m.List,
+		List:    list,
 		Probe: func(ctx context.Context, url string) error {
-			_, err := osctl.Probe(ctx, url, "")
+			_, err := probe.Check(ctx, url, "")
 			return err
 		},
 	}
@@ -210,9 +216,9 @@ func (x *updates) gate(ctx context.Context, m *service.Manager) {
 	fmt.Fprintf(x.out, "berth: health gate passed slot=%s version=%s\n", mc.Slot, mc.Version)
 }
 
-// loop checks for updates every interval (±10%) and does what the
-// strategy says.
-func (x *updates) loop(ctx context.Context) {
+// Loop checks for updates every interval (±10%) and does what the
+// strategy says, until ctx ends.
+func (x *Agent) Loop(ctx context.Context) {
 	<-x.espReady
 	first := true
 	for {
@@ -265,19 +271,19 @@ func (x *updates) loop(ctx context.Context) {
 
 // The API's Updates.
 
-func (x *updates) Status() update.Status {
+func (x *Agent) Status() update.Status {
 	<-x.espReady
 	return x.u.Status(x.strategy())
 }
 
-func (x *updates) Upgrade(ctx context.Context, opt update.Options, report func(update.Progress)) (update.Attempt, error) {
+func (x *Agent) Upgrade(ctx context.Context, opt update.Options, report func(update.Progress)) (update.Attempt, error) {
 	<-x.espReady
 	return x.u.Upgrade(ctx, opt, report)
 }
 
-func (x *updates) Rollback() (update.SlotRelease, error) {
+func (x *Agent) Rollback() (update.SlotRelease, error) {
 	<-x.espReady
 	return x.u.Rollback()
 }
 
-func (x *updates) SetChannel(name string) error { return x.u.Machine.Records.SetChannel(name) }
+func (x *Agent) SetChannel(name string) error { return x.u.Machine.Records.SetChannel(name) }

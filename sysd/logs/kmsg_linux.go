@@ -1,15 +1,15 @@
-package sysd
+package logs
 
 import (
+	"errors"
 	"os"
 	"strings"
-
-	"berth.dev/berth/sysd/logs"
+	"syscall"
 )
 
 // FollowKmsg copies the kernel's log (/dev/kmsg records:
 // "PRIO,SEQ,USEC,FLAGS;TEXT") into l, from the start of the boot.
-func FollowKmsg(l *logs.Log) {
+func FollowKmsg(l *Log) {
 	f, err := os.Open("/dev/kmsg")
 	if err != nil {
 		l.Printf("kernel log: %v", err)
@@ -20,7 +20,7 @@ func FollowKmsg(l *logs.Log) {
 	for {
 		n, err := f.Read(buf)
 		if err != nil {
-			if strings.Contains(err.Error(), "broken pipe") { // EPIPE: records were overwritten
+			if errors.Is(err, syscall.EPIPE) { // records were overwritten before we read them
 				continue
 			}
 			return

@@ -1,4 +1,4 @@
-package sysd
+package machine
 
 import (
 	"encoding/binary"

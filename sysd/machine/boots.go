@@ -1,6 +1,6 @@
 // Package sysd is the system daemon: it brings the machine from "root
 // mounted" to "ready" and keeps it there.
-package sysd
+package machine
 
 import (
 	"bufio"

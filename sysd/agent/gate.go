@@ -1,4 +1,4 @@
-package sysd
+package agent
 
 import (
 	"context"
@@ -10,10 +10,10 @@ import (
 	"berth.dev/berth/sysd/service"
 )
 
-// Gate is the health gate a slot on trial must pass: every service marked
+// HealthGate is the health gate a slot on trial must pass: every service marked
 // HealthGate up (or done, skipped, or disabled by the admin), and every
 // user check answering, within Timeout.
-type Gate struct {
+type HealthGate struct {
 	Timeout time.Duration
 	Checks  []string // URLs, as os-ctl probe takes them
 	List    func() []service.Status
@@ -23,7 +23,7 @@ type Gate struct {
 
 // Wait returns nil once the gate holds, or why it does not: at once for a
 // required service that failed for good, else at the deadline.
-func (g Gate) Wait(ctx context.Context) error {
+func (g HealthGate) Wait(ctx context.Context) error {
 	poll := g.Poll
 	if poll == 0 {
 		poll = 500 * time.Millisecond
@@ -50,7 +50,7 @@ func (g Gate) Wait(ctx context.Context) error {
 
 // pending lists what is not yet healthy; fatal names a service that will
 // not become so.
-func (g Gate) pending(ctx context.Context) (waiting []string, fatal string) {
+func (g HealthGate) pending(ctx context.Context) (waiting []string, fatal string) {
 	for _, st := range g.List() {
 		if !st.HealthGate {
 			continue

@@ -1,0 +1,72 @@
+package datasource
+
+import (
+	"encoding/json"
+	"os"
+	"sync"
+
+	"golang.org/x/sys/unix"
+
+	"berth.dev/berth/internal/atomicfile"
+	"berth.dev/berth/internal/kmod"
+	"berth.dev/berth/sysd/userdata"
+)
+
+const (
+	userdataDir   = "/var/lib/berth/userdata"
+	effectivePath = userdataDir + "/effective.json"
+)
+
+// Effective is the user-data in force, kept on STATE for `os-ctl config
+// show` and served by the API.
+type Effective struct {
+	Source      string                `json:"source"` // the datasource, or "none"
+	InstanceID  string                `json:"instance_id,omitempty"`
+	Config      *userdata.Config      `json:"config"`
+	Diagnostics []userdata.Diagnostic `json:"diagnostics,omitempty"`
+	Errors      []string              `json:"errors,omitempty"` // applying it
+}
+
+// Apply parses the seed, reports every problem on the console,
+// applies what is valid before services start, and returns what runs
+// after them (runcmd, scripts) and the effective configuration.
+func Apply(l interface{ Printf(string, ...any) }, seed *userdata.Seed, run func(name, script string) error) (*Effective, func()) {
+	eff := &Effective{Source: "none", Config: &userdata.Config{}}
+	if seed == nil {
+		writeEffective(l, eff)
+		return eff, func() {}
+	}
+	c, md, ds := userdata.Load(seed)
+	eff.Source, eff.InstanceID, eff.Config, eff.Diagnostics = seed.Source, md.InstanceID, c, ds
+	l.Printf("user-data: from %s, instance %s", seed.Source, md.InstanceID)
+	for _, d := range ds {
+		l.Printf("user-data: %s", d)
+	}
+	a := &userdata.Applier{Root: "/", StateDir: userdataDir, Run: run, Logf: l.Printf,
+		SetHostname: func(n string) error { return unix.Sethostname([]byte(n)) },
+		LoadModules: func(names []string) {
+			for _, err := range kmod.LoadAll(names) {
+				l.Printf("user-data: berth.modules: %v", err)
+			}
+		}}
+	var mu sync.Mutex
+	report := func(errs []error) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, err := range errs {
+			l.Printf("user-data: %v", err)
+			eff.Errors = append(eff.Errors, err.Error())
+		}
+		writeEffective(l, eff)
+	}
+	report(a.Early(c))
+	return eff, func() { report(a.Late(c, md)) }
+}
+
+func writeEffective(l interface{ Printf(string, ...any) }, eff *Effective) {
+	b, _ := json.MarshalIndent(eff, "", "  ")
+	os.MkdirAll(userdataDir, 0o700)
+	if err := atomicfile.Write(effectivePath, append(b, '\n'), 0o600); err != nil {
+		l.Printf("user-data: %v", err)
+	}
+}

@@ -1,0 +1,133 @@
+// Package datasource is where sysd's user-data comes from at boot and how
+// it is applied: the local datasources (NoCloud, fw_cfg) before any
+// service starts, the network ones (a URL on the kernel command line, the
+// EC2-style metadata service) once the network is online, the effective
+// configuration kept on STATE, and the runner of user-data's commands.
+package datasource
+
+import (
+	"context"
+	"os"
+	"strings"
+	"time"
+
+	"berth.dev/berth/internal/cmdline"
+	"berth.dev/berth/internal/kmod"
+	"berth.dev/berth/sysd/userdata"
+)
+
+// Local tries the datasources that need no network, in the documented
+// order: NoCloud (a CIDATA volume), then, unless the kernel command line
+// names a URL (which comes before it), QEMU's fw_cfg.
+func Local(l interface{ Printf(string, ...any) }, fwcfg bool) *userdata.Seed {
+	if s := noCloud(l); s != nil {
+		return s
+	}
+	if !fwcfg {
+		return nil
+	}
+	// fw_cfg exists only under QEMU; its ports are touched only there.
+	if vendor, _ := os.ReadFile("/sys/class/dmi/id/sys_vendor"); strings.TrimSpace(string(vendor)) != "QEMU" {
+		return nil
+	}
+	files, err := userdata.FwCfgPorts(fwCfgUserData, fwCfgMetaData)
+	if err != nil {
+		// No port access (another architecture, a locked-down kernel):
+		// the module's sysfs files, at the cost of loading it.
+		if _, err := os.Stat("/sys/firmware/qemu_fw_cfg"); err != nil {
+			for _, err := range kmod.LoadAll([]string{"qemu_fw_cfg"}) {
+				l.Printf("user-data: load qemu_fw_cfg: %v", err)
+			}
+		}
+		return userdata.FwCfg("/sys/firmware/qemu_fw_cfg")
+	}
+	if ud, ok := files[fwCfgUserData]; ok {
+		return &userdata.Seed{Source: "fw_cfg", UserData: ud, MetaData: files[fwCfgMetaData]}
+	}
+	return nil
+}
+
+// The fw_cfg files Berth reads (-fw_cfg name=opt/berth/user-data,file=…).
+const (
+	fwCfgUserData = "opt/berth/user-data"
+	fwCfgMetaData = "opt/berth/meta-data"
+)
+
+func noCloud(l interface{ Printf(string, ...any) }) *userdata.Seed {
+	load := func(mod string) {
+		for _, err := range kmod.LoadAll([]string{mod}) {
+			l.Printf("user-data: load %s: %v", mod, err)
+		}
+	}
+	s, err := userdata.FindNoCloud("/run/berth/seed", load)
+	if err != nil {
+		l.Printf("user-data: %v", err)
+	}
+	return s
+}
+
+// LaterNoCloud looks for a CIDATA volume again once PID 1 has loaded the
+// root's modules (a CD-ROM appears only with sr_mod): the first search
+// does not wait for them, so that a machine without user-data boots at
+// full speed.
+func LaterNoCloud(ctx context.Context, l interface{ Printf(string, ...any) }) *userdata.Seed {
+	if _, err := os.Stat(kmod.DoneFile); err == nil {
+		return nil // every device was there for the first search
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, err := os.Stat(kmod.DoneFile); err == nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return noCloud(l)
+}
+
+// Network tries the datasources that need the network, once it is
+// online: the kernel command line's ds=nocloud;s=URL or berth.userdata=URL,
+// then the EC2-style metadata service with short timeouts.
+func Network(ctx context.Context, online <-chan struct{}, url string, nocloud bool, logf func(string, ...any)) *userdata.Seed {
+	select {
+	case <-online:
+	case <-ctx.Done():
+		return nil
+	}
+	if url != "" {
+		fctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		defer cancel()
+		s, err := userdata.FetchURL(fctx, url, nocloud)
+		if err != nil {
+			logf("user-data: %v", err)
+			return nil
+		}
+		return s
+	}
+	s, err := userdata.EC2(ctx, "http://169.254.169.254", 2*time.Second)
+	if err != nil {
+		return nil // no metadata service: the usual case, not worth a line
+	}
+	return s
+}
+
+// URL reads ds=nocloud;s=URL (NoCloud over HTTP: URL/user-data and
+// URL/meta-data) or berth.userdata=URL (the user-data itself).
+// berth.userdata, Berth's own word, wins over ds=.
+func URL(line string) (url string, nocloud bool) {
+	p := cmdline.Parse(line)
+	if v, ok := p.Get("berth.userdata"); ok {
+		return v, false
+	}
+	if ds, ok := p.Get("ds"); ok {
+		for _, pre := range []string{"nocloud;s=", "nocloud-net;s="} {
+			if v, ok := strings.CutPrefix(ds, pre); ok {
+				return v, true
+			}
+		}
+	}
+	return "", false
+}
