@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"berth.dev/berth/internal/console"
+	"berth.dev/berth/sysd/api/wire"
 	"berth.dev/berth/sysd/machine"
 	"berth.dev/berth/sysd/service"
 )
@@ -19,7 +20,7 @@ func announceAllUp(l *log.Logger, m *service.Manager, sys *system) {
 	var names []string
 	for _, st := range m.List() {
 		switch st.State {
-		case service.StateSkipped, service.StateDisabled, service.StateInvalid:
+		case wire.Skipped, wire.Disabled, wire.Invalid:
 		default:
 			names = append(names, st.Name)
 		}

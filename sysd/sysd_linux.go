@@ -18,6 +18,7 @@ import (
 	"berth.dev/berth/internal/reaper"
 	"berth.dev/berth/sysd/agent"
 	"berth.dev/berth/sysd/api"
+	"berth.dev/berth/sysd/api/wire"
 	"berth.dev/berth/sysd/cgroup"
 	"berth.dev/berth/sysd/datasource"
 	"berth.dev/berth/sysd/logs"
@@ -191,7 +192,7 @@ func Main(stdout io.Writer) int {
 	go upd.Loop(netCtx)
 
 	sys.bootMS = console.SinceBootMS()
-	if ln, err := api.Listen(api.DefaultSocket); err != nil {
+	if ln, err := api.Listen(wire.DefaultSocket); err != nil {
 		l.Printf("sysd: API: %v", err)
 	} else {
 		sys.net = netm

@@ -7,7 +7,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"berth.dev/berth/sysd/api"
+	"berth.dev/berth/sysd/api/wire"
 	"berth.dev/berth/sysd/datasource"
 	"berth.dev/berth/sysd/machine"
 	"berth.dev/berth/sysd/network"
@@ -39,14 +39,14 @@ func (s *system) setUserData(e *datasource.Effective) {
 // Network is GET /v1/network.
 func (s *system) Network() any {
 	if s.net == nil {
-		return network.Status{}
+		return wire.Net{}
 	}
 	return s.net.Status()
 }
 
-func (s *system) Status() api.SystemStatus {
+func (s *system) Status() wire.System {
 	host, _ := os.Hostname()
-	st := api.SystemStatus{Version: s.version, Slot: s.slot, MachineID: s.machineID,
+	st := wire.System{Version: s.version, Slot: s.slot, MachineID: s.machineID,
 		Hostname: host, BootN: s.boot.N, BootMS: s.bootMS}
 	var info unix.Sysinfo_t
 	if unix.Sysinfo(&info) == nil {

@@ -52,13 +52,22 @@ func (e Entry) Name() string {
 	return n + ".conf"
 }
 
+// EntryState is how the boot loader treats an entry.
+type EntryState string
+
+const (
+	EntryGood    EntryState = "good"     // no counter
+	EntryOnTrial EntryState = "on trial" // tries left
+	EntryBad     EntryState = "bad"      // no tries left: booted last, if at all
+)
+
 // State is how the boot loader will treat the entry.
-func (e Entry) State() string {
+func (e Entry) State() EntryState {
 	switch {
 	case !e.Counting:
-		return "good"
+		return EntryGood
 	case e.Left == 0:
-		return "bad"
+		return EntryBad
 	}
-	return "on trial"
+	return EntryOnTrial
 }

@@ -6,7 +6,7 @@ func TestParseEntryName(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		want  Entry
-		state string
+		state EntryState
 	}{
 		{"berth-a.conf", Entry{Slot: "A"}, "good"},
 		{"berth-b+3.conf", Entry{Slot: "B", Counting: true, Left: 3}, "on trial"},

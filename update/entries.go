@@ -64,7 +64,7 @@ func (d Entries) List() ([]SlotEntry, error) {
 func Order(es []SlotEntry) {
 	sort.SliceStable(es, func(i, j int) bool {
 		a, b := es[i], es[j]
-		if ab, bb := a.State() == "bad", b.State() == "bad"; ab != bb {
+		if ab, bb := a.State() == EntryBad, b.State() == EntryBad; ab != bb {
 			return bb
 		}
 		if a.Generation != b.Generation {

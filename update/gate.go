@@ -6,13 +6,21 @@ import (
 	"time"
 )
 
+// SlotState is what a slot is to the updater.
+type SlotState string
+
+const (
+	SlotGood    SlotState = "good"     // passed its health gate
+	SlotOnTrial SlotState = "on trial" // tries left, or running its last
+	SlotFailed  SlotState = "failed"   // no tries left
+	SlotEmpty   SlotState = "empty"    // nothing installed, or a write that did not finish
+)
+
 // SlotStatus is what os-ctl status shows of a slot.
 type SlotStatus struct {
-	Slot    string `json:"slot"`
-	Version string `json:"version,omitempty"`
-	// State: good, on trial, failed, empty (nothing installed, or a write
-	// that did not finish).
-	State      string    `json:"state"`
+	Slot       string    `json:"slot"`
+	Version    string    `json:"version,omitempty"`
+	State      SlotState `json:"state"`
 	Entry      string    `json:"entry,omitempty"`
 	BootedGood time.Time `json:"booted_good,omitempty"`
 }
@@ -22,7 +30,7 @@ type Status struct {
 	Server   string       `json:"server,omitempty"`
 	Channel  string       `json:"channel"`
 	From     string       `json:"channel_from"` // default, user-data, os-ctl channel set
-	Strategy string       `json:"strategy"`
+	Strategy Strategy     `json:"strategy"`
 	Running  bool         `json:"running"`
 	Slots    []SlotStatus `json:"slots"`
 	Last     *Attempt     `json:"last,omitempty"`
@@ -31,7 +39,7 @@ type Status struct {
 
 // Slot returns a slot's state from its entry and its record.
 func (u *Updater) Slot(slot string) (SlotStatus, error) {
-	s := SlotStatus{Slot: slot, State: "empty"}
+	s := SlotStatus{Slot: slot, State: SlotEmpty}
 	rec, err := u.Machine.Records.Slot(slot)
 	if err != nil {
 		return s, err
@@ -46,20 +54,20 @@ func (u *Updater) Slot(slot string) (SlotStatus, error) {
 	}
 	s.Version, s.Entry = e.Release, e.File
 	switch {
-	case e.State() == "good":
-		s.State = "good"
+	case e.State() == EntryGood:
+		s.State = SlotGood
 	case slot == u.Machine.Slot:
-		s.State = "on trial" // booted on its last try, it may still pass
-	case e.State() == "bad":
-		s.State = "failed"
+		s.State = SlotOnTrial // booted on its last try, it may still pass
+	case e.State() == EntryBad:
+		s.State = SlotFailed
 	default:
-		s.State = "on trial"
+		s.State = SlotOnTrial
 	}
 	return s, nil
 }
 
 // Status reports the channel, both slots and the last attempt.
-func (u *Updater) Status(strategy string) Status {
+func (u *Updater) Status(strategy Strategy) Status {
 	src, _ := u.source()
 	st := Status{Server: src.Server, Strategy: strategy, Running: u.Busy()}
 	st.Channel, st.From = u.Channel()
@@ -97,9 +105,9 @@ func (u *Updater) Rollback() (SlotRelease, error) {
 	}
 	to := SlotRelease{other, s.Version}
 	switch {
-	case s.State == "empty":
+	case s.State == SlotEmpty:
 		return to, refused("rollback: slot %s holds no release: nothing to go back to", other)
-	case s.State != "good" || s.BootedGood.IsZero():
+	case s.State != SlotGood || s.BootedGood.IsZero():
 		return to, refused("rollback: slot %s (%s) is %s and never passed the health gate: refusing to boot it", other, s.Version, s.State)
 	}
 	gen, err := u.entries().MaxGeneration()

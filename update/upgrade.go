@@ -149,7 +149,7 @@ func (u *Updater) runningGood() error {
 		return err
 	case !ok:
 		return refused("the running slot %s has no boot entry on the ESP: this machine did not boot through Berth's boot loader", m.Slot)
-	case cur.State() != "good":
+	case cur.State() != EntryGood:
 		return refused("the running slot %s is on trial (%s): wait for its health gate", m.Slot, cur.File)
 	}
 	return nil

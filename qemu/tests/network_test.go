@@ -15,8 +15,7 @@ import (
 
 	"berth.dev/berth/qemu"
 	"berth.dev/berth/qemu/vmtest"
-	"berth.dev/berth/sysd/network"
-	"berth.dev/berth/sysd/service"
+	"berth.dev/berth/sysd/api/wire"
 )
 
 // hostHTTP serves files on the host's loopback, which QEMU's user
@@ -40,9 +39,9 @@ func hostHTTP(t *testing.T, files map[string]string) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-func netStatus(t *testing.T, sh *qemu.Shell) network.Status {
+func netStatus(t *testing.T, sh *qemu.Shell) wire.Net {
 	t.Helper()
-	var st network.Status
+	var st wire.Net
 	deadline := time.Now().Add(90 * time.Second)
 	for {
 		out := must(t, sh, "os-ctl net --json")
@@ -56,13 +55,13 @@ func netStatus(t *testing.T, sh *qemu.Shell) network.Status {
 	}
 }
 
-func eth0(st network.Status) network.Link {
+func eth0(st wire.Net) wire.Link {
 	for _, l := range st.Links {
 		if l.Name == "eth0" {
 			return l
 		}
 	}
-	return network.Link{}
+	return wire.Link{}
 }
 
 // DHCP from QEMU's user networking gives an address, a default route and
@@ -106,7 +105,7 @@ berth:
 	if _, err := vm.Console.Seen(regexp.MustCompile(`^berth: user-data: from url:http://10\.0\.2\.2:\d+/seed/, instance iid-url$`), 2*time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, sh, "online", "up", func(s service.Status) bool { return s.Up })
+	waitFor(t, sh, "online", "up", func(s wire.Service) bool { return s.Up })
 	if out := must(t, sh, "os-ctl status"); !strings.Contains(out, "from-url") {
 		t.Errorf("hostname from meta-data:\n%s", out)
 	}
@@ -220,8 +219,8 @@ berth:
 		t.Errorf("late: %+v", s)
 	}
 	vm.MustExpect(t, `^berth: network: not online after 10s`, time.Minute)
-	waitFor(t, sh, "late", "up", func(s service.Status) bool { return s.Up })
-	var st network.Status
+	waitFor(t, sh, "late", "up", func(s wire.Service) bool { return s.Up })
+	var st wire.Net
 	json.Unmarshal([]byte(must(t, sh, "os-ctl net --json")), &st)
 	if st.Online || eth0(st).Lease != nil {
 		t.Errorf("network: %+v", st)

@@ -9,7 +9,7 @@ import (
 
 	"berth.dev/berth/qemu"
 	"berth.dev/berth/qemu/vmtest"
-	"berth.dev/berth/sysd/service"
+	"berth.dev/berth/sysd/api/wire"
 )
 
 // bootShell boots cfg with the debug shell on ttyS1 and returns the VM,
@@ -47,14 +47,14 @@ func writeUnit(t *testing.T, sh *qemu.Shell, name, body string) {
 }
 
 // services asks os-ctl in the guest for every service, as JSON.
-func services(t *testing.T, sh *qemu.Shell) map[string]service.Status {
+func services(t *testing.T, sh *qemu.Shell) map[string]wire.Service {
 	t.Helper()
 	out := must(t, sh, "os-ctl service ls --json")
-	var list []service.Status
+	var list []wire.Service
 	if err := json.Unmarshal([]byte(out), &list); err != nil {
 		t.Fatalf("os-ctl service ls --json: %v\n%s", err, out)
 	}
-	m := map[string]service.Status{}
+	m := map[string]wire.Service{}
 	for _, s := range list {
 		m[strings.TrimSuffix(s.Name, ".service")] = s
 	}
@@ -62,7 +62,7 @@ func services(t *testing.T, sh *qemu.Shell) map[string]service.Status {
 }
 
 // waitFor polls the guest until cond holds for the named service.
-func waitFor(t *testing.T, sh *qemu.Shell, name string, what string, cond func(service.Status) bool) service.Status {
+func waitFor(t *testing.T, sh *qemu.Shell, name string, what string, cond func(wire.Service) bool) wire.Service {
 	t.Helper()
 	deadline := time.Now().Add(90 * time.Second)
 	for {
@@ -80,13 +80,13 @@ func waitFor(t *testing.T, sh *qemu.Shell, name string, what string, cond func(s
 func eventStates(t *testing.T, sh *qemu.Shell, name string) string {
 	t.Helper()
 	out := must(t, sh, "os-ctl service status --json "+name)
-	var s service.Status
+	var s wire.Service
 	if err := json.Unmarshal([]byte(out), &s); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	var st []string
 	for _, e := range s.Events {
-		st = append(st, e.State)
+		st = append(st, string(e.State))
 	}
 	return strings.Join(st, " ")
 }
@@ -111,7 +111,7 @@ func TestSystemServices(t *testing.T) {
 	writeUnit(t, sh, "typo.service", "[Service]\nRestrt=always\n"+toolbox+"Exec=true\n")
 	must(t, sh, "os-ctl reload")
 
-	app := waitFor(t, sh, "app", "up", func(s service.Status) bool { return s.Up })
+	app := waitFor(t, sh, "app", "up", func(s wire.Service) bool { return s.Up })
 	if got, want := eventStates(t, sh, "app"), "inactive waiting starting running up"; got != want {
 		t.Errorf("app events: got %q, want %q", got, want)
 	}
@@ -125,7 +125,7 @@ func TestSystemServices(t *testing.T) {
 
 	// Killed from the admin's view of the machine: restarted.
 	must(t, sh, fmt.Sprintf("kill -9 %d", app.Pid))
-	waitFor(t, sh, "app", "restarted", func(s service.Status) bool { return s.Up && s.Pid != app.Pid })
+	waitFor(t, sh, "app", "restarted", func(s wire.Service) bool { return s.Up && s.Pid != app.Pid })
 	if got, want := eventStates(t, sh, "app"), "inactive waiting starting running up exited backoff starting running up"; got != want {
 		t.Errorf("app events after kill: got %q, want %q", got, want)
 	}
@@ -134,9 +134,9 @@ func TestSystemServices(t *testing.T) {
 	// timeout) and started again in a fresh cgroup.
 	before := services(t, sh)["app"]
 	must(t, sh, "os-ctl service restart app")
-	waitFor(t, sh, "app", "up again after restart", func(s service.Status) bool { return s.Up && s.Pid != before.Pid })
+	waitFor(t, sh, "app", "up again after restart", func(s wire.Service) bool { return s.Up && s.Pid != before.Pid })
 
-	crash := waitFor(t, sh, "crash", "failed", func(s service.Status) bool { return s.State == "failed" })
+	crash := waitFor(t, sh, "crash", "failed", func(s wire.Service) bool { return s.State == "failed" })
 	if !strings.Contains(crash.Reason, "3 starts within 30s") {
 		t.Errorf("crash reason: %q", crash.Reason)
 	}
@@ -145,7 +145,7 @@ func TestSystemServices(t *testing.T) {
 	}
 
 	// OOM-killed, recorded, restarted, and again, until the start limit.
-	waitFor(t, sh, "hog", "failed", func(s service.Status) bool { return s.State == "failed" })
+	waitFor(t, sh, "hog", "failed", func(s wire.Service) bool { return s.State == "failed" })
 	if got, want := eventStates(t, sh, "hog"), "inactive starting running up exited backoff starting running up exited backoff failed"; got != want {
 		t.Errorf("hog events: got %q, want %q", got, want)
 	}

@@ -16,7 +16,7 @@ import (
 
 	"berth.dev/berth/qemu"
 	"berth.dev/berth/qemu/vmtest"
-	"berth.dev/berth/sysd/api"
+	"berth.dev/berth/sysd/api/wire"
 )
 
 const seedUserData = `#cloud-config
@@ -89,7 +89,7 @@ func TestNoCloudSeed(t *testing.T) {
 	seen(t, vm, `^berth: user-data: from nocloud:/dev/vd[b-z], instance iid-one$`)
 	seen(t, vm, `^berth: user-data: nocloud:/dev/vd[b-z]/user-data:15: bogus_key: warning: unknown key, ignored$`)
 	runCount(t, sh, "1")
-	var st api.SystemStatus
+	var st wire.System
 	if err := json.Unmarshal([]byte(must(t, sh, "os-ctl status --json")), &st); err != nil {
 		t.Fatal(err)
 	}

@@ -24,8 +24,8 @@ import (
 	"berth.dev/berth/internal/blockdev"
 	"berth.dev/berth/internal/layout"
 	"berth.dev/berth/internal/reaper"
+	"berth.dev/berth/sysd/api/wire"
 	"berth.dev/berth/sysd/probe"
-	"berth.dev/berth/sysd/service"
 	"berth.dev/berth/sysd/userdata"
 	"berth.dev/berth/update"
 )
@@ -151,15 +151,15 @@ func (x *Agent) config() userdata.Update {
 	return userdata.Update{}
 }
 
-func (x *Agent) strategy() string {
+func (x *Agent) strategy() update.Strategy {
 	cfg := x.config()
 	switch {
 	case cfg.Strategy != "":
 		return cfg.Strategy
 	case cfg.Server == "":
-		return "off"
+		return update.StrategyOff
 	}
-	return "check"
+	return update.StrategyCheck
 }
 
 func duration(s string, def time.Duration) time.Duration {
@@ -172,7 +172,7 @@ func duration(s string, def time.Duration) time.Duration {
 // RunGate runs the health gate when this boot is a slot on trial: it marks
 // the slot good, or records why not and reboots, and the boot loader
 // falls back to the other slot. list is the services' states.
-func (x *Agent) RunGate(ctx context.Context, list func() []service.Status) {
+func (x *Agent) RunGate(ctx context.Context, list func() []wire.Service) {
 	<-x.espReady
 	trial, err := x.u.Booted(time.Now().UTC())
 	if err != nil {
@@ -235,10 +235,10 @@ func (x *Agent) Loop(ctx context.Context) {
 		case <-time.After(wait):
 		}
 		strategy := x.strategy()
-		if strategy == "off" || x.u.Busy() {
+		if strategy == update.StrategyOff || x.u.Busy() {
 			continue
 		}
-		opt := update.Options{DryRun: strategy == "check", DownloadOnly: strategy == "download", NoReboot: strategy == "reboot"}
+		opt := update.Options{DryRun: strategy == update.StrategyCheck, DownloadOnly: strategy == update.StrategyDownload, NoReboot: strategy == update.StrategyReboot}
 		a, err := x.u.Upgrade(ctx, opt, nil)
 		switch {
 		case errors.Is(err, update.ErrUpToDate):
@@ -246,10 +246,10 @@ func (x *Agent) Loop(ctx context.Context) {
 		case err != nil:
 			x.l.Printf("update (%s): %v", strategy, err)
 			continue
-		case strategy == "check":
+		case strategy == update.StrategyCheck:
 			x.l.Printf("update: %s is offered on %s (strategy check: os-ctl upgrade installs it)", a.To.Version, a.Channel)
 			continue
-		case strategy == "download":
+		case strategy == update.StrategyDownload:
 			x.l.Printf("update: %s downloaded and verified (strategy download: os-ctl upgrade installs it)", a.To.Version)
 			continue
 		}

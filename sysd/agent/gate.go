@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"berth.dev/berth/sysd/service"
+	"berth.dev/berth/sysd/api/wire"
 )
 
 // HealthGate is the health gate a slot on trial must pass: every service marked
@@ -16,7 +16,7 @@ import (
 type HealthGate struct {
 	Timeout time.Duration
 	Checks  []string // URLs, as os-ctl probe takes them
-	List    func() []service.Status
+	List    func() []wire.Service
 	Probe   func(ctx context.Context, url string) error
 	Poll    time.Duration // default 500ms
 }
@@ -56,8 +56,8 @@ func (g HealthGate) pending(ctx context.Context) (waiting []string, fatal string
 			continue
 		}
 		switch st.State {
-		case service.StateUp, "finished", service.StateSkipped, service.StateDisabled:
-		case "failed", service.StateInvalid:
+		case wire.Up, wire.Finished, wire.Skipped, wire.Disabled:
+		case wire.Failed, wire.Invalid:
 			why := st.Reason
 			if why == "" && len(st.Problems) > 0 {
 				why = st.Problems[0]

@@ -7,11 +7,11 @@ import (
 	"testing"
 	"time"
 
-	"berth.dev/berth/sysd/service"
+	"berth.dev/berth/sysd/api/wire"
 )
 
 func TestGate(t *testing.T) {
-	svcs := []service.Status{
+	svcs := []wire.Service{
 		{Name: "console.service", State: "up", HealthGate: true},
 		{Name: "docker.service", State: "running", HealthGate: true},
 		{Name: "debug-shell.service", State: "skipped", HealthGate: false},
@@ -19,7 +19,7 @@ func TestGate(t *testing.T) {
 	}
 	answers := false
 	g := HealthGate{Timeout: 300 * time.Millisecond, Poll: 10 * time.Millisecond, Checks: []string{"tcp://127.0.0.1:8080"},
-		List: func() []service.Status { return svcs },
+		List: func() []wire.Service { return svcs },
 		Probe: func(ctx context.Context, url string) error {
 			if answers {
 				return nil
@@ -35,7 +35,7 @@ func TestGate(t *testing.T) {
 		t.Fatalf("all up: %v", err)
 	}
 	// A required service that failed for good fails the gate at once.
-	svcs[0] = service.Status{Name: "broken.service", State: "failed", Reason: "exit status 1", HealthGate: true}
+	svcs[0] = wire.Service{Name: "broken.service", State: "failed", Reason: "exit status 1", HealthGate: true}
 	g.Timeout = time.Hour
 	if err := g.Wait(context.Background()); err == nil || !strings.Contains(err.Error(), "broken.service failed: exit status 1") {
 		t.Fatalf("failed service: %v", err)

@@ -9,62 +9,33 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"time"
 
+	"berth.dev/berth/sysd/api/wire"
 	"berth.dev/berth/sysd/logs"
 	"berth.dev/berth/sysd/service"
 )
 
 // Services is what the API needs of the supervisor.
 type Services interface {
-	List() []service.Status
-	Get(name string) (service.Status, error)
+	List() []wire.Service
+	Get(name string) (wire.Service, error)
 	Start(name string) error
 	Stop(name string) error
 	Restart(name string) error
 	Enable(name string) error
 	Disable(name string) error
 	Log(name string) (*logs.Log, error)
-	Subscribe() (<-chan service.Event, func())
+	Subscribe() (<-chan wire.Event, func())
 	Reload() error
 }
 
 // System is what the API needs of the machine.
 type System interface {
-	Status() SystemStatus
+	Status() wire.System
 	Reboot() error
 	Poweroff() error
 	Config() any  // the user-data in force, with its source and diagnostics
 	Network() any // links, addresses, routes, leases, DNS
-}
-
-// SystemStatus is GET /v1/status.
-type SystemStatus struct {
-	Version   string    `json:"version"`
-	Slot      string    `json:"slot"`
-	MachineID string    `json:"machine_id"`
-	Hostname  string    `json:"hostname"`
-	BootN     int       `json:"boot_n"`
-	BootMS    int64     `json:"boot_ms"`
-	Booted    time.Time `json:"booted"`
-	Services  Counts    `json:"services"`
-	MemoryKB  struct {
-		Used  int64 `json:"used"`
-		Total int64 `json:"total"`
-	} `json:"memory_kb"`
-	Problems []string `json:"problems,omitempty"`
-}
-
-// Counts sums up the services.
-type Counts struct {
-	Total  int      `json:"total"`
-	Up     int      `json:"up"`
-	Failed []string `json:"failed,omitempty"`
-}
-
-// Error is every error response's body.
-type Error struct {
-	Error string `json:"error"`
 }
 
 // Handler returns the /v1/ routes; up may be nil (no updater).
@@ -75,10 +46,10 @@ func Handler(svcs Services, sys System, up Updates) http.Handler {
 		st := sys.Status()
 		for _, s := range svcs.List() {
 			st.Services.Total++
-			if s.Up || s.State == "finished" {
+			if s.Up || s.State == wire.Finished {
 				st.Services.Up++
 			}
-			if s.State == "failed" || s.State == "invalid" {
+			if s.State == wire.Failed || s.State == wire.Invalid {
 				st.Services.Failed = append(st.Services.Failed, s.Name)
 			}
 			st.Problems = append(st.Problems, s.Problems...)
@@ -109,7 +80,7 @@ func Handler(svcs Services, sys System, up Updates) http.Handler {
 	mux.HandleFunc("POST /v1/services/{name}/{action}", func(w http.ResponseWriter, r *http.Request) {
 		act, ok := actions[r.PathValue("action")]
 		if !ok {
-			reply(w, http.StatusNotFound, Error{fmt.Sprintf("no action %q (start, stop, restart, enable, disable)", r.PathValue("action"))})
+			reply(w, http.StatusNotFound, wire.Error{Error: fmt.Sprintf("no action %q (start, stop, restart, enable, disable)", r.PathValue("action"))})
 			return
 		}
 		if err := act(r.PathValue("name")); err != nil {
@@ -155,7 +126,7 @@ func Handler(svcs Services, sys System, up Updates) http.Handler {
 		power(w, sys.Poweroff)
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		reply(w, http.StatusNotFound, Error{fmt.Sprintf("no such endpoint: %s %s (see docs/api.md)", r.Method, r.URL.Path)})
+		reply(w, http.StatusNotFound, wire.Error{Error: fmt.Sprintf("no such endpoint: %s %s (see docs/api.md)", r.Method, r.URL.Path)})
 	})
 	return mux
 }
@@ -171,7 +142,7 @@ func serveLog(w http.ResponseWriter, r *http.Request, svcs Services) {
 	n := 100
 	if v := r.URL.Query().Get("n"); v != "" {
 		if n, err = strconv.Atoi(v); err != nil {
-			reply(w, http.StatusBadRequest, Error{fmt.Sprintf("n=%q is not a number", v)})
+			reply(w, http.StatusBadRequest, wire.Error{Error: fmt.Sprintf("n=%q is not a number", v)})
 			return
 		}
 	}
@@ -214,7 +185,7 @@ func serveLog(w http.ResponseWriter, r *http.Request, svcs Services) {
 
 func power(w http.ResponseWriter, f func() error) {
 	if err := f(); err != nil {
-		reply(w, http.StatusInternalServerError, Error{err.Error()})
+		reply(w, http.StatusInternalServerError, wire.Error{Error: err.Error()})
 		return
 	}
 	reply(w, http.StatusAccepted, struct{}{})
@@ -225,7 +196,7 @@ func fail(w http.ResponseWriter, err error) {
 	if errors.Is(err, service.ErrNotFound) {
 		code = http.StatusNotFound
 	}
-	reply(w, code, Error{err.Error()})
+	reply(w, code, wire.Error{Error: err.Error()})
 }
 
 func reply(w http.ResponseWriter, code int, v any) {

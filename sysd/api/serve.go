@@ -1,16 +1,11 @@
 package api
 
 import (
-	"context"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 )
-
-// DefaultSocket is where sysd listens.
-const DefaultSocket = "/run/berth/api.sock"
 
 // Listen creates the socket at path, readable and writable by root only.
 func Listen(path string) (net.Listener, error) {
@@ -27,14 +22,4 @@ func Listen(path string) (net.Listener, error) {
 		return nil, fmt.Errorf("chmod %s: %w", path, err)
 	}
 	return l, nil
-}
-
-// Client is an HTTP client that reaches sysd over the unix socket.
-func Client(socket string) *http.Client {
-	return &http.Client{Transport: &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", socket)
-		},
-	}}
 }

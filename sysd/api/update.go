@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 
+	"berth.dev/berth/sysd/api/wire"
 	"berth.dev/berth/update"
 )
 
@@ -17,24 +18,10 @@ type Updates interface {
 	SetChannel(name string) error
 }
 
-// UpgradeLine is one line of POST /v1/update's NDJSON answer: progress
-// lines, then one with the attempt and, on failure, the error.
-type UpgradeLine struct {
-	Progress *update.Progress `json:"progress,omitempty"`
-	Attempt  *update.Attempt  `json:"attempt,omitempty"`
-	Error    string           `json:"error,omitempty"`
-	Done     bool             `json:"done,omitempty"`
-}
-
-// ChannelRequest is PUT /v1/update/channel's body.
-type ChannelRequest struct {
-	Channel string `json:"channel"`
-}
-
 func updateRoutes(mux *http.ServeMux, up Updates) {
 	if up == nil {
 		mux.HandleFunc("/v1/update/", func(w http.ResponseWriter, r *http.Request) {
-			reply(w, http.StatusServiceUnavailable, Error{"updates are not available on this machine"})
+			reply(w, http.StatusServiceUnavailable, wire.Error{Error: "updates are not available on this machine"})
 		})
 		return
 	}
@@ -49,7 +36,7 @@ func updateRoutes(mux *http.ServeMux, up Updates) {
 		var opt update.Options
 		if r.ContentLength != 0 {
 			if err := json.NewDecoder(r.Body).Decode(&opt); err != nil {
-				reply(w, http.StatusBadRequest, Error{"update options: " + err.Error()})
+				reply(w, http.StatusBadRequest, wire.Error{Error: "update options: " + err.Error()})
 				return
 			}
 		}
@@ -64,19 +51,19 @@ func updateRoutes(mux *http.ServeMux, up Updates) {
 		}
 		a, err := up.Upgrade(r.Context(), opt, func(p update.Progress) {
 			start()
-			enc.Encode(UpgradeLine{Progress: &p})
+			enc.Encode(wire.UpgradeLine{Progress: &p})
 			flush(w)
 		})
 		if errors.Is(err, update.ErrBusy) && !started {
-			reply(w, http.StatusConflict, Error{err.Error() + ": see os-ctl status"})
+			reply(w, http.StatusConflict, wire.Error{Error: err.Error() + ": see os-ctl status"})
 			return
 		}
 		if errors.Is(err, update.ErrRefused) && !started {
-			reply(w, http.StatusConflict, Error{err.Error()})
+			reply(w, http.StatusConflict, wire.Error{Error: err.Error()})
 			return
 		}
 		start()
-		line := UpgradeLine{Attempt: &a, Done: true}
+		line := wire.UpgradeLine{Attempt: &a, Done: true}
 		if err != nil {
 			line.Error = err.Error()
 		}
@@ -87,23 +74,23 @@ func updateRoutes(mux *http.ServeMux, up Updates) {
 		to, err := up.Rollback()
 		switch {
 		case errors.Is(err, update.ErrBusy):
-			reply(w, http.StatusConflict, Error{err.Error() + ": see os-ctl status"})
+			reply(w, http.StatusConflict, wire.Error{Error: err.Error() + ": see os-ctl status"})
 		case errors.Is(err, update.ErrRefused):
-			reply(w, http.StatusConflict, Error{err.Error()})
+			reply(w, http.StatusConflict, wire.Error{Error: err.Error()})
 		case err != nil:
-			reply(w, http.StatusInternalServerError, Error{err.Error()})
+			reply(w, http.StatusInternalServerError, wire.Error{Error: err.Error()})
 		default:
 			reply(w, http.StatusAccepted, to)
 		}
 	})
 	mux.HandleFunc("PUT /v1/update/channel", func(w http.ResponseWriter, r *http.Request) {
-		var req ChannelRequest
+		var req wire.ChannelRequest
 		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-			reply(w, http.StatusBadRequest, Error{"channel: " + err.Error()})
+			reply(w, http.StatusBadRequest, wire.Error{Error: "channel: " + err.Error()})
 			return
 		}
 		if err := up.SetChannel(req.Channel); err != nil {
-			reply(w, http.StatusBadRequest, Error{err.Error()})
+			reply(w, http.StatusBadRequest, wire.Error{Error: err.Error()})
 			return
 		}
 		reply(w, http.StatusOK, up.Status())

@@ -11,6 +11,8 @@ import (
 	"github.com/insomniacslk/dhcp/dhcpv4"
 	"github.com/insomniacslk/dhcp/dhcpv4/nclient4"
 	"github.com/vishvananda/netlink"
+
+	"berth.dev/berth/sysd/api/wire"
 )
 
 // dhcpRun is one link's DHCP client goroutine.
@@ -173,7 +175,7 @@ func (m *Manager) bind(l netlink.Link, st *link, lease *nclient4.Lease, state st
 	}
 	m.mu.Lock()
 	first := st.lease == nil
-	st.lease = &Lease{Address: ipn.String(), Server: ack.ServerIdentifier().String(), Router: router, DNS: dns,
+	st.lease = &wire.Lease{Address: ipn.String(), Server: ack.ServerIdentifier().String(), Router: router, DNS: dns,
 		Start: lease.CreationTime, Expires: lease.CreationTime.Add(lt), State: state}
 	st.dhcpDNS = dns
 	st.dhcpSearch = nil

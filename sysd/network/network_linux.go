@@ -13,6 +13,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"berth.dev/berth/sysd/api/wire"
 	"berth.dev/berth/sysd/userdata"
 )
 
@@ -37,7 +38,7 @@ type Manager struct {
 type link struct {
 	name, mac     string
 	cfg           *userdata.Interface
-	lease         *Lease
+	lease         *wire.Lease
 	dhcpDNS       []string
 	dhcpSearch    []string
 	carrier, seen bool

@@ -20,6 +20,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 
+	"berth.dev/berth/sysd/api/wire"
 	"berth.dev/berth/sysd/userdata"
 )
 
@@ -146,7 +147,7 @@ func serve(t *testing.T, srv netns.NsHandle, lease time.Duration, requests *atom
 	return s
 }
 
-func runClient(t *testing.T, ns, mode, hold string) (Status, string) {
+func runClient(t *testing.T, ns, mode, hold string) (wire.Net, string) {
 	t.Helper()
 	self, _ := os.Executable()
 	resolv := filepath.Join(t.TempDir(), "resolv.conf")
@@ -158,7 +159,7 @@ func runClient(t *testing.T, ns, mode, hold string) (Status, string) {
 	if err != nil {
 		t.Fatalf("client: %v\n%s", err, stderr.String())
 	}
-	var st Status
+	var st wire.Net
 	if err := json.Unmarshal(out, &st); err != nil {
 		t.Fatalf("client output: %v\n%s\n%s", err, out, stderr.String())
 	}
@@ -167,13 +168,13 @@ func runClient(t *testing.T, ns, mode, hold string) (Status, string) {
 	return st, string(b)
 }
 
-func linkOf(st Status, name string) Link {
+func linkOf(st wire.Net, name string) wire.Link {
 	for _, l := range st.Links {
 		if l.Name == name {
 			return l
 		}
 	}
-	return Link{}
+	return wire.Link{}
 }
 
 func TestDHCPLeaseRenewAndRelease(t *testing.T) {

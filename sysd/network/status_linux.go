@@ -5,19 +5,21 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"berth.dev/berth/sysd/api/wire"
 )
 
 // Status reports links, addresses, routes and leases.
-func (m *Manager) Status() Status {
+func (m *Manager) Status() wire.Net {
 	m.init()
-	var st Status
+	var st wire.Net
 	m.mu.Lock()
 	st.Online = m.isOnline
 	m.mu.Unlock()
 	links, _ := netlink.LinkList()
 	for _, l := range links {
 		a := l.Attrs()
-		lk := Link{Name: a.Name, MAC: a.HardwareAddr.String(), Up: a.Flags&net.FlagUp != 0,
+		lk := wire.Link{Name: a.Name, MAC: a.HardwareAddr.String(), Up: a.Flags&net.FlagUp != 0,
 			Carrier: a.RawFlags&unix.IFF_LOWER_UP != 0, MTU: a.MTU, Mode: "unmanaged"}
 		addrs, _ := netlink.AddrList(l, netlink.FAMILY_ALL)
 		for _, ad := range addrs {

@@ -10,8 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"berth.dev/berth/sysd/api"
-	"berth.dev/berth/sysd/service"
+	"berth.dev/berth/sysd/api/wire"
 	"berth.dev/berth/update"
 )
 
@@ -20,7 +19,7 @@ func (c *client) status(args []string) error {
 	if err != nil {
 		return err
 	}
-	var st api.SystemStatus
+	var st wire.System
 	raw, err := c.get("/v1/status", &st)
 	if err != nil {
 		return err
@@ -85,7 +84,7 @@ func (c *client) serviceList(args []string) error {
 	if err != nil {
 		return err
 	}
-	var list []service.Status
+	var list []wire.Service
 	raw, err := c.get("/v1/services", &list)
 	if err != nil {
 		return err
@@ -125,7 +124,7 @@ func (c *client) serviceStatus(args []string) error {
 	if fs.NArg() != 1 {
 		return fmt.Errorf("service status: give one service name")
 	}
-	var s service.Status
+	var s wire.Service
 	raw, err := c.get("/v1/services/"+url.PathEscape(fs.Arg(0)), &s)
 	if err != nil {
 		return err

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"berth.dev/berth/sysd/network"
+	"berth.dev/berth/sysd/api/wire"
 )
 
 // net is `os-ctl net`: links, addresses, leases, routes and DNS.
@@ -14,7 +14,7 @@ func (c *client) net(args []string) error {
 	if err != nil {
 		return err
 	}
-	var st network.Status
+	var st wire.Net
 	raw, err := c.get("/v1/network", &st)
 	if err != nil {
 		return err

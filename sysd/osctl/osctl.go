@@ -13,7 +13,7 @@ import (
 	"os"
 	"strings"
 
-	"berth.dev/berth/sysd/api"
+	"berth.dev/berth/sysd/api/wire"
 )
 
 // Env is everything os-ctl touches, so tests drive it in-process.
@@ -29,7 +29,7 @@ type Env struct {
 func FromOS() Env {
 	sock := os.Getenv("BERTH_API")
 	if sock == "" {
-		sock = api.DefaultSocket
+		sock = wire.DefaultSocket
 	}
 	return Env{Args: os.Args[1:], Stdout: os.Stdout, Stderr: os.Stderr, Socket: sock}
 }
@@ -63,7 +63,7 @@ var errUsage = errors.New("wrong usage")
 // Main runs os-ctl and returns the exit status.
 func Main(env Env) int {
 	if env.HTTP == nil {
-		env.HTTP = api.Client(env.Socket)
+		env.HTTP = wire.Client(env.Socket)
 	}
 	err := run(env)
 	switch {
@@ -178,7 +178,7 @@ func (c *client) post(path string, v any) error {
 }
 
 func apiError(body []byte, status string) error {
-	var e api.Error
+	var e wire.Error
 	if json.Unmarshal(body, &e) == nil && e.Error != "" {
 		return errors.New(e.Error)
 	}

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"berth.dev/berth/sysd/api"
+	"berth.dev/berth/sysd/api/wire"
 	"berth.dev/berth/sysd/logs"
-	"berth.dev/berth/sysd/network"
 	"berth.dev/berth/sysd/service"
 )
 
@@ -23,20 +23,20 @@ type fake struct {
 	log     *logs.Log
 }
 
-func (f *fake) List() []service.Status {
-	return []service.Status{
+func (f *fake) List() []wire.Service {
+	return []wire.Service{
 		{Name: "a.service", State: "up", Up: true, Enabled: true, Pid: 42, Since: time.Now()},
 		{Name: "crash.service", State: "failed", Enabled: true, Reason: "3 starts within 10s: giving up"},
 	}
 }
-func (f *fake) Get(name string) (service.Status, error) {
+func (f *fake) Get(name string) (wire.Service, error) {
 	for _, s := range f.List() {
 		if s.Name == name || s.Name == name+".service" {
-			s.Events = []service.Event{{State: "starting"}, {State: "up"}}
+			s.Events = []wire.Event{{State: "starting"}, {State: "up"}}
 			return s, nil
 		}
 	}
-	return service.Status{}, fmt.Errorf("%w: %s", service.ErrNotFound, name)
+	return wire.Service{}, fmt.Errorf("%w: %s", service.ErrNotFound, name)
 }
 func (f *fake) act(a string) func(string) error {
 	return func(n string) error {
@@ -59,22 +59,22 @@ func (f *fake) Log(n string) (*logs.Log, error) {
 	}
 	return nil, fmt.Errorf("%w: %s", service.ErrNotFound, n)
 }
-func (f *fake) Subscribe() (<-chan service.Event, func()) {
-	ch := make(chan service.Event, 2)
-	ch <- service.Event{Service: "a.service", State: "starting"}
-	ch <- service.Event{Service: "a.service", State: "up"}
+func (f *fake) Subscribe() (<-chan wire.Event, func()) {
+	ch := make(chan wire.Event, 2)
+	ch <- wire.Event{Service: "a.service", State: "starting"}
+	ch <- wire.Event{Service: "a.service", State: "up"}
 	return ch, func() {}
 }
 
 type sys struct{ rebooted bool }
 
-func (s *sys) Status() api.SystemStatus { return api.SystemStatus{Version: "1.2.3", Slot: "A"} }
-func (s *sys) Reboot() error            { s.rebooted = true; return nil }
-func (s *sys) Poweroff() error          { return nil }
-func (s *sys) Config() any              { return map[string]string{"source": "fw_cfg"} }
+func (s *sys) Status() wire.System { return wire.System{Version: "1.2.3", Slot: "A"} }
+func (s *sys) Reboot() error       { s.rebooted = true; return nil }
+func (s *sys) Poweroff() error     { return nil }
+func (s *sys) Config() any         { return map[string]string{"source": "fw_cfg"} }
 func (s *sys) Network() any {
-	return network.Status{Online: true, Links: []network.Link{{Name: "eth0", Up: true, Mode: "dhcp", Addresses: []string{"10.0.2.15/24"},
-		Lease: &network.Lease{Address: "10.0.2.15/24", Server: "10.0.2.2", Router: "10.0.2.2"}}}, Routes: []string{"default via 10.0.2.2 dev eth0"}, DNS: []string{"10.0.2.3"}}
+	return wire.Net{Online: true, Links: []wire.Link{{Name: "eth0", Up: true, Mode: "dhcp", Addresses: []string{"10.0.2.15/24"},
+		Lease: &wire.Lease{Address: "10.0.2.15/24", Server: "10.0.2.2", Router: "10.0.2.2"}}}, Routes: []string{"default via 10.0.2.2 dev eth0"}, DNS: []string{"10.0.2.3"}}
 }
 
 // serveAPI serves sysd's API with fakes behind it on a socket, until the
@@ -117,7 +117,7 @@ func TestServiceListTableAndJSON(t *testing.T) {
 		t.Fatalf("code %d:\n%s", code, out)
 	}
 	code, out, _ = run("service", "ls", "--json")
-	var list []service.Status
+	var list []wire.Service
 	if code != 0 || json.Unmarshal([]byte(out), &list) != nil || len(list) != 2 || list[0].Pid != 42 {
 		t.Fatalf("code %d:\n%s", code, out)
 	}
@@ -173,7 +173,7 @@ func TestEventStreamAndJSONLogs(t *testing.T) {
 
 func TestEventStream(t *testing.T) {
 	sock := serveAPI(t, &fake{log: logs.New("", 1, 0)}, &sys{}, nil)
-	resp, err := api.Client(sock).Get("http://sysd/v1/events")
+	resp, err := wire.Client(sock).Get("http://sysd/v1/events")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,11 +181,11 @@ func TestEventStream(t *testing.T) {
 	dec := json.NewDecoder(resp.Body)
 	var got []string
 	for i := 0; i < 2; i++ {
-		var e service.Event
+		var e wire.Event
 		if err := dec.Decode(&e); err != nil {
 			t.Fatal(err)
 		}
-		got = append(got, e.Service+" "+e.State)
+		got = append(got, e.Service+" "+string(e.State))
 	}
 	if strings.Join(got, ",") != "a.service starting,a.service up" {
 		t.Fatalf("events: %v", got)
@@ -217,7 +217,7 @@ func TestNet(t *testing.T) {
 		t.Fatalf("code %d:\n%s", code, out)
 	}
 	code, out, _ = run("net", "--json")
-	var st network.Status
+	var st wire.Net
 	if code != 0 || json.Unmarshal([]byte(out), &st) != nil || !st.Online {
 		t.Fatalf("code %d:\n%s", code, out)
 	}

@@ -15,7 +15,7 @@ import (
 
 	"golang.org/x/term"
 
-	"berth.dev/berth/sysd/api"
+	"berth.dev/berth/sysd/api/wire"
 	"berth.dev/berth/update"
 )
 
@@ -47,7 +47,7 @@ func (c *client) upgrade(args []string) error {
 	show := newProgressView(c.env.Stdout)
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
-		var line api.UpgradeLine
+		var line wire.UpgradeLine
 		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
 			return fmt.Errorf("upgrade: sysd said %q: %w", sc.Text(), err)
 		}
@@ -157,7 +157,7 @@ func (c *client) rollback(args []string) error {
 
 func (c *client) channel(args []string) error {
 	if len(args) == 2 && args[0] == "set" {
-		body, _ := json.Marshal(api.ChannelRequest{Channel: args[1]})
+		body, _ := json.Marshal(wire.ChannelRequest{Channel: args[1]})
 		req, _ := http.NewRequest(http.MethodPut, "http://sysd/v1/update/channel", bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := c.env.HTTP.Do(req)

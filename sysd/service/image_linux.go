@@ -8,8 +8,9 @@ import (
 
 	"github.com/u-root/u-root/pkg/mount/loop"
 
-	"berth.dev/berth/internal/kmod"
 	"golang.org/x/sys/unix"
+
+	"berth.dev/berth/internal/kmod"
 )
 
 // Image returns the directory holding the root file system Image= names:

@@ -9,7 +9,6 @@ import (
 	"sort"
 	"strings"
 
-	"berth.dev/berth/internal/atomicfile"
 	"berth.dev/berth/internal/cmdline"
 	"berth.dev/berth/sysd/graph"
 	"berth.dev/berth/sysd/unit"
@@ -177,39 +176,4 @@ func ConditionsHold(u *unit.Unit, line string) (bool, string) {
 		}
 	}
 	return true, ""
-}
-
-// ReadDisabled reads the names listed in file (one per line).
-func ReadDisabled(file string) map[string]bool {
-	out := map[string]bool{}
-	b, _ := os.ReadFile(file)
-	for _, l := range strings.Split(string(b), "\n") {
-		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
-			out[l] = true
-		}
-	}
-	return out
-}
-
-// SetDisabled changes the disabled state of the named services in file
-// (true: disabled) and writes it atomically.
-func SetDisabled(file string, changes map[string]bool) error {
-	disabled := ReadDisabled(file)
-	for n, d := range changes {
-		if d {
-			disabled[n] = true
-		} else {
-			delete(disabled, n)
-		}
-	}
-	var names []string
-	for n := range disabled {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
-		return fmt.Errorf("write %s: %w", file, err)
-	}
-	data := "# services disabled with os-ctl service disable or user-data's berth.services\n" + strings.Join(names, "\n") + "\n"
-	return atomicfile.Write(file, []byte(data), 0o644)
 }

@@ -9,8 +9,10 @@ import (
 	"time"
 
 	"berth.dev/berth/internal/reaper"
+	"berth.dev/berth/sysd/api/wire"
 	"berth.dev/berth/sysd/cgroup"
 	"berth.dev/berth/sysd/logs"
+	"berth.dev/berth/sysd/unit"
 )
 
 // Config is where the manager finds and keeps things.
@@ -43,7 +45,7 @@ type Manager struct {
 	defs    map[string]*Definition
 	svcs    map[string]*svc
 	changed chan struct{} // closed and replaced on every state change
-	subs    map[chan Event]struct{}
+	subs    map[chan wire.Event]struct{}
 
 	booted bool // StartAll has launched every enabled service
 
@@ -63,7 +65,7 @@ func New(cfg Config) *Manager {
 		cfg.MaxBackoff = 30 * time.Second
 	}
 	return &Manager{cfg: cfg, defs: map[string]*Definition{}, svcs: map[string]*svc{},
-		changed: make(chan struct{}), subs: map[chan Event]struct{}{}, images: map[string]string{}}
+		changed: make(chan struct{}), subs: map[chan wire.Event]struct{}{}, images: map[string]string{}}
 }
 
 // Load reads the unit files. Services already known keep running; a
@@ -73,7 +75,7 @@ func (m *Manager) Load() error {
 	if err != nil {
 		return err
 	}
-	disabled := ReadDisabled(m.cfg.DisabledFile)
+	disabled := unit.ReadDisabled(m.cfg.DisabledFile)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.defs = defs
@@ -94,14 +96,14 @@ func (m *Manager) Load() error {
 		}
 		switch {
 		case d.Invalid != "":
-			s.set(StateInvalid, d.Invalid)
+			s.set(wire.Invalid, d.Invalid)
 		case !s.enabled:
-			s.set(StateDisabled, "")
+			s.set(wire.Disabled, "")
 		default:
 			if ok, why := ConditionsHold(d.Unit, m.cfg.Cmdline); !ok {
-				s.set(StateSkipped, why)
-			} else if s.state == "" || s.state == StateDisabled || s.state == StateInvalid || s.state == StateSkipped {
-				s.set("inactive", "")
+				s.set(wire.Skipped, why)
+			} else if s.state == "" || s.state == wire.Disabled || s.state == wire.Invalid || s.state == wire.Skipped {
+				s.set(wire.Inactive, "")
 			}
 		}
 	}
@@ -117,7 +119,7 @@ func (m *Manager) StartAll() {
 	defer m.mu.Unlock()
 	for _, name := range sortedNames(m.defs) {
 		s := m.svcs[name]
-		if s.enabled && s.state == "inactive" {
+		if s.enabled && s.state == wire.Inactive {
 			s.launch()
 		}
 	}
@@ -227,24 +229,24 @@ func (m *Manager) setEnabled(name string, on bool) error {
 	if err != nil {
 		return err
 	}
-	if err := SetDisabled(m.cfg.DisabledFile, map[string]bool{s.name: !on}); err != nil {
+	if err := unit.SetDisabled(m.cfg.DisabledFile, map[string]bool{s.name: !on}); err != nil {
 		return err
 	}
 	s.enabled = on
 	if !on && !s.active() {
-		s.set(StateDisabled, "")
-	} else if on && s.state == StateDisabled {
-		s.set("inactive", "")
+		s.set(wire.Disabled, "")
+	} else if on && s.state == wire.Disabled {
+		s.set(wire.Inactive, "")
 	}
 	m.broadcastLocked()
 	return nil
 }
 
 // List returns every service's status, by name.
-func (m *Manager) List() []Status {
+func (m *Manager) List() []wire.Service {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var out []Status
+	var out []wire.Service
 	for _, name := range sortedNames(m.defs) {
 		out = append(out, m.svcs[name].status(false))
 	}
@@ -252,12 +254,12 @@ func (m *Manager) List() []Status {
 }
 
 // Get returns one service's status with its event history.
-func (m *Manager) Get(name string) (Status, error) {
+func (m *Manager) Get(name string) (wire.Service, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	s, err := m.get(name)
 	if err != nil {
-		return Status{}, err
+		return wire.Service{}, err
 	}
 	return s.status(true), nil
 }
@@ -277,8 +279,8 @@ func (m *Manager) Log(name string) (*logs.Log, error) {
 }
 
 // Subscribe returns a channel of every event from now on.
-func (m *Manager) Subscribe() (<-chan Event, func()) {
-	ch := make(chan Event, 256)
+func (m *Manager) Subscribe() (<-chan wire.Event, func()) {
+	ch := make(chan wire.Event, 256)
 	m.mu.Lock()
 	m.subs[ch] = struct{}{}
 	m.mu.Unlock()
@@ -301,12 +303,12 @@ func (m *Manager) WaitUp(ctx context.Context, names ...string) error {
 	return nil
 }
 
-func (m *Manager) publish(evs []Event) {
+func (m *Manager) publish(evs []wire.Event) {
 	if len(evs) == 0 {
 		return
 	}
 	m.mu.Lock()
-	subs := make([]chan Event, 0, len(m.subs))
+	subs := make([]chan wire.Event, 0, len(m.subs))
 	for ch := range m.subs {
 		subs = append(subs, ch)
 	}

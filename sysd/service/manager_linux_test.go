@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"berth.dev/berth/internal/reaper"
+	"berth.dev/berth/sysd/api/wire"
 	"berth.dev/berth/sysd/cgroup"
 	"berth.dev/berth/sysd/container"
 	"berth.dev/berth/sysd/logs"
@@ -94,7 +95,7 @@ func states(t *testing.T, m *Manager, name string) string {
 	}
 	var out []string
 	for _, e := range st.Events {
-		out = append(out, e.State)
+		out = append(out, string(e.State))
 		if e.State == "exited" && testing.Verbose() {
 			t.Logf("%s: %s", name, e)
 		}
@@ -103,7 +104,7 @@ func states(t *testing.T, m *Manager, name string) string {
 }
 
 // waitState polls (no sleeps as assertions) until the service is in state.
-func waitState(t *testing.T, m *Manager, name, state string) Status {
+func waitState(t *testing.T, m *Manager, name string, state wire.State) wire.Service {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -134,12 +135,12 @@ func TestOrderReadinessAndStop(t *testing.T) {
 	if st.Waiting != "waiting for db.service to be up" {
 		t.Errorf("waiting = %q", st.Waiting)
 	}
-	waitState(t, m, "other", StateUp) // independent: does not wait for db
-	db := waitState(t, m, "db", StateUp)
+	waitState(t, m, "other", wire.Up) // independent: does not wait for db
+	db := waitState(t, m, "db", wire.Up)
 	if db.Status != "serving" || !db.Ready {
 		t.Errorf("db: status %q ready %v", db.Status, db.Ready)
 	}
-	waitState(t, m, "app", StateUp)
+	waitState(t, m, "app", wire.Up)
 	m.StopAll()
 	if got, want := states(t, m, "db"), "inactive starting running up stopping stopped"; got != want {
 		t.Errorf("db events:\n got %s\nwant %s", got, want)
@@ -154,7 +155,7 @@ func TestOrderReadinessAndStop(t *testing.T) {
 	}
 }
 
-func lastTime(s Status) time.Time { return s.Events[len(s.Events)-1].Time }
+func lastTime(s wire.Service) time.Time { return s.Events[len(s.Events)-1].Time }
 
 func TestCrashLoopFailsAndOthersStayUp(t *testing.T) {
 	m := newManager(t, map[string]string{
@@ -174,7 +175,7 @@ func TestCrashLoopFailsAndOthersStayUp(t *testing.T) {
 	if ev.Msg != "status 3" {
 		t.Errorf("exit event = %v", ev)
 	}
-	if s, _ := m.Get("steady"); s.State != StateUp {
+	if s, _ := m.Get("steady"); s.State != wire.Up {
 		t.Errorf("steady is %s", s.State)
 	}
 	l, _ := m.Log("crash")
@@ -188,14 +189,14 @@ func TestRestartAfterKill(t *testing.T) {
 		"k.service": "[Service]\nRestart=on-failure\nRestartSec=10ms\n" + hostSvc + "Exec=sleep 1000\n",
 	})
 	m.StartAll()
-	st := waitState(t, m, "k", StateUp)
+	st := waitState(t, m, "k", wire.Up)
 	if err := unixKill(st.Pid); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		s, _ := m.Get("k")
-		if s.State == StateUp && s.Pid != st.Pid {
+		if s.State == wire.Up && s.Pid != st.Pid {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -246,11 +247,11 @@ func TestHealthCheckRunsInsideTheContainer(t *testing.T) {
 		"w.service": "[Unit]\nAfter=h.service\n" + hostSvc + "Exec=sleep 1000\n",
 	})
 	m.StartAll()
-	st := waitState(t, m, "h", StateUp)
+	st := waitState(t, m, "h", wire.Up)
 	if st.Health != "healthy" {
 		t.Errorf("health = %q", st.Health)
 	}
-	waitState(t, m, "w", StateUp)
+	waitState(t, m, "w", wire.Up)
 	if _, err := os.Stat("/tmp/ok"); err == nil {
 		t.Errorf("the health check ran in the host's /tmp")
 	}
@@ -292,10 +293,10 @@ func TestTargetsHoldServicesOrderedAfterThem(t *testing.T) {
 	online := make(waitTarget)
 	m.cfg.Targets = map[string]Condition{"network-online.target": online}
 	m.StartAll()
-	waitState(t, m, "any", StateUp)
-	if st := waitState(t, m, "net", StateWaiting); st.Waiting != "waiting for the network to be online" {
+	waitState(t, m, "any", wire.Up)
+	if st := waitState(t, m, "net", wire.Waiting); st.Waiting != "waiting for the network to be online" {
 		t.Errorf("waiting = %q", st.Waiting)
 	}
 	close(online)
-	waitState(t, m, "net", StateUp)
+	waitState(t, m, "net", wire.Up)
 }

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"berth.dev/berth/internal/reaper"
+	"berth.dev/berth/sysd/api/wire"
 	"berth.dev/berth/sysd/cgroup"
 	"berth.dev/berth/sysd/container"
 	"berth.dev/berth/sysd/notify"
@@ -86,9 +87,9 @@ func (s *svc) run(ctx context.Context) error {
 		s.pid, s.cg = p.Pid, cg
 		s.ready = !notifies || (u.Service.Type != "notify" && !u.Container.Notify)
 		if len(u.Container.HealthCmd) > 0 {
-			s.health = "starting"
+			s.health = wire.HealthStarting
 		}
-		s.set(StateRunning, fmt.Sprintf("pid %d", p.Pid))
+		s.set(wire.Running, fmt.Sprintf("pid %d", p.Pid))
 		s.checkUp()
 	})
 
@@ -156,7 +157,7 @@ func (s *svc) run(ctx context.Context) error {
 					s.checkUp()
 				}
 				if msg.Stopping {
-					s.set(StateStopping, "STOPPING=1")
+					s.set(wire.Stopping, "STOPPING=1")
 				}
 			})
 			if msg.Watchdog && watchdog != nil {
@@ -178,22 +179,22 @@ func (s *svc) run(ctx context.Context) error {
 				switch {
 				case err == nil:
 					failures = 0
-					if s.health != "healthy" {
-						s.health = "healthy"
+					if s.health != wire.Healthy {
+						s.health = wire.Healthy
 						s.checkUp()
 					}
-				case s.health == "starting" && time.Since(started) < u.Container.HealthStartPeriod:
+				case s.health == wire.HealthStarting && time.Since(started) < u.Container.HealthStartPeriod:
 					// failures in the start period do not count, as in Docker
 				default:
 					failures++
-					if failures >= u.Container.HealthRetries && s.health != "unhealthy" {
-						s.health = "unhealthy"
-						s.set(StateUnhealthy, err.Error())
+					if failures >= u.Container.HealthRetries && s.health != wire.HealthFailing {
+						s.health = wire.HealthFailing
+						s.set(wire.Unhealthy, err.Error())
 					}
 				}
 			})
 		case <-ctx.Done():
-			s.record(StateStopping, "")
+			s.record(wire.Stopping, "")
 			s.stop(p, cg, u.Service.TimeoutStopSec)
 			return nil
 		}
@@ -204,8 +205,8 @@ func (s *svc) run(ctx context.Context) error {
 // a health check) healthy; m.mu is held.
 func (s *svc) checkUp() {
 	hasHealth := len(s.def.Unit.Container.HealthCmd) > 0
-	if s.ready && (!hasHealth || s.health == "healthy") && s.state != StateUp {
-		s.set(StateUp, "")
+	if s.ready && (!hasHealth || s.health == wire.Healthy) && s.state != wire.Up {
+		s.set(wire.Up, "")
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"berth.dev/berth/sysd/api/wire"
 	"berth.dev/berth/sysd/cgroup"
 	"berth.dev/berth/sysd/logs"
 	"berth.dev/berth/sysd/supervise"
@@ -19,18 +20,19 @@ type svc struct {
 	log     *logs.Log
 	enabled bool
 
-	state, reason string
-	since         time.Time
-	pid           int
-	ready         bool
-	health        string
-	healthErr     string
-	svcStatus     string
-	waiting       string
-	starts        int
-	cg            *cgroup.Group
-	events        []Event
-	pending       []Event // to publish after m.mu is released
+	state     wire.State
+	reason    string
+	since     time.Time
+	pid       int
+	ready     bool
+	health    wire.Health
+	healthErr string
+	svcStatus string
+	waiting   string
+	starts    int
+	cg        *cgroup.Group
+	events    []wire.Event
+	pending   []wire.Event // to publish after m.mu is released
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -39,10 +41,10 @@ type svc struct {
 const maxEvents = 200
 
 // set records a state change; m.mu is held.
-func (s *svc) set(state, msg string) {
-	e := Event{Service: s.name, Time: time.Now(), State: state, Msg: msg}
+func (s *svc) set(state wire.State, msg string) {
+	e := wire.Event{Service: s.name, Time: time.Now(), State: state, Msg: msg}
 	s.state, s.since = state, e.Time
-	if state == string(supervise.Failed) || state == StateInvalid || state == StateSkipped {
+	if state == wire.Failed || state == wire.Invalid || state == wire.Skipped {
 		s.reason = msg
 	}
 	s.events = append(s.events, e)
@@ -54,7 +56,7 @@ func (s *svc) set(state, msg string) {
 }
 
 // record takes the lock, sets the state and publishes the event.
-func (s *svc) record(state, msg string) {
+func (s *svc) record(state wire.State, msg string) {
 	s.m.mu.Lock()
 	s.set(state, msg)
 	evs := s.takePending()
@@ -71,7 +73,7 @@ func (s *svc) update(f func()) {
 	s.m.publish(evs)
 }
 
-func (s *svc) takePending() []Event {
+func (s *svc) takePending() []wire.Event {
 	evs := s.pending
 	s.pending = nil
 	return evs
@@ -97,7 +99,7 @@ func (s *svc) launch() {
 		return
 	}
 	for _, dep := range append(append([]string{}, s.def.Unit.Requires...), s.def.Unit.Wants...) {
-		if d, ok := s.m.svcs[dep]; ok && d.state != StateSkipped {
+		if d, ok := s.m.svcs[dep]; ok && d.state != wire.Skipped {
 			d.launch()
 		}
 	}
@@ -126,16 +128,16 @@ func (s *svc) supervise(ctx context.Context) {
 	for _, c := range conds {
 		s.update(func() {
 			s.waiting = c.String()
-			s.set(StateWaiting, c.String())
+			s.set(wire.Waiting, c.String())
 		})
 		err := c.Wait(ctx)
 		s.update(func() { s.waiting = "" })
 		if ctx.Err() != nil {
-			s.record(string(supervise.Stopped), "")
+			s.record(wire.Stopped, "")
 			return
 		}
 		if err != nil {
-			s.record(string(supervise.Failed), err.Error())
+			s.record(wire.Failed, err.Error())
 			return
 		}
 	}
@@ -148,13 +150,13 @@ func (s *svc) supervise(ctx context.Context) {
 		Interval: u.Service.StartLimitIntervalSec,
 		Record: func(e supervise.Event) {
 			s.update(func() {
-				if e.State == supervise.Starting {
+				if e.State == wire.Starting {
 					s.starts++
 				}
-				if e.State != supervise.Starting {
+				if e.State != wire.Starting {
 					s.pid, s.ready, s.health, s.healthErr = 0, false, "", ""
 				}
-				s.set(string(e.State), e.Msg)
+				s.set(e.State, e.Msg)
 			})
 		},
 	}
@@ -162,12 +164,12 @@ func (s *svc) supervise(ctx context.Context) {
 }
 
 // status is the API's view; m.mu is held.
-func (s *svc) status(events bool) Status {
-	st := Status{
+func (s *svc) status(events bool) wire.Service {
+	st := wire.Service{
 		Name: s.name, Description: s.def.Unit.Description, Source: s.def.Source,
 		Enabled: s.enabled, State: s.state, Since: s.since, Pid: s.pid,
 		Ready: s.ready, Health: s.health, HealthError: s.healthErr, Status: s.svcStatus, Waiting: s.waiting,
-		Reason: s.reason, Starts: s.starts, Up: s.state == StateUp, HealthGate: s.def.HealthGate,
+		Reason: s.reason, Starts: s.starts, Up: s.state == wire.Up, HealthGate: s.def.HealthGate,
 	}
 	for _, d := range s.def.Diags {
 		st.Problems = append(st.Problems, d.String())
@@ -180,7 +182,7 @@ func (s *svc) status(events bool) Status {
 		st.Usage = &u
 	}
 	if events {
-		st.Events = append([]Event(nil), s.events...)
+		st.Events = append([]wire.Event(nil), s.events...)
 	}
 	return st
 }
@@ -211,7 +213,8 @@ func (c *upCondition) Wait(ctx context.Context) error {
 	for {
 		c.m.mu.Lock()
 		s, ok := c.m.svcs[c.name]
-		var state, reason string
+		var state wire.State
+		var reason string
 		active := false
 		if ok {
 			state, reason, active = s.state, s.reason, s.active()
@@ -221,9 +224,9 @@ func (c *upCondition) Wait(ctx context.Context) error {
 		switch {
 		case !ok:
 			return nil
-		case state == StateUp || state == string(supervise.Finished):
+		case state == wire.Up || state == wire.Finished:
 			return nil
-		case !active && state != "inactive" || state == string(supervise.Failed):
+		case !active && state != wire.Inactive || state == wire.Failed:
 			if !c.required {
 				return nil
 			}
@@ -231,7 +234,7 @@ func (c *upCondition) Wait(ctx context.Context) error {
 				return fmt.Errorf("dependency %s is %s: %s", c.name, state, reason)
 			}
 			return fmt.Errorf("dependency %s is %s", c.name, state)
-		case !active && state == "inactive" && !c.required && (!s.enabled || c.m.booted):
+		case !active && state == wire.Inactive && !c.required && (!s.enabled || c.m.booted):
 			// ordered after a service nobody is starting: nothing to wait for
 			return nil
 		}

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"berth.dev/berth/sysd/api/wire"
 )
 
 // Runner runs a service once: Run returns when it has ended, nil for a
@@ -21,21 +23,9 @@ type RunnerFunc func(ctx context.Context) error
 
 func (f RunnerFunc) Run(ctx context.Context) error { return f(ctx) }
 
-// State is where a service is.
-type State string
-
-const (
-	Starting State = "starting"
-	Exited   State = "exited"
-	Backoff  State = "backoff"
-	Failed   State = "failed"
-	Finished State = "finished" // ended and not restarted, by policy
-	Stopped  State = "stopped"  // stopped on request
-)
-
 // Event is one state change.
 type Event struct {
-	State State
+	State wire.State // Starting, Exited, Backoff, Failed, Finished or Stopped
 	Msg   string
 }
 
@@ -92,34 +82,34 @@ func (r *Restart) Run(ctx context.Context) error {
 		starts = since(starts, now.Add(-r.Interval))
 		if r.Burst > 0 && len(starts) >= r.Burst {
 			msg := fmt.Sprintf("%d starts within %v: giving up (StartLimitBurst=%d, StartLimitIntervalSec=%v)", len(starts), r.Interval, r.Burst, r.Interval)
-			record(Event{Failed, msg})
+			record(Event{wire.Failed, msg})
 			return fmt.Errorf("%w: %s", ErrStartLimit, msg)
 		}
 		starts = append(starts, now)
-		record(Event{State: Starting})
+		record(Event{State: wire.Starting})
 		err := r.Runner.Run(ctx)
 		if ctx.Err() != nil {
-			record(Event{State: Stopped})
+			record(Event{State: wire.Stopped})
 			return nil
 		}
 		if err != nil {
-			record(Event{Exited, err.Error()})
+			record(Event{wire.Exited, err.Error()})
 		} else {
-			record(Event{Exited, "status 0"})
+			record(Event{wire.Exited, "status 0"})
 		}
 		if !restarts(r.Policy, err) {
 			if err != nil {
-				record(Event{Failed, fmt.Sprintf("Restart=%s: not restarted", r.Policy)})
+				record(Event{wire.Failed, fmt.Sprintf("Restart=%s: not restarted", r.Policy)})
 				return err
 			}
-			record(Event{State: Finished})
+			record(Event{State: wire.Finished})
 			return nil
 		}
-		record(Event{Backoff, fmt.Sprintf("restarting in %v", delay)})
+		record(Event{wire.Backoff, fmt.Sprintf("restarting in %v", delay)})
 		select {
 		case <-clock.After(delay):
 		case <-ctx.Done():
-			record(Event{State: Stopped})
+			record(Event{State: wire.Stopped})
 			return nil
 		}
 		delay = min(delay*2, r.Max)

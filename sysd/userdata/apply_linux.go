@@ -10,7 +10,7 @@ import (
 	"strings"
 
 	"berth.dev/berth/internal/atomicfile"
-	"berth.dev/berth/sysd/service"
+	"berth.dev/berth/sysd/unit"
 )
 
 // Applier makes a Config true on the machine.
@@ -339,7 +339,7 @@ func (a *Applier) services(svcs []Service) error {
 		}
 		changes[s.Name] = !s.Enabled
 	}
-	errs = append(errs, service.SetDisabled(a.path("/etc/berth/disabled-services"), changes))
+	errs = append(errs, unit.SetDisabled(a.path("/etc/berth/disabled-services"), changes))
 	return errors.Join(errs...)
 }
 

@@ -9,6 +9,7 @@ import (
 	"fmt"
 
 	"berth.dev/berth/sysd/unit"
+	"berth.dev/berth/update"
 )
 
 // Config is the effective user-data.
@@ -142,8 +143,8 @@ type Update struct {
 	// Strategy: off; check (log what is offered; the default); download
 	// (fetch and verify it too); reboot (install it, and reboot within
 	// RebootWindow).
-	Strategy string `json:"strategy,omitempty"`
-	Interval string `json:"interval,omitempty"` // between checks, ±10% jitter; default 6h
+	Strategy update.Strategy `json:"strategy,omitempty"`
+	Interval string          `json:"interval,omitempty"` // between checks, ±10% jitter; default 6h
 	// RebootWindow is HH:MM-HH:MM, UTC, when strategy reboot may reboot.
 	RebootWindow string `json:"reboot_window,omitempty"`
 	// HealthTimeout is how long a new slot has to pass its health gate

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"berth.dev/berth/update"
 )
 
 func (p *parser) berth(n *yaml.Node, path string, b *Berth) {
@@ -56,11 +58,10 @@ func (p *parser) berth(n *yaml.Node, path string, b *Berth) {
 				"channel": setStr(&u.Channel),
 				"strategy": func(p *parser, n *yaml.Node, path string) {
 					if s, ok := p.str(n, path); ok {
-						switch s {
-						case "off", "check", "download", "reboot":
-							u.Strategy = s
-						default:
-							p.errorf(n, path, "off, check, download or reboot", "unknown strategy %q", s)
+						if st, err := update.ParseStrategy(s); err == nil {
+							u.Strategy = st
+						} else {
+							p.errorf(n, path, "off, check, download or reboot", "%v", err)
 						}
 					}
 				},

@@ -1,9 +1,9 @@
-package network
+package wire
 
 import "time"
 
-// Status is what `os-ctl net` shows.
-type Status struct {
+// Net is GET /v1/network: what `os-ctl net` shows.
+type Net struct {
 	Online bool     `json:"online"`
 	Links  []Link   `json:"links"`
 	Routes []string `json:"routes"`
