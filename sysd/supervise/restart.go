@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"berth.dev/berth/sysd/api/wire"
+	"berth.dev/berth/sysd/unit"
 )
 
 // Runner runs a service once: Run returns when it has ended, nil for a
@@ -56,7 +57,7 @@ var ErrStartLimit = errors.New("start limit hit")
 // (StartLimitBurst/StartLimitIntervalSec).
 type Restart struct {
 	Runner   Runner
-	Policy   string
+	Policy   unit.RestartPolicy
 	Min, Max time.Duration
 	Burst    int
 	Interval time.Duration
@@ -116,11 +117,11 @@ func (r *Restart) Run(ctx context.Context) error {
 	}
 }
 
-func restarts(policy string, err error) bool {
+func restarts(policy unit.RestartPolicy, err error) bool {
 	switch policy {
-	case "always":
+	case unit.RestartAlways:
 		return true
-	case "on-failure":
+	case unit.RestartOnFailure:
 		return err != nil
 	}
 	return false

@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"berth.dev/berth/sysd/unit"
 )
 
 // fakeClock moves time only when someone waits: After advances Now by d
@@ -38,7 +40,7 @@ func (s *script) Run(ctx context.Context) error {
 	return err
 }
 
-func run(t *testing.T, policy string, results []error, ran time.Duration) ([]string, error) {
+func run(t *testing.T, policy unit.RestartPolicy, results []error, ran time.Duration) ([]string, error) {
 	t.Helper()
 	clock := &fakeClock{now: time.Unix(1000, 0)}
 	var events []string

@@ -53,7 +53,7 @@ var table = map[string]map[string]setter{
 		"Delegate":              boolean(func(u *Unit) *bool { return &u.Service.Delegate }),
 		"MountFlags":            choice(func(u *Unit) *string { return &u.Service.MountFlags }, "private", "slave", "shared"),
 		"Type":                  choice(func(u *Unit) *string { return &u.Service.Type }, "simple", "notify", "oneshot"),
-		"Restart":               choice(func(u *Unit) *string { return &u.Service.Restart }, "no", "on-failure", "always"),
+		"Restart":               choice(func(u *Unit) *RestartPolicy { return &u.Service.Restart }, RestartNo, RestartOnFailure, RestartAlways),
 		"RestartSec":            span(func(u *Unit) *time.Duration { return &u.Service.RestartSec }),
 		"TimeoutStartSec":       span(func(u *Unit) *time.Duration { return &u.Service.TimeoutStartSec }),
 		"TimeoutStopSec":        span(func(u *Unit) *time.Duration { return &u.Service.TimeoutStopSec }),
@@ -143,12 +143,16 @@ func str(f func(*Unit) *string) setter {
 }
 
 // choice accepts one of the allowed values.
-func choice(f func(*Unit) *string, allowed ...string) setter {
+func choice[T ~string](f func(*Unit) *T, allowed ...T) setter {
+	words := make([]string, len(allowed))
+	for i, a := range allowed {
+		words[i] = string(a)
+	}
 	return func(u *Unit, v string) error {
-		if err := oneOf(v, allowed...); err != nil {
+		if err := oneOf(v, words...); err != nil {
 			return err
 		}
-		*f(u) = v
+		*f(u) = T(v)
 		return nil
 	}
 }

@@ -36,7 +36,7 @@ type Unit struct {
 // Service is the [Service] section, with systemd's names and defaults.
 type Service struct {
 	Type                  string // simple, notify, oneshot
-	Restart               string // no, on-failure, always
+	Restart               RestartPolicy
 	RestartSec            time.Duration
 	TimeoutStartSec       time.Duration
 	TimeoutStopSec        time.Duration
@@ -95,7 +95,7 @@ func defaults(name string) Unit {
 	return Unit{
 		Name: name,
 		Service: Service{
-			Type: "simple", Restart: "no", RestartSec: 100 * time.Millisecond, MountFlags: "private",
+			Type: "simple", Restart: RestartNo, RestartSec: 100 * time.Millisecond, MountFlags: "private",
 			TimeoutStartSec: 90 * time.Second, TimeoutStopSec: 10 * time.Second,
 			StartLimitBurst: 5, StartLimitIntervalSec: 10 * time.Second,
 		},
@@ -258,3 +258,12 @@ func oneOf(v string, allowed ...string) error {
 	}
 	return fmt.Errorf("%q is not one of %s", v, strings.Join(allowed, ", "))
 }
+
+// RestartPolicy is systemd's Restart=: when an ended service starts again.
+type RestartPolicy string
+
+const (
+	RestartNo        RestartPolicy = "no"
+	RestartOnFailure RestartPolicy = "on-failure" // after an exit other than status 0
+	RestartAlways    RestartPolicy = "always"
+)
