@@ -29,6 +29,9 @@ type Config struct {
 	Reaper       *reaper.Reaper
 	Helper       string // the container's first process; empty: this binary
 	MaxBackoff   time.Duration
+	// Runner starts the services; nil: each in a system container
+	// (ContainerRunner over Cgroups, Reaper, RunDir and Helper).
+	Runner Runner
 	// Targets are conditions named like units that After= may name,
 	// such as network-online.target.
 	Targets map[string]Condition
@@ -64,8 +67,12 @@ func New(cfg Config) *Manager {
 	if cfg.MaxBackoff == 0 {
 		cfg.MaxBackoff = 30 * time.Second
 	}
-	return &Manager{cfg: cfg, defs: map[string]*Definition{}, svcs: map[string]*svc{},
+	m := &Manager{cfg: cfg, defs: map[string]*Definition{}, svcs: map[string]*svc{},
 		changed: make(chan struct{}), subs: map[chan wire.Event]struct{}{}, images: map[string]string{}}
+	if m.cfg.Runner == nil {
+		m.cfg.Runner = &ContainerRunner{Image: m.Image, RunDir: cfg.RunDir, Cgroups: cfg.Cgroups, Reaper: cfg.Reaper, Helper: cfg.Helper}
+	}
+	return m
 }
 
 // Load reads the unit files. Services already known keep running; a
