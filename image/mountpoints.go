@@ -1,7 +1,7 @@
 package image
 
 import (
-	"fmt"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,7 +28,7 @@ func mountPoints(c Config, name string, img, root Tree) error {
 		}
 		u, ds := unit.Parse(f, raw)
 		if errs := ds.Errors(); len(errs) > 0 {
-			return fmt.Errorf("%s", errs[0])
+			return errors.New(errs[0].String())
 		}
 		if u.Container.Image != name {
 			continue

@@ -30,31 +30,9 @@ func WriteFrom(path string, r io.Reader, size int64, mode os.FileMode) error {
 	}
 	tmp := f.Name()
 	defer os.Remove(tmp) // after a successful rename: nothing there
-	if size > 0 {
-		if err := preallocate(f, size); err != nil {
-			f.Close()
-			return fmt.Errorf("allocate %d bytes for %s: %w", size, tmp, err)
-		}
-		if err := f.Sync(); err != nil {
-			f.Close()
-			return fmt.Errorf("fsync %s: %w", tmp, err)
-		}
-	}
-	if n, err := io.Copy(f, r); err != nil || (size > 0 && n != size) {
+	if err := fill(f, r, size, mode); err != nil {
 		f.Close()
-		if err == nil {
-			err = fmt.Errorf("got %d bytes, want %d", n, size)
-		}
-		f.Close()
-		return fmt.Errorf("write %s: %w", tmp, err)
-	}
-	if err := f.Chmod(mode); err != nil {
-		f.Close()
-		return fmt.Errorf("chmod %s: %w", tmp, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("fsync %s: %w", tmp, err)
+		return err
 	}
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("close %s: %w", tmp, err)
@@ -69,6 +47,33 @@ func WriteFrom(path string, r io.Reader, size int64, mode os.FileMode) error {
 	defer d.Close()
 	if err := d.Sync(); err != nil {
 		return fmt.Errorf("fsync %s: %w", dir, err)
+	}
+	return nil
+}
+
+// fill gives the temp file f its space (when size is known), its data,
+// its mode, and syncs it; the caller closes it, once.
+func fill(f *os.File, r io.Reader, size int64, mode os.FileMode) error {
+	tmp := f.Name()
+	if size > 0 {
+		if err := preallocate(f, size); err != nil {
+			return fmt.Errorf("allocate %d bytes for %s: %w", size, tmp, err)
+		}
+		if err := f.Sync(); err != nil {
+			return fmt.Errorf("fsync %s: %w", tmp, err)
+		}
+	}
+	if n, err := io.Copy(f, r); err != nil || (size > 0 && n != size) {
+		if err == nil {
+			err = fmt.Errorf("got %d bytes, want %d", n, size)
+		}
+		return fmt.Errorf("write %s: %w", tmp, err)
+	}
+	if err := f.Chmod(mode); err != nil {
+		return fmt.Errorf("chmod %s: %w", tmp, err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("fsync %s: %w", tmp, err)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -32,7 +33,7 @@ func (g HealthGate) Wait(ctx context.Context) error {
 	for {
 		waiting, fatal := g.pending(ctx)
 		if fatal != "" {
-			return fmt.Errorf("%s", fatal)
+			return errors.New(fatal)
 		}
 		if len(waiting) == 0 {
 			return nil
