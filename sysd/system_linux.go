@@ -8,7 +8,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"berth.dev/berth/sysd/api/wire"
-	"berth.dev/berth/sysd/datasource"
 	"berth.dev/berth/sysd/machine"
 	"berth.dev/berth/sysd/network"
 )
@@ -19,25 +18,25 @@ type system struct {
 	boot                     machine.Boot
 	bootMS                   int64
 	mu                       sync.Mutex
-	userdata                 *datasource.Effective
+	userdata                 *wire.UserData
 	net                      *network.Manager
 }
 
 // Config is the user-data in force (GET /v1/config).
-func (s *system) Config() any {
+func (s *system) Config() *wire.UserData {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.userdata
 }
 
-func (s *system) setUserData(e *datasource.Effective) {
+func (s *system) setUserData(e *wire.UserData) {
 	s.mu.Lock()
 	s.userdata = e
 	s.mu.Unlock()
 }
 
 // Network is GET /v1/network.
-func (s *system) Network() any {
+func (s *system) Network() wire.Net {
 	if s.net == nil {
 		return wire.Net{}
 	}

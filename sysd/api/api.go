@@ -34,8 +34,8 @@ type System interface {
 	Status() wire.System
 	Reboot() error
 	Poweroff() error
-	Config() any  // the user-data in force, with its source and diagnostics
-	Network() any // links, addresses, routes, leases, DNS
+	Config() *wire.UserData // the user-data in force, with its source and diagnostics
+	Network() wire.Net      // links, addresses, routes, leases, DNS
 }
 
 // Handler returns the /v1/ routes; up may be nil (no updater).

@@ -9,6 +9,7 @@ import (
 
 	"berth.dev/berth/internal/atomicfile"
 	"berth.dev/berth/internal/kmod"
+	"berth.dev/berth/sysd/api/wire"
 	"berth.dev/berth/sysd/userdata"
 )
 
@@ -17,21 +18,11 @@ const (
 	effectivePath = userdataDir + "/effective.json"
 )
 
-// Effective is the user-data in force, kept on STATE for `os-ctl config
-// show` and served by the API.
-type Effective struct {
-	Source      string                `json:"source"` // the datasource, or "none"
-	InstanceID  string                `json:"instance_id,omitempty"`
-	Config      *userdata.Config      `json:"config"`
-	Diagnostics []userdata.Diagnostic `json:"diagnostics,omitempty"`
-	Errors      []string              `json:"errors,omitempty"` // applying it
-}
-
 // Apply parses the seed, reports every problem on the console,
 // applies what is valid before services start, and returns what runs
 // after them (runcmd, scripts) and the effective configuration.
-func Apply(l interface{ Printf(string, ...any) }, seed *userdata.Seed, run func(name, script string) error) (*Effective, func()) {
-	eff := &Effective{Source: "none", Config: &userdata.Config{}}
+func Apply(l interface{ Printf(string, ...any) }, seed *userdata.Seed, run func(name, script string) error) (*wire.UserData, func()) {
+	eff := &wire.UserData{Source: "none", Config: &userdata.Config{}}
 	if seed == nil {
 		writeEffective(l, eff)
 		return eff, func() {}
@@ -63,7 +54,7 @@ func Apply(l interface{ Printf(string, ...any) }, seed *userdata.Seed, run func(
 	return eff, func() { report(a.Late(c, md)) }
 }
 
-func writeEffective(l interface{ Printf(string, ...any) }, eff *Effective) {
+func writeEffective(l interface{ Printf(string, ...any) }, eff *wire.UserData) {
 	b, _ := json.MarshalIndent(eff, "", "  ")
 	os.MkdirAll(userdataDir, 0o700)
 	if err := atomicfile.Write(effectivePath, append(b, '\n'), 0o600); err != nil {

@@ -68,11 +68,11 @@ func (f *fake) Subscribe() (<-chan wire.Event, func()) {
 
 type sys struct{ rebooted bool }
 
-func (s *sys) Status() wire.System { return wire.System{Version: "1.2.3", Slot: "A"} }
-func (s *sys) Reboot() error       { s.rebooted = true; return nil }
-func (s *sys) Poweroff() error     { return nil }
-func (s *sys) Config() any         { return map[string]string{"source": "fw_cfg"} }
-func (s *sys) Network() any {
+func (s *sys) Status() wire.System    { return wire.System{Version: "1.2.3", Slot: "A"} }
+func (s *sys) Reboot() error          { s.rebooted = true; return nil }
+func (s *sys) Poweroff() error        { return nil }
+func (s *sys) Config() *wire.UserData { return &wire.UserData{Source: "fw_cfg"} }
+func (s *sys) Network() wire.Net {
 	return wire.Net{Online: true, Links: []wire.Link{{Name: "eth0", Up: true, Mode: "dhcp", Addresses: []string{"10.0.2.15/24"},
 		Lease: &wire.Lease{Address: "10.0.2.15/24", Server: "10.0.2.2", Router: "10.0.2.2"}}}, Routes: []string{"default via 10.0.2.2 dev eth0"}, DNS: []string{"10.0.2.3"}}
 }
