@@ -51,23 +51,18 @@ func (f *fakeRunner) Start(ctx context.Context, in Instance) (Process, error) {
 // last is the newest instance of a service, once it has one.
 func (f *fakeRunner) last(t *testing.T, name string) *fakeProc {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		f.mu.Lock()
-		ps := f.procs[name]
-		f.mu.Unlock()
-		if len(ps) > 0 {
-			return ps[len(ps)-1]
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s was never started", name)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	ps := f.wait(t, name, 1)
+	return ps[len(ps)-1]
 }
 
 // nth is the service's n-th instance (from 1), once it has been started.
 func (f *fakeRunner) nth(t *testing.T, name string, n int) *fakeProc {
+	t.Helper()
+	return f.wait(t, name, n)[n-1]
+}
+
+// wait returns the service's instances once it has at least n.
+func (f *fakeRunner) wait(t *testing.T, name string, n int) []*fakeProc {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -75,7 +70,7 @@ func (f *fakeRunner) nth(t *testing.T, name string, n int) *fakeProc {
 		ps := f.procs[name]
 		f.mu.Unlock()
 		if len(ps) >= n {
-			return ps[n-1]
+			return ps
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("%s was started %d times, not %d", name, len(ps), n)
