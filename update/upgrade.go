@@ -193,7 +193,8 @@ func (u *Updater) Upgrade(ctx context.Context, opt Options, report func(Progress
 		}
 		a.Channel = opt.Channel
 	}
-	err := u.upgrade(ctx, opt, &a, report)
+	pauseAt := u.pauseAt() // read once: the pause and the cancellation's words agree
+	err := u.upgrade(ctx, opt, &a, report, pauseAt)
 	if err == nil {
 		return a, nil
 	}
@@ -206,7 +207,7 @@ func (u *Updater) Upgrade(ctx context.Context, opt Options, report func(Progress
 		m.Records.SaveAttempt(a)
 		return a, fmt.Errorf("%w (%s is installed: it boots at the next reboot)", err, a.To)
 	}
-	if ctx.Err() != nil && u.pauseAt() == "" {
+	if ctx.Err() != nil && pauseAt == "" {
 		err = fmt.Errorf("cancelled: %w", err)
 	}
 	if a.To.Version == "" && !errors.As(err, &se) || opt.DryRun || errors.Is(err, ErrUpToDate) {
@@ -219,10 +220,9 @@ func (u *Updater) Upgrade(ctx context.Context, opt Options, report func(Progress
 	return a, err
 }
 
-func (u *Updater) upgrade(ctx context.Context, opt Options, a *Attempt, report func(Progress)) error {
+func (u *Updater) upgrade(ctx context.Context, opt Options, a *Attempt, report func(Progress), pauseAt string) error {
 	m := u.Machine
 	src, tries := u.source()
-	pauseAt := u.pauseAt()
 	pause := func(moment string) error {
 		if pauseAt != moment {
 			return nil

@@ -23,8 +23,11 @@ var Known = map[string]string{
 
 // Params is the parsed kernel command line.
 type Params struct {
-	// All holds every key=value word (a bare word maps to "").
+	// All holds every key=value word (a bare word maps to ""); a key given
+	// twice keeps its last value, as the kernel's own parameters do.
 	All map[string]string
+	// Words are the words in order, each as given.
+	Words []string
 	// Unknown holds the berth.* keys that Known does not list, sorted.
 	Unknown []string
 }
@@ -32,8 +35,8 @@ type Params struct {
 // Parse splits a kernel command line as the kernel does: words separated
 // by white space, double quotes group a value containing spaces.
 func Parse(line string) Params {
-	p := Params{All: map[string]string{}}
-	for _, w := range split(line) {
+	p := Params{All: map[string]string{}, Words: split(line)}
+	for _, w := range p.Words {
 		k, v, _ := strings.Cut(w, "=")
 		p.All[k] = v
 		if strings.HasPrefix(k, "berth.") {
@@ -52,13 +55,16 @@ func (p Params) Get(key string) (string, bool) {
 	return v, ok
 }
 
-// Has reports whether word is on the command line: KEY=VALUE exactly, or
-// a bare KEY with or without a value (systemd's
-// ConditionKernelCommandLine= semantics).
+// Has reports whether word is on the command line, as systemd's
+// ConditionKernelCommandLine= asks: some word is exactly it, or, for a
+// word without "=", some word is it with a value.
 func (p Params) Has(word string) bool {
-	k, v, withValue := strings.Cut(word, "=")
-	got, ok := p.All[k]
-	return ok && (!withValue || got == v)
+	for _, w := range p.Words {
+		if w == word || (!strings.Contains(word, "=") && strings.HasPrefix(w, word+"=")) {
+			return true
+		}
+	}
+	return false
 }
 
 // List returns a comma-separated value as its non-empty items.

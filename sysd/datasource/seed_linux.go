@@ -116,18 +116,17 @@ func Network(ctx context.Context, online <-chan struct{}, url string, nocloud bo
 
 // URL reads ds=nocloud;s=URL (NoCloud over HTTP: URL/user-data and
 // URL/meta-data) or berth.userdata=URL (the user-data itself).
-// berth.userdata, Berth's own word, wins over ds=.
+// The last such word wins.
 func URL(line string) (url string, nocloud bool) {
-	p := cmdline.Parse(line)
-	if v, ok := p.Get("berth.userdata"); ok {
-		return v, false
-	}
-	if ds, ok := p.Get("ds"); ok {
-		for _, pre := range []string{"nocloud;s=", "nocloud-net;s="} {
-			if v, ok := strings.CutPrefix(ds, pre); ok {
-				return v, true
+	for _, w := range cmdline.Parse(line).Words {
+		if v, ok := strings.CutPrefix(w, "berth.userdata="); ok {
+			url, nocloud = v, false
+		}
+		for _, p := range []string{"ds=nocloud;s=", "ds=nocloud-net;s="} {
+			if v, ok := strings.CutPrefix(w, p); ok {
+				url, nocloud = v, true
 			}
 		}
 	}
-	return "", false
+	return url, nocloud
 }

@@ -13,6 +13,7 @@ func TestURL(t *testing.T) {
 		{"ds=ec2", "", false},
 		{"berth.userdata=http://h/user-data", "http://h/user-data", false},
 		{"ds=nocloud;s=http://a/ berth.userdata=http://b/ud", "http://b/ud", false},
+		{"berth.userdata=http://b/ud ds=nocloud;s=http://a/", "http://a/", true},
 	} {
 		url, nocloud := URL(tc.line)
 		if url != tc.url || nocloud != tc.nocloud {

@@ -51,7 +51,10 @@ func (r *ContainerRunner) Start(ctx context.Context, in Instance) (Process, erro
 	if err != nil {
 		return nil, err
 	}
-	p := &containerProcess{r: r, in: in, cg: cg, cgf: cgf, done: make(chan struct{})}
+	// The cgroup's descriptor is for clone(CLONE_INTO_CGROUP) only; each
+	// health check opens its own.
+	defer cgf.Close()
+	p := &containerProcess{r: r, in: in, cg: cg, exited: make(chan struct{}), cleaned: make(chan struct{})}
 	ok := false
 	defer func() {
 		if !ok {
@@ -103,7 +106,7 @@ func (r *ContainerRunner) Start(ctx context.Context, in Instance) (Process, erro
 				}
 				select {
 				case p.notes <- msg:
-				case <-p.done:
+				case <-p.exited:
 					return
 				}
 			}
@@ -119,20 +122,22 @@ type containerProcess struct {
 	r         *ContainerRunner
 	in        Instance
 	cg        *cgroup.Group
-	cgf       *os.File
 	sock      *notify.Socket
 	spec      container.Spec
 	p         *container.Process
 	oomBefore int64
 	notes     chan notify.Message
 	exit      reaper.Exit
+	exited    chan struct{} // the main process has ended: exit is set
 	err       error
-	done      chan struct{}
+	cleaned   chan struct{} // and so has everything it left: err is set
 }
 
 // wait collects the main process, then whatever it left behind.
 func (p *containerProcess) wait() {
 	e := <-p.p.Exit
+	p.exit = e
+	close(p.exited)
 	p.cg.KillWait(5 * time.Second)
 	u := p.in.Def.Unit
 	switch {
@@ -142,21 +147,23 @@ func (p *containerProcess) wait() {
 	default:
 		p.err = errors.New(describe(e))
 	}
-	p.exit = e
 	p.release()
-	close(p.done)
+	close(p.cleaned)
 }
 
 func (p *containerProcess) release() {
 	if p.sock != nil {
 		p.sock.Close()
 	}
-	p.cgf.Close()
 }
 
-func (p *containerProcess) Pid() int                     { return p.p.Pid }
-func (p *containerProcess) Done() <-chan struct{}        { return p.done }
-func (p *containerProcess) Err() error                   { return p.err }
+func (p *containerProcess) Pid() int              { return p.p.Pid }
+func (p *containerProcess) Done() <-chan struct{} { return p.exited }
+
+func (p *containerProcess) Err() error {
+	<-p.cleaned
+	return p.err
+}
 func (p *containerProcess) Notes() <-chan notify.Message { return p.notes }
 
 func (p *containerProcess) Usage() *cgroup.Usage {
@@ -165,35 +172,41 @@ func (p *containerProcess) Usage() *cgroup.Usage {
 }
 
 // Stop sends SIGTERM to the main process, waits up to grace, then kills
-// the whole cgroup, and waits for the end.
+// the whole cgroup, and returns once everything of the service is gone.
 func (p *containerProcess) Stop(grace time.Duration) {
 	if grace > 0 {
-		signal(p.p.Pid, unix.SIGTERM)
 		select {
-		case <-p.done:
+		case <-p.exited: // reaped: its pid may be another process's now
+		default:
+			signal(p.p.Pid, unix.SIGTERM)
+		}
+		select {
+		case <-p.exited:
+			<-p.cleaned
 			p.in.Logf("%s: stopped (%s)", p.in.Name, describe(p.exit))
 			return
 		case <-time.After(grace):
 			p.in.Logf("%s: still running %v after SIGTERM (TimeoutStopSec): killing its cgroup", p.in.Name, grace)
 		}
 	}
-	p.cg.KillWait(5 * time.Second)
-	<-p.done
+	p.cg.Kill() // wait's KillWait waits for it
+	<-p.cleaned
 }
 
 // Check runs HealthCmd inside the container: its namespaces, its cgroup
 // (the delegated leaf when the service manages its own children).
 func (p *containerProcess) Check(ctx context.Context) error {
 	c := p.in.Def.Unit.Container
-	cg := p.cgf
+	g := p.cg
 	if p.in.Def.Unit.Service.Delegate {
 		// The service's own group holds child groups only.
-		leaf := &cgroup.Group{Dir: filepath.Join(p.cg.Dir, container.DelegateLeaf)}
-		if f, err := leaf.Open(); err == nil {
-			defer f.Close()
-			cg = f
-		}
+		g = &cgroup.Group{Dir: filepath.Join(p.cg.Dir, container.DelegateLeaf)}
 	}
+	cg, err := g.Open()
+	if err != nil {
+		return fmt.Errorf("HealthCmd: %w", err)
+	}
+	defer cg.Close()
 	return healthOnce(ctx, p.r.Reaper, p.p.Pid, p.spec, cg, c.HealthCmd, c.HealthTimeout)
 }
 

@@ -72,9 +72,15 @@ func (s *svc) run(ctx context.Context) error {
 				watchdog.Reset(u.Service.WatchdogSec)
 			}
 		case <-startTimeout:
+			if ended(p) {
+				return p.Err()
+			}
 			p.Stop(0)
 			return fmt.Errorf("no READY=1 within %v (TimeoutStartSec)", u.Service.TimeoutStartSec)
 		case <-watchdogC:
+			if ended(p) {
+				return p.Err()
+			}
 			s.record("watchdog", fmt.Sprintf("no WATCHDOG=1 within %v (WatchdogSec): killing", u.Service.WatchdogSec))
 			p.Stop(0)
 			return fmt.Errorf("watchdog timeout: no WATCHDOG=1 within %v", u.Service.WatchdogSec)
@@ -115,5 +121,16 @@ func (s *svc) checkUp() {
 	hasHealth := len(s.def.Unit.Container.HealthCmd) > 0
 	if s.ready && (!hasHealth || s.health == wire.Healthy) && s.state != wire.Up {
 		s.set(wire.Up, "")
+	}
+}
+
+// ended says whether the main process has ended: its end comes before a
+// timer that fired in the same moment.
+func ended(p Process) bool {
+	select {
+	case <-p.Done():
+		return true
+	default:
+		return false
 	}
 }

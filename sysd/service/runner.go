@@ -30,8 +30,9 @@ type Instance struct {
 // Process is one running instance of a service.
 type Process interface {
 	Pid() int
-	// Done is closed when the service has ended and everything it left
-	// behind is gone; Err then says how it ended (nil: status 0).
+	// Done is closed when the service's main process has ended. Err
+	// then waits until everything it left behind is gone and says how it
+	// ended (nil: status 0).
 	Done() <-chan struct{}
 	Err() error
 	// Notes are the service's sd_notify messages; nil without a socket.
