@@ -175,8 +175,14 @@ func TestCrashLoopFailsAndOthersStayUp(t *testing.T) {
 	if ev.Msg != "status 3" {
 		t.Errorf("exit event = %v", ev)
 	}
-	if s, _ := m.Get("steady"); s.State != wire.Up {
-		t.Errorf("steady is %s", s.State)
+	// steady comes up in its own time (a container start under load can
+	// take longer than the whole crash loop), and stays up through it.
+	steady := waitState(t, m, "steady", wire.Up)
+	if got := states(t, m, "steady"); got != "inactive starting running up" {
+		t.Errorf("steady events: %s", got)
+	}
+	if s, _ := m.Get("steady"); s.State != wire.Up || s.Pid != steady.Pid {
+		t.Errorf("steady is %s, pid %d (was %d)", s.State, s.Pid, steady.Pid)
 	}
 	l, _ := m.Log("crash")
 	if tail := l.Tail(0); len(tail) != 3 || tail[0].Text != "crashing" {
