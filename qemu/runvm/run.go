@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -189,6 +190,11 @@ func Boot(o Options, stdout io.Writer) error {
 	vm.Note(notes...)
 	go func() {
 		if _, _, err := vm.Console.Expect(readyRE, 24*time.Hour); err == nil {
+			if p.Login != nil {
+				// sshd up is not sshd answering: wait for its banner
+				// through the forward, so the command works when printed.
+				sshAnswers(p.Login.Port, 5*time.Minute)
+			}
 			var ready []string
 			for _, r := range p.Ready {
 				ready = append(ready, "berth-vm: ready: "+r)
@@ -219,4 +225,24 @@ func SSH(o Options, command []string, stderr io.Writer) int {
 	err = syscall.Exec(path, login.Args(command...), os.Environ())
 	fmt.Fprintln(stderr, "berth-vm ssh: exec ssh:", err)
 	return 1
+}
+
+// sshAnswers waits until an SSH server's banner comes through the host
+// port, or timeout.
+func sshAnswers(port int, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 5*time.Second)
+		if err == nil {
+			c.SetReadDeadline(time.Now().Add(10 * time.Second))
+			b := make([]byte, 4)
+			n, _ := io.ReadFull(c, b)
+			c.Close()
+			if n == 4 && string(b) == "SSH-" {
+				return true
+			}
+		}
+		time.Sleep(time.Second)
+	}
+	return false
 }

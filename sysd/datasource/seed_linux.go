@@ -107,7 +107,9 @@ func Network(ctx context.Context, online <-chan struct{}, url string, nocloud bo
 		}
 		return s
 	}
-	s, err := userdata.EC2(ctx, "http://169.254.169.254", 2*time.Second)
+	// In the background, after the boot: time enough for a slow metadata
+	// service (a loaded TCG host took over 2 s), none lost to the boot.
+	s, err := userdata.EC2(ctx, "http://169.254.169.254", 10*time.Second)
 	if err != nil {
 		return nil // no metadata service: the usual case, not worth a line
 	}
