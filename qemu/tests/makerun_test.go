@@ -2,7 +2,6 @@ package tests
 
 import (
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"berth.dev/berth/internal/copyfile"
 	"berth.dev/berth/qemu"
 	"berth.dev/berth/qemu/vmtest"
 )
@@ -108,28 +108,11 @@ func cleanCopy(t *testing.T, root string) string {
 			}
 			continue
 		}
-		if err := copyFile(src, to, st.Mode().Perm()); err != nil {
+		if err := copyfile.Copy(src, to); err != nil {
 			t.Fatal(err)
 		}
 	}
 	return dst
-}
-
-func copyFile(src, dst string, mode os.FileMode) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }
 
 // userEnv is the environment of a person's terminal: none of make's or
