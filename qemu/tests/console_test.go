@@ -201,7 +201,9 @@ func adminTools(t *testing.T, c *ssh.Client) {
 		{"ping -c1 -W10 10.0.2.2 | grep -c '1 received'", `^1\n$`},
 		{"dig +time=5 +tries=2 @$(awk '/^nameserver/{print $2; exit}' /etc/resolv.conf) debian.org | grep -o 'SERVER: [0-9.]*#53'", `^SERVER: 10\.0\.2\.3#53\n$`},
 		{"echo hello | nc -q1 -l 127.0.0.1 7777 & sleep 1; nc -d 127.0.0.1 7777; wait", `^hello\n$`},
-		{"sudo -n timeout 120 tcpdump -c1 -ni any icmp >/tmp/td 2>&1 & td=$!; for i in $(seq 100); do ping -c1 -W1 10.0.2.2 >/dev/null; kill -0 $td 2>/dev/null || break; sleep 1; done; wait $td; cat /tmp/td", `(?m)^1 packet captured$`},
+		// tcpdump's summary is written when it exits, so the loop pings
+		// until it is there; the pings' own output is shown on failure.
+		{"sudo -n timeout 120 tcpdump -c1 -ni eth0 icmp >/tmp/td 2>&1 & for i in $(seq 100); do grep -q captured /tmp/td && break; ping -c1 -W1 10.0.2.2 >>/tmp/pings 2>&1; sleep 1; done; wait; cat /tmp/td; grep -q '^1 packet captured' /tmp/td || tail -5 /tmp/pings", `(?m)^1 packet captured$`},
 		// UTF-8 for everyone, tmux included.
 		{"locale | grep LC_CTYPE; tmux new-session -d -s t 'sleep 30' && tmux ls | cut -d: -f1", `^LC_CTYPE="C\.UTF-8"\nt\n$`},
 		// bash completes docker with the engine's own completion.
