@@ -26,4 +26,3 @@ func BuildAt(dir string) Build {
 func (b Build) Direct(slot string) Config {
 	return Config{Disk: b.Disk, Kernel: b.Kernel, Initrd: b.Initrd, Append: layout.Cmdline(slot)}
 }
-

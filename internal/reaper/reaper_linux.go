@@ -5,8 +5,10 @@
 // A reaping process inherits orphans, so exactly one place in it may call
 // wait4(-1): a second waiter (exec.Cmd.Wait beside a global wait4) races it
 // and one of them loses the status. The reaper publishes each {pid, status}
-// to whoever asked for that pid, and keeps statuses nobody has asked for yet
-// so that a child which exits before its starter registers is not lost.
+// to whoever started that pid through Start. A status nobody asked for is
+// an orphan's and is dropped: kept, it would be handed to the next child
+// that reuses the pid. Start holds the lock from fork to registration, so
+// its own child's exit always finds the waiter.
 package reaper
 
 import (
@@ -41,14 +43,13 @@ func (e Exit) String() string {
 // Reaper collects children with wait4 when SIGCHLD arrives.
 type Reaper struct {
 	drain     sync.Mutex // serialises wait4 loops
-	mu        sync.Mutex // guards the maps below
-	waiters   map[int]chan Exit
-	unclaimed map[int]Exit
+	mu      sync.Mutex // guards waiters; held by Start from fork to registration
+	waiters map[int]chan Exit
 }
 
 // New returns a reaper; call Run to start collecting.
 func New() *Reaper {
-	return &Reaper{waiters: map[int]chan Exit{}, unclaimed: map[int]Exit{}}
+	return &Reaper{waiters: map[int]chan Exit{}}
 }
 
 // Run reaps children until ctx ends.
@@ -95,18 +96,7 @@ func (r *Reaper) Reap() (none bool) {
 func (r *Reaper) publish(e Exit) {
 	r.mu.Lock()
 	ch, ok := r.waiters[e.Pid]
-	if ok {
-		delete(r.waiters, e.Pid)
-	} else {
-		r.unclaimed[e.Pid] = e
-		// Orphans nobody waits for would grow this map forever.
-		if len(r.unclaimed) > 1024 {
-			for pid := range r.unclaimed {
-				delete(r.unclaimed, pid)
-				break
-			}
-		}
-	}
+	delete(r.waiters, e.Pid)
 	r.mu.Unlock()
 	if ok {
 		ch <- e // buffered: never blocks
@@ -127,12 +117,7 @@ func (r *Reaper) Start(cmd *exec.Cmd) (int, <-chan Exit, error) {
 	pid := cmd.Process.Pid
 	// Drop the pidfd Go keeps; we learn about the exit from wait4.
 	_ = cmd.Process.Release()
-	if e, ok := r.unclaimed[pid]; ok {
-		delete(r.unclaimed, pid)
-		ch <- e
-	} else {
-		r.waiters[pid] = ch
-	}
+	r.waiters[pid] = ch
 	return pid, ch, nil
 }
 
