@@ -36,13 +36,20 @@ func (a *Applier) path(p string) string { return filepath.Join(a.Root, p) }
 // (every boot), files, the hostname, users and their keys, services,
 // sysctls, modules, and the docker and update settings. Each step's error
 // is returned and the others still run.
-func (a *Applier) Early(c *Config) []error {
-	var errs []error
+func (a *Applier) Early(c *Config) (errs []error) {
 	add := func(err error) {
 		if err != nil {
 			errs = append(errs, err)
 		}
 	}
+	// A bug met by odd input must cost that input, not sysd: sysd runs
+	// this before any service, and a crash here would crash-loop it with
+	// no SSH and a trial slot never decided.
+	defer func() {
+		if v := recover(); v != nil {
+			errs = append(errs, fmt.Errorf("user-data: applying stopped by an internal error (please report): %v", v))
+		}
+	}()
 	for i, cmd := range c.Bootcmd {
 		add(a.run(fmt.Sprintf("bootcmd[%d]", i), cmd))
 	}
@@ -83,7 +90,12 @@ func (a *Applier) Early(c *Config) []error {
 
 // Late runs runcmd and the #! scripts, once per instance: not again on
 // the next boot with the same instance-id, again with a new one.
-func (a *Applier) Late(c *Config, md MetaData) []error {
+func (a *Applier) Late(c *Config, md MetaData) (errs []error) {
+	defer func() {
+		if v := recover(); v != nil {
+			errs = append(errs, fmt.Errorf("user-data: runcmd stopped by an internal error (please report): %v", v))
+		}
+	}()
 	if len(c.Runcmd) == 0 && len(c.Scripts) == 0 {
 		return nil
 	}
@@ -92,7 +104,6 @@ func (a *Applier) Late(c *Config, md MetaData) []error {
 		a.Logf("user-data: runcmd already ran for instance %s", md.InstanceID)
 		return nil
 	}
-	var errs []error
 	for i, cmd := range c.Runcmd {
 		if err := a.run(fmt.Sprintf("runcmd[%d]", i), cmd); err != nil {
 			errs = append(errs, err)
@@ -216,20 +227,32 @@ func (a *Applier) owner(s string) (int, int, error) {
 	name, group, _ := strings.Cut(s, ":")
 	acc := a.accounts()
 	uid, gid := 0, 0
+	var err error
 	if name != "" && name != "root" {
-		p := find(acc.Passwd, name)
+		p, perr := entry(acc.Passwd, "/etc/passwd", name, passwdFields)
+		if perr != nil {
+			return 0, 0, fmt.Errorf("owner %s: %w", s, perr)
+		}
 		if p == nil {
 			return 0, 0, fmt.Errorf("owner %s: no such user (users: are created first unless the file has defer: true)", s)
 		}
-		uid, _ = strconv.Atoi(p[2])
-		gid, _ = strconv.Atoi(p[3])
+		uid, err = strconv.Atoi(p[2])
+		if err == nil {
+			gid, err = strconv.Atoi(p[3])
+		}
 	}
 	if group != "" && group != "root" {
-		g := find(acc.Group, group)
+		g, gerr := entry(acc.Group, "/etc/group", group, groupFields)
+		if gerr != nil {
+			return 0, 0, fmt.Errorf("owner %s: %w", s, gerr)
+		}
 		if g == nil {
 			return 0, 0, fmt.Errorf("owner %s: no such group", s)
 		}
-		gid, _ = strconv.Atoi(g[2])
+		gid, err = strconv.Atoi(g[2])
+	}
+	if err != nil {
+		return 0, 0, fmt.Errorf("owner %s: the account files hold a non-numeric id: %w", s, err)
 	}
 	return uid, gid, nil
 }
@@ -275,15 +298,25 @@ func (a *Applier) users(c *Config) error {
 		uid, gid int
 	}
 	var homes []home
+	var errs []error
 	for _, u := range users {
-		uid, gid := acc.EnsureUser(u)
+		uid, gid, err := acc.EnsureUser(u)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("users: %w", err))
+			continue
+		}
 		homes = append(homes, home{u, uid, gid})
 	}
 	// groups: after the users, so that the default user keeps uid 1000.
 	for _, g := range c.Groups {
-		acc.EnsureGroup(g.Name, 0)
+		if _, err := acc.EnsureGroup(g.Name, 0); err != nil {
+			errs = append(errs, fmt.Errorf("groups: %w", err))
+			continue
+		}
 		for _, m := range g.Members {
-			acc.AddMember(g.Name, m)
+			if ValidAccountName(m) {
+				acc.AddMember(g.Name, m)
+			}
 		}
 	}
 	p, g, s := acc.Files()
@@ -296,7 +329,6 @@ func (a *Applier) users(c *Config) error {
 	if err := a.write("/etc/shadow", []byte(s), 0o600); err != nil {
 		return err
 	}
-	var errs []error
 	for _, h := range homes {
 		dir := a.path("/home/" + h.u.Name)
 		ssh := filepath.Join(dir, ".ssh")

@@ -56,10 +56,13 @@ func schema(c *Config) map[string]handler {
 			var users []User
 			p.list(n, path, func(item *yaml.Node, ipath string) {
 				if item.Kind == yaml.ScalarNode {
-					if item.Value == "default" {
+					switch {
+					case item.Value == "default":
 						users = append(users, User{Name: DefaultUser, Default: true})
-					} else {
+					case validName(item.Value):
 						users = append(users, User{Name: item.Value, LockPasswd: true})
+					default:
+						p.errorf(item, ipath, "letters, digits, _ and -, starting with a letter or _", "%q is not a valid user name", item.Value)
 					}
 					return
 				}
@@ -74,11 +77,14 @@ func schema(c *Config) map[string]handler {
 			p.list(n, path, func(item *yaml.Node, ipath string) {
 				switch {
 				case item.Kind == yaml.ScalarNode:
-					groups = append(groups, Group{Name: item.Value})
+					if p.accountName(item, ipath, item.Value) {
+						groups = append(groups, Group{Name: item.Value})
+					}
 				case item.Kind == yaml.MappingNode && len(item.Content) == 2:
-					members, ok := p.strs(item.Content[1], ipath+"."+item.Content[0].Value, true)
-					if ok {
-						groups = append(groups, Group{Name: item.Content[0].Value, Members: members})
+					name := item.Content[0].Value
+					members, ok := p.accountNames(item.Content[1], ipath+"."+name)
+					if ok && p.accountName(item.Content[0], ipath, name) {
+						groups = append(groups, Group{Name: name, Members: members})
 					}
 				default:
 					p.errorf(item, ipath, "write NAME or NAME: [MEMBERS]", "want a group, got %s", kind(item))

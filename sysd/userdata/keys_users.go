@@ -1,6 +1,7 @@
 package userdata
 
 import (
+	"fmt"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -12,7 +13,7 @@ func (p *parser) user(n *yaml.Node, path string) (User, bool) {
 		"name":  setStr(&u.Name),
 		"gecos": setStr(&u.Gecos),
 		"groups": func(p *parser, n *yaml.Node, path string) {
-			u.Groups, _ = p.strs(n, path, true)
+			u.Groups, _ = p.accountNames(n, path)
 		},
 		"shell": setStr(&u.Shell),
 		"sudo": func(p *parser, n *yaml.Node, path string) {
@@ -56,8 +57,13 @@ func (p *parser) user(n *yaml.Node, path string) (User, bool) {
 	return u, true
 }
 
-func validName(s string) bool {
-	if s == "" || len(s) > 32 || s == "root" {
+// validName is a user name user-data may create or change: not root.
+func validName(s string) bool { return s != "root" && ValidAccountName(s) }
+
+// ValidAccountName is Debian's NAME_REGEX for users and groups, at most
+// 32 bytes: nothing that could be a path or split an account file line.
+func ValidAccountName(s string) bool {
+	if s == "" || len(s) > 32 {
 		return false
 	}
 	for i, r := range s {
@@ -67,4 +73,34 @@ func validName(s string) bool {
 		}
 	}
 	return true
+}
+
+// accountName reports whether s is a valid user or group name, and says
+// where it is not.
+func (p *parser) accountName(n *yaml.Node, path, s string) bool {
+	if ValidAccountName(s) {
+		return true
+	}
+	p.errorf(n, path, "letters, digits, _ and -, starting with a letter or _, at most 32", "%q is not a valid user or group name", s)
+	return false
+}
+
+// accountNames reads a list of user or group names (a list, or one
+// comma-separated string), dropping and reporting invalid ones.
+func (p *parser) accountNames(n *yaml.Node, path string) ([]string, bool) {
+	l, ok := p.strs(n, path, true)
+	if !ok {
+		return nil, false
+	}
+	var out []string
+	for i, s := range l {
+		at := n
+		if n.Kind == yaml.SequenceNode && i < len(n.Content) {
+			at = n.Content[i]
+		}
+		if p.accountName(at, fmt.Sprintf("%s[%d]", path, i), s) {
+			out = append(out, s)
+		}
+	}
+	return out, true
 }

@@ -94,6 +94,14 @@ func TestDiagnostics(t *testing.T) {
 				"user-data:5: berth.update.tries: tries 0 is out of range (give 1 to 9)",
 				"user-data:6: berth.update.health_checks[0]: check \"localhost:80\" is not a URL (write http://HOST:PORT/PATH or tcp://HOST:PORT)",
 				"user-data:7: berth.update.reboot_window: reboot window \"Someday 02:00-03:00\": \"someday\" is not a day (Mon … Sun) (write [DAYS ]HH:MM-HH:MM (UTC), e.g. Sun 02:00-04:00)"}, nil},
+		{"group names that would split an account line", "#cloud-config\ngroups: [\"ops\\nadm\", ops, {\"a:b\": [bob]}]\nusers:\n  - name: bob\n    groups: [wheel, \"x\\ny\"]\n  - ../etc\n",
+			[]string{"user-data:2: groups[0]: \"ops\\nadm\" is not a valid user or group name",
+				"user-data:2: groups[2]: \"a:b\" is not a valid user or group name",
+				"user-data:5: users[0].groups[1]: \"x\\ny\" is not a valid user or group name",
+				"user-data:6: users[1]: \"../etc\" is not a valid user name"},
+			func(c *Config) bool {
+				return len(c.Groups) == 1 && c.Groups[0].Name == "ops" && len(c.Users) == 1 && len(c.Users[0].Groups) == 1
+			}},
 		{"bad strategy", "#cloud-config\nberth:\n  update:\n    strategy: sometimes\n",
 			[]string{"user-data:4: berth.update.strategy: unknown strategy \"sometimes\" (off, check, download or reboot)"}, nil},
 	} {
