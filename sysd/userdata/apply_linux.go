@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"berth.dev/berth/internal/atomicfile"
+	"berth.dev/berth/internal/nofollow"
 	"berth.dev/berth/sysd/unit"
 )
 
@@ -177,35 +178,26 @@ func (a *Applier) writeFiles(files []WriteFile, deferred bool) error {
 	return errors.Join(errs...)
 }
 
+// writeFile writes one write_files entry. Root writes it, so no component
+// of its path is a link followed: a user could plant one (~/x →
+// /etc/shadow) for root to write or chmod through.
 func (a *Applier) writeFile(f WriteFile) error {
 	uid, gid, err := a.owner(f.Owner)
 	if err != nil {
 		return err
 	}
-	hp := a.path(f.Path)
-	if err := os.MkdirAll(filepath.Dir(hp), 0o755); err != nil {
+	clean := filepath.Clean("/" + f.Path)
+	dir, err := nofollow.Dir(a.Root, filepath.Dir(clean), true, 0o755, nofollow.Root)
+	if err != nil {
 		return err
 	}
+	defer dir.Close()
+	mode := os.FileMode(f.Permissions&0o777) | modeBits(f.Permissions)
+	owner := nofollow.Owner{UID: uid, GID: gid}
 	if f.Append {
-		fh, err := os.OpenFile(hp, os.O_CREATE|os.O_WRONLY|os.O_APPEND, os.FileMode(f.Permissions))
-		if err != nil {
-			return err
-		}
-		_, err = fh.Write(f.Content)
-		if cerr := fh.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return err
-		}
-	} else if err := atomicfile.Write(hp, f.Content, os.FileMode(f.Permissions)); err != nil {
-		return err
+		return nofollow.AppendFile(dir, filepath.Base(clean), f.Content, mode, owner)
 	}
-	if err := os.Lchown(hp, uid, gid); err != nil {
-		return err
-	}
-	// chown clears set-id bits; the mode goes last.
-	return os.Chmod(hp, os.FileMode(f.Permissions&0o777)|modeBits(f.Permissions))
+	return nofollow.WriteFile(dir, filepath.Base(clean), f.Content, mode, owner)
 }
 
 func modeBits(p uint32) os.FileMode {
@@ -330,21 +322,8 @@ func (a *Applier) users(c *Config) error {
 		return err
 	}
 	for _, h := range homes {
-		dir := a.path("/home/" + h.u.Name)
-		ssh := filepath.Join(dir, ".ssh")
-		if err := os.MkdirAll(ssh, 0o700); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		keys := strings.Join(h.u.SSHAuthorizedKeys, "\n")
-		if keys != "" {
-			keys += "\n"
-		}
-		if err := atomicfile.Write(filepath.Join(ssh, "authorized_keys"), []byte(keys), 0o600); err != nil {
-			errs = append(errs, err)
-		}
-		for _, p := range []string{dir, ssh, filepath.Join(ssh, "authorized_keys")} {
-			os.Lchown(p, h.uid, h.gid)
+		if err := a.authorizedKeys(h.u, nofollow.Owner{UID: h.uid, GID: h.gid}); err != nil {
+			errs = append(errs, fmt.Errorf("users: %s: %w", h.u.Name, err))
 		}
 	}
 	errs = append(errs, a.write("/etc/sudoers.d/90-berth-users", []byte(Sudoers(users)), 0o440))
@@ -355,6 +334,36 @@ func (a *Applier) users(c *Config) error {
 		os.Remove(a.path(PasswordLoginFile))
 	}
 	return errors.Join(errs...)
+}
+
+// authorizedKeys writes ~/.ssh/authorized_keys of u. The home belongs
+// to the user, who could make .ssh a link to another user's: nothing in
+// it is followed.
+func (a *Applier) authorizedKeys(u User, owner nofollow.Owner) error {
+	homes, err := nofollow.Dir(a.Root, "home", true, 0o755, nofollow.Root)
+	if err != nil {
+		return err
+	}
+	defer homes.Close()
+	home, err := nofollow.Sub(homes, u.Name, true, 0o700, owner)
+	if err != nil {
+		return err
+	}
+	defer home.Close()
+	ssh, err := nofollow.Sub(home, ".ssh", true, 0o700, owner)
+	if err != nil {
+		return err
+	}
+	defer ssh.Close()
+	// Every boot, as before: a home restored from elsewhere gets its owner.
+	if err := errors.Join(home.Chown(owner.UID, owner.GID), ssh.Chown(owner.UID, owner.GID)); err != nil {
+		return fmt.Errorf("chown %s: %w", home.Name(), err)
+	}
+	keys := strings.Join(u.SSHAuthorizedKeys, "\n")
+	if keys != "" {
+		keys += "\n"
+	}
+	return nofollow.WriteFile(ssh, "authorized_keys", []byte(keys), 0o600, owner)
 }
 
 // services writes each unit given in berth.services to

@@ -176,3 +176,57 @@ func FuzzAccounts(f *testing.F) {
 		}
 	})
 }
+
+// Root's writes for user-data never follow a link a user planted: not a
+// ~/.ssh pointing at another user's, not a file in a home pointing at
+// /etc/shadow, whether written, appended to or chmodded (issue 15.5).
+func TestApplyFollowsNoUserSymlink(t *testing.T) {
+	root := t.TempDir()
+	for _, d := range []string{"etc", "home/alice/.ssh", "home/mallory"} {
+		os.MkdirAll(filepath.Join(root, d), 0o755)
+	}
+	os.WriteFile(filepath.Join(root, "etc/passwd"), []byte("root:x:0:0:root:/root:/bin/sh\n"), 0o644)
+	os.WriteFile(filepath.Join(root, "etc/group"), []byte("root:x:0:\n"), 0o644)
+	os.WriteFile(filepath.Join(root, "etc/shadow"), []byte("root:*:::::::\n"), 0o600)
+	os.WriteFile(filepath.Join(root, "home/alice/.ssh/authorized_keys"), []byte("alice's key\n"), 0o600)
+	// mallory's home: .ssh is alice's, and two files lead to /etc/shadow.
+	os.Symlink("../alice/.ssh", filepath.Join(root, "home/mallory/.ssh"))
+	os.Symlink("../../etc/shadow", filepath.Join(root, "home/mallory/log"))
+	os.Symlink("../../etc/shadow", filepath.Join(root, "home/mallory/notes"))
+	os.Symlink("../etc", filepath.Join(root, "home/mallory/conf"))
+	c := &Config{
+		Users: []User{{Name: "mallory", SSHAuthorizedKeys: []string{"mallory's key"}}},
+		WriteFiles: []WriteFile{
+			{Path: "/home/mallory/log", Content: []byte("appended\n"), Append: true, Permissions: 0o644},
+			{Path: "/home/mallory/notes", Content: []byte("replaced\n"), Permissions: 0o644},
+			{Path: "/home/mallory/conf/motd", Content: []byte("hi\n"), Permissions: 0o644},
+		},
+	}
+	a := &Applier{Root: root, StateDir: filepath.Join(root, "state"),
+		Run: func(name, script string) error { return nil }, Logf: t.Logf}
+	all := fmt.Sprint(a.Early(c))
+	for _, want := range []string{
+		"home/mallory/.ssh: is a symbolic link to ../alice/.ssh, which is not followed here",
+		"home/mallory/log: is a symbolic link to ../../etc/shadow",
+		"home/mallory/conf: is a symbolic link to ../etc",
+	} {
+		if !strings.Contains(all, want) {
+			t.Errorf("errors lack %q:\n%s", want, all)
+		}
+	}
+	if b, _ := os.ReadFile(filepath.Join(root, "home/alice/.ssh/authorized_keys")); string(b) != "alice's key\n" {
+		t.Errorf("alice's keys became %q", b)
+	}
+	st, _ := os.Stat(filepath.Join(root, "etc/shadow"))
+	b, _ := os.ReadFile(filepath.Join(root, "etc/shadow"))
+	if st.Mode().Perm() != 0o600 || strings.Contains(string(b), "appended") || strings.Contains(string(b), "replaced") {
+		t.Errorf("/etc/shadow: mode %v, content %q", st.Mode(), b)
+	}
+	// A link as the last component of a plain write is replaced, not followed.
+	if fi, err := os.Lstat(filepath.Join(root, "home/mallory/notes")); err != nil || !fi.Mode().IsRegular() {
+		t.Errorf("notes: %v %v", fi, err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "etc/motd")); err == nil {
+		t.Error("motd written through the conf link")
+	}
+}
