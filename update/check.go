@@ -1,6 +1,7 @@
 package update
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,7 +11,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/theupdateframework/go-tuf/v2/metadata"
 	"github.com/theupdateframework/go-tuf/v2/metadata/config"
 	"github.com/theupdateframework/go-tuf/v2/metadata/updater"
 )
@@ -42,13 +45,21 @@ type Offer struct {
 // Check refreshes the signed metadata (freshness, signatures with the
 // trusted thresholds, no older versions than seen before) and reads the
 // release the channel points at, or the given version.
-func Check(src Source, version string) (Offer, error) {
+//
+// It ends within CheckTimeout, or when ctx ends: go-tuf's fetcher takes
+// no context, so each of its requests carries ours, and a server that
+// sends headers and then nothing cannot hold the updater's lock.
+func Check(ctx context.Context, src Source, version string) (Offer, error) {
 	var o Offer
 	if err := os.MkdirAll(src.MetadataDir, 0o700); err != nil {
 		return o, fmt.Errorf("check: %w", err)
 	}
 	base := strings.TrimSuffix(src.Server, "/")
-	cfg, err := config.New(base+"/metadata", src.Root)
+	root, err := trustedRoot(src)
+	if err != nil {
+		return o, fmt.Errorf("check %s: %w", base, err)
+	}
+	cfg, err := config.New(base+"/metadata", root)
 	if err != nil {
 		return o, fmt.Errorf("check %s: %w", base, err)
 	}
@@ -56,10 +67,14 @@ func Check(src Source, version string) (Offer, error) {
 	cfg.LocalMetadataDir = src.MetadataDir
 	cfg.LocalTargetsDir = filepath.Join(src.MetadataDir, "targets")
 	cfg.PrefixTargetsWithHash = false
-	if src.HTTP != nil {
-		if err := cfg.SetDefaultFetcherHTTPClient(src.HTTP); err != nil {
-			return o, err
-		}
+	ctx, cancel := context.WithTimeout(ctx, CheckTimeout)
+	defer cancel()
+	base0 := http.DefaultTransport
+	if src.HTTP != nil && src.HTTP.Transport != nil {
+		base0 = src.HTTP.Transport
+	}
+	if err := cfg.SetDefaultFetcherHTTPClient(&http.Client{Transport: ctxTransport{ctx, base0}}); err != nil {
+		return o, err
 	}
 	if err := cfg.SetDefaultFetcherRetry(0, 1); err != nil {
 		return o, err
@@ -69,7 +84,10 @@ func Check(src Source, version string) (Offer, error) {
 		return o, fmt.Errorf("check %s: %w", base, err)
 	}
 	if err := up.Refresh(); err != nil {
-		return o, fmt.Errorf("check %s: the signed metadata are refused: %w", base, err)
+		if ctx.Err() != nil {
+			return o, fmt.Errorf("check %s: no answer within %v: %w", base, CheckTimeout, ctx.Err())
+		}
+		return o, fmt.Errorf("check %s: the signed metadata are refused (trust starts from the root kept in %s, or the image's if newer): %w", base, src.MetadataDir, err)
 	}
 	get := func(name string, v any) error {
 		ti, err := up.GetTargetInfo(name)
@@ -110,6 +128,46 @@ func Check(src Source, version string) (Offer, error) {
 		o.Parts[name] = Target{URL: u, Length: ti.Length, SHA256: ti.Hashes["sha256"].String()}
 	}
 	return o, nil
+}
+
+// CheckTimeout bounds one check: the metadata are kilobytes.
+var CheckTimeout = 2 * time.Minute
+
+// ctxTransport gives every request of go-tuf's fetcher the check's
+// context.
+type ctxTransport struct {
+	ctx  context.Context
+	base http.RoundTripper
+}
+
+func (t ctxTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	return t.base.RoundTrip(r.WithContext(t.ctx))
+}
+
+// trustedRoot is the root to start from: the newest root.json the
+// machine has verified and kept (MetadataDir), when its version is at
+// least the image's. Starting from the image's each time would let a
+// retired root key sign a new version 2 again: go-tuf's updater then
+// overwrites the stored root with the image's. A stored root that does
+// not parse is ignored: the image's is always a safe start. (A machine moved
+// to another repository whose root is older than the one kept is refused
+// until the kept metadata are removed; the error says where they are.)
+func trustedRoot(src Source) ([]byte, error) {
+	img, err := metadata.Root().FromBytes(src.Root)
+	if err != nil {
+		return nil, fmt.Errorf("the image's root of trust: %w", err)
+	}
+	kept, err := os.ReadFile(filepath.Join(src.MetadataDir, "root.json"))
+	if err != nil {
+		return src.Root, nil
+	}
+	st, err := metadata.Root().FromBytes(kept)
+	// On a tie the image's wins: equal versions that differ are another
+	// repository's, which a new image may have moved to.
+	if err != nil || st.Signed.Version <= img.Signed.Version {
+		return src.Root, nil
+	}
+	return kept, nil
 }
 
 // Newer reports whether version a is newer than b, comparing dotted

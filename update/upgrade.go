@@ -246,7 +246,7 @@ func (u *Updater) upgrade(ctx context.Context, opt Options, a *Attempt, report f
 	if src.HTTP == nil {
 		src.HTTP = http.DefaultClient
 	}
-	offer, err := Check(src, opt.Version)
+	offer, err := Check(ctx, src, opt.Version)
 	if err != nil {
 		return at("check", err)
 	}

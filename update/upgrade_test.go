@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -392,5 +394,44 @@ func TestInterruptedAndOnTrial(t *testing.T) {
 	}
 	if a := m.status().Last; a.Result != update.ResultRebooting || a.To.Version != "0.2.0" {
 		t.Fatalf("the trial's attempt was replaced: %+v", a)
+	}
+}
+
+// A repository server that sends headers and then nothing ends the check
+// within CheckTimeout, and the updater is free again: before, go-tuf's
+// fetcher waited for ever while holding the lock, and every upgrade and
+// rollback said "already running" until a reboot.
+func TestSilentServerEndsTheCheck(t *testing.T) {
+	r := publishtest.NewRepo(t)
+	publishtest.MustPublish(t, r, "0.1.0", "stable")
+	hold := make(chan struct{})
+	defer close(hold)
+	silent := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		w.Header().Set("Content-Length", "4096")
+		w.WriteHeader(http.StatusOK)
+		w.(http.Flusher).Flush()
+		select {
+		case <-hold:
+		case <-req.Context().Done():
+		}
+	}))
+	defer silent.Close()
+	defer func(d time.Duration) { update.CheckTimeout = d }(update.CheckTimeout)
+	update.CheckTimeout = 2 * time.Second
+	m := newMachine(t, r)
+	u := m.updater()
+	u.Source.Server = silent.URL
+	done := make(chan error, 1)
+	go func() { _, err := u.Upgrade(context.Background(), update.Options{}, nil); done <- err }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "no answer within 2s") {
+			t.Fatalf("check against a silent server: %v", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the check still hangs after a minute")
+	}
+	if _, err := u.Rollback(); errors.Is(err, update.ErrBusy) {
+		t.Fatalf("rollback after the check: %v", err)
 	}
 }

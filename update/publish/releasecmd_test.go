@@ -2,6 +2,7 @@ package publish_test
 
 import (
 	"bytes"
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -47,7 +48,7 @@ func TestReleaseCommand(t *testing.T) {
 	defer srv.Close()
 	// The machine trusts the root the image was built with: version 1.
 	root, _ := os.ReadFile(filepath.Join(repo, "metadata", "1.root.json"))
-	o, err := update.Check(update.Source{Server: srv.URL, Channel: "stable", Root: root, MetadataDir: t.TempDir()}, "")
+	o, err := update.Check(context.Background(), update.Source{Server: srv.URL, Channel: "stable", Root: root, MetadataDir: t.TempDir()}, "")
 	if err != nil || o.Version != "0.3.0" {
 		t.Fatalf("stable after promote: %v %v", o.Version, err)
 	}

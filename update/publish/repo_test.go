@@ -2,6 +2,7 @@ package publish_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -23,7 +24,7 @@ func TestChannelsPublishPromoteAndDownload(t *testing.T) {
 	publishtest.MustPublish(t, r, "0.3.0", "alpha")
 	state := t.TempDir()
 
-	o, err := update.Check(r.Source("beta", state), "")
+	o, err := update.Check(context.Background(), r.Source("beta", state), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,29 +39,29 @@ func TestChannelsPublishPromoteAndDownload(t *testing.T) {
 		t.Errorf("downloaded %q…", b[:20])
 	}
 	// Switching the channel picks the other channel's release.
-	if o, err := update.Check(r.Source("alpha", state), ""); err != nil || o.Version != "0.3.0" {
+	if o, err := update.Check(context.Background(), r.Source("alpha", state), ""); err != nil || o.Version != "0.3.0" {
 		t.Fatalf("alpha: %v %v", o.Version, err)
 	}
 	// Promote: beta now points at 0.3.0 too.
 	if err := r.Promote("0.3.0", "beta"); err != nil {
 		t.Fatal(err)
 	}
-	if o, err := update.Check(r.Source("beta", state), ""); err != nil || o.Version != "0.3.0" {
+	if o, err := update.Check(context.Background(), r.Source("beta", state), ""); err != nil || o.Version != "0.3.0" {
 		t.Fatalf("beta after promote: %v %v", o.Version, err)
 	}
 	if err := r.Promote("9.9.9", "beta"); err == nil || !strings.Contains(err.Error(), "no release 9.9.9") {
 		t.Errorf("promote of a missing release: %v", err)
 	}
 	// A given version, and refusals.
-	if o, err := update.Check(r.Source("beta", state), "0.2.0"); err != nil || o.Version != "0.2.0" {
+	if o, err := update.Check(context.Background(), r.Source("beta", state), "0.2.0"); err != nil || o.Version != "0.2.0" {
 		t.Fatalf("--version 0.2.0: %v %v", o.Version, err)
 	}
-	if _, err := update.Check(r.Source("nightly", state), ""); err == nil || !strings.Contains(err.Error(), `is "nightly" a channel`) {
+	if _, err := update.Check(context.Background(), r.Source("nightly", state), ""); err == nil || !strings.Contains(err.Error(), `is "nightly" a channel`) {
 		t.Errorf("unknown channel: %v", err)
 	}
 	src := r.Source("beta", state)
 	src.Arch = "arm64"
-	if _, err := update.Check(src, ""); err == nil || !strings.Contains(err.Error(), "is for amd64, this machine is arm64") {
+	if _, err := update.Check(context.Background(), src, ""); err == nil || !strings.Contains(err.Error(), "is for amd64, this machine is arm64") {
 		t.Errorf("wrong architecture: %v", err)
 	}
 }
@@ -70,7 +71,7 @@ func TestChannelsPublishPromoteAndDownload(t *testing.T) {
 func TestTamperedPartRefused(t *testing.T) {
 	r := publishtest.NewRepo(t)
 	publishtest.MustPublish(t, r, "0.2.0", "beta")
-	o, err := update.Check(r.Source("beta", t.TempDir()), "")
+	o, err := update.Check(context.Background(), r.Source("beta", t.TempDir()), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +94,7 @@ func TestExpiredMetadataRefused(t *testing.T) {
 	r := publishtest.NewRepo(t)
 	r.Now = func() time.Time { return time.Now().Add(-48 * time.Hour) }
 	publishtest.MustPublish(t, r, "0.2.0", "beta")
-	_, err := update.Check(r.Source("beta", t.TempDir()), "")
+	_, err := update.Check(context.Background(), r.Source("beta", t.TempDir()), "")
 	if err == nil || !strings.Contains(err.Error(), "expired") {
 		t.Fatalf("expired timestamp: %v", err)
 	}
@@ -110,14 +111,14 @@ func TestMetadataRollbackRefused(t *testing.T) {
 	}
 	publishtest.MustPublish(t, r, "0.3.0", "beta")
 	state := t.TempDir()
-	if o, err := update.Check(r.Source("beta", state), ""); err != nil || o.Version != "0.3.0" {
+	if o, err := update.Check(context.Background(), r.Source("beta", state), ""); err != nil || o.Version != "0.3.0" {
 		t.Fatalf("%v %v", o.Version, err)
 	}
 	stale := httptest.NewServer(http.FileServer(http.Dir(old)))
 	defer stale.Close()
 	src := r.Source("beta", state)
 	src.Server = stale.URL
-	_, err := update.Check(src, "")
+	_, err := update.Check(context.Background(), src, "")
 	if err == nil || !strings.Contains(err.Error(), "refused") {
 		t.Fatalf("older metadata: %v", err)
 	}
@@ -130,7 +131,7 @@ func TestUntrustedKeysRefused(t *testing.T) {
 	other := publishtest.NewRepo(t)
 	src := r.Source("beta", t.TempDir())
 	src.Root = other.Root
-	if _, err := update.Check(src, ""); err == nil || !strings.Contains(err.Error(), "refused") {
+	if _, err := update.Check(context.Background(), src, ""); err == nil || !strings.Contains(err.Error(), "refused") {
 		t.Fatalf("foreign keys: %v", err)
 	}
 }
@@ -164,7 +165,7 @@ func TestKeyRotation(t *testing.T) {
 	r := publishtest.NewRepo(t)
 	publishtest.MustPublish(t, r, "0.2.0", "beta")
 	state := t.TempDir()
-	if _, err := update.Check(r.Source("beta", state), ""); err != nil {
+	if _, err := update.Check(context.Background(), r.Source("beta", state), ""); err != nil {
 		t.Fatal(err)
 	}
 	old := filepath.Join(t.TempDir(), "old-keys")
@@ -182,7 +183,7 @@ func TestKeyRotation(t *testing.T) {
 	publishtest.MustPublish(t, r, "0.3.0", "beta")
 	// A machine that checked before, and a new one: both trust root v1.
 	for _, st := range []string{state, t.TempDir()} {
-		if o, err := update.Check(r.Source("beta", st), ""); err != nil || o.Version != "0.3.0" {
+		if o, err := update.Check(context.Background(), r.Source("beta", st), ""); err != nil || o.Version != "0.3.0" {
 			t.Fatalf("after rotation: %v %v", o.Version, err)
 		}
 	}
@@ -197,7 +198,53 @@ func TestKeyRotation(t *testing.T) {
 	if _, err := stale.Publish(publishtest.FakeRelease(t, "0.4.0"), "beta"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := update.Check(r.Source("beta", t.TempDir()), ""); err == nil || !strings.Contains(err.Error(), "refused") {
+	if _, err := update.Check(context.Background(), r.Source("beta", t.TempDir()), ""); err == nil || !strings.Contains(err.Error(), "refused") {
 		t.Fatalf("targets signed by the retired key: %v", err)
+	}
+}
+
+// A machine that has followed a root rotation trusts the new root, not the
+// one its image carries: a 2.root.json signed with the retired root key
+// (kept by someone who should no longer sign) is not a way back in.
+func TestRetiredRootKeyRefused(t *testing.T) {
+	r := publishtest.NewRepo(t)
+	publishtest.MustPublish(t, r, "0.2.0", "beta")
+	state := t.TempDir()
+	if _, err := update.Check(context.Background(), r.Source("beta", state), ""); err != nil {
+		t.Fatal(err)
+	}
+	retired := filepath.Join(t.TempDir(), "retired-keys")
+	if out, err := exec.Command("cp", "-a", r.Keys, retired).CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	if err := r.Rotate("root"); err != nil {
+		t.Fatal(err)
+	}
+	publishtest.MustPublish(t, r, "0.3.0", "beta")
+	if o, err := update.Check(context.Background(), r.Source("beta", state), ""); err != nil || o.Version != "0.3.0" {
+		t.Fatalf("after rotation: %v %v", o.Version, err)
+	}
+	// The holder of the retired root key forks the repository: a root
+	// version 2 of its own, trusting its own targets key, and a release.
+	forged := filepath.Join(t.TempDir(), "forged")
+	if out, err := exec.Command("cp", "-a", r.Dir, forged).CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	evil := publish.Repo{Dir: forged, Keys: retired}
+	if err := evil.Rotate("targets"); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ { // versions past what the machine has seen
+		if _, err := evil.Publish(publishtest.FakeRelease(t, fmt.Sprintf("0.9.%d", i)), "beta"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv := httptest.NewServer(http.FileServer(http.Dir(forged)))
+	defer srv.Close()
+	src := r.Source("beta", state)
+	src.Server = srv.URL
+	o, err := update.Check(context.Background(), src, "")
+	if err == nil || !strings.Contains(err.Error(), "refused") {
+		t.Fatalf("the retired root key's release was taken: %v %v", o.Version, err)
 	}
 }
