@@ -33,6 +33,12 @@ func needRoot(t *testing.T) {
 // returns what it printed and its exit.
 func run(t *testing.T, s Spec) (string, reaper.Exit) {
 	t.Helper()
+	return runIn(t, s, nil)
+}
+
+// runIn is run inside the cgroup open as cg.
+func runIn(t *testing.T, s Spec, cg *os.File) (string, reaper.Exit) {
+	t.Helper()
 	r := reaper.New()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -55,7 +61,7 @@ func run(t *testing.T, s Spec) (string, reaper.Exit) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := Start(r, s, nil, Stdio{nil, out, out})
+	p, err := Start(r, s, cg, Stdio{nil, out, out})
 	if err != nil {
 		t.Fatalf("start: %v", err)
 	}
@@ -250,6 +256,72 @@ func TestMountPropagation(t *testing.T) {
 			}
 			if shared := strings.Contains(out, "root-shared"); shared != (prop == "shared") {
 				t.Errorf("%s: root shared: %v\n%s", prop, shared, out)
+			}
+		})
+	}
+}
+
+// testCgroup makes a cgroup v2 group for one test (the host's unified
+// hierarchy, or its hybrid one) and removes it afterwards.
+func testCgroup(t *testing.T) *os.File {
+	t.Helper()
+	var base string
+	for _, p := range []string{"/sys/fs/cgroup", "/sys/fs/cgroup/unified"} {
+		var st unix.Statfs_t
+		if unix.Statfs(p, &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC {
+			base = p
+			break
+		}
+	}
+	if base == "" {
+		t.Fatal("no cgroup v2 hierarchy on this host")
+	}
+	dir := filepath.Join(base, fmt.Sprintf("berth-test-%d-%s", os.Getpid(), strings.ReplaceAll(t.Name(), "/", "-")))
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cg, err := os.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cg.Close()
+		for i := 0; i < 50 && os.Remove(dir) != nil; i++ {
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
+	return cg
+}
+
+// A default container can open the nodes of its own /dev and its ptys,
+// nothing else: not a host device bind-mounted in, and it cannot make
+// one (no CAP_MKNOD). A privileged one can (issue 15.1).
+func TestDevicesAllowList(t *testing.T) {
+	needRoot(t)
+	script := `head -c1 /dev/urandom >/dev/null && echo urandom ok
+echo x >/dev/null && echo null ok
+mknod /tmp/null c 1 3 2>/dev/null && echo mknod null ok || echo mknod null refused
+mknod /tmp/mem c 1 1 2>/dev/null && echo mknod ok || echo mknod refused
+mknod /tmp/vda b 254 0 2>/dev/null && echo mknod block ok || echo mknod block refused
+(exec 3</dev/kmsg) 2>/dev/null && echo kmsg ok || echo kmsg refused`
+	kmsg := []Mount{{Source: "/dev/kmsg", Target: "/dev/kmsg", Type: "bind"}}
+	for _, tc := range []struct {
+		name string
+		spec Spec
+		want string
+	}{
+		{"default", Spec{Mounts: kmsg}, "urandom ok\nnull ok\nmknod null refused\nmknod refused\nmknod block refused\nkmsg refused\n"},
+		// A unit that adds CAP_MKNOD makes the nodes of the list, no others.
+		{"mknod", Spec{Mounts: kmsg, Caps: append([]string{"CAP_MKNOD"}, DefaultCaps...)},
+			"urandom ok\nnull ok\nmknod null ok\nmknod refused\nmknod block refused\nkmsg refused\n"},
+		{"privileged", Spec{Privileged: true, Caps: DefaultCaps}, "urandom ok\nnull ok\nmknod null ok\nmknod ok\nmknod block ok\nkmsg ok\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := tc.spec
+			s.Args = []string{"/bin/sh", "-c", script}
+			out, e := runIn(t, s, testCgroup(t))
+			if !e.Status.Exited() || out != tc.want {
+				t.Errorf("%v\n%s\nwant\n%s", e, out, tc.want)
 			}
 		})
 	}

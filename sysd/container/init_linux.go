@@ -269,7 +269,7 @@ func (m *mounter) mount(mt Mount) error {
 			flags = unix.MS_NOSUID | unix.MS_NODEV
 		}
 		if mt.Target == "/dev" {
-			flags = unix.MS_NOSUID // device nodes live here
+			flags = unix.MS_NOSUID | unix.MS_NOEXEC // device nodes live here
 		}
 	}
 	if err := unix.Mount(mt.Source, at, mt.Type, flags, data); err != nil {

@@ -68,9 +68,12 @@ type Spec struct {
 // NotifyPath is where a service finds its NOTIFY_SOCKET.
 const NotifyPath = "/run/notify.sock"
 
-// DefaultCaps is Docker's default set (moby's oci/caps/defaults.go).
+// DefaultCaps is Docker's default set (moby's oci/caps/defaults.go)
+// without CAP_MKNOD: Docker can hand that out only because its device
+// controller refuses to open what is made; a system service has no
+// reason to make device nodes. Add it with Capabilities= if one must.
 var DefaultCaps = []string{
-	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
+	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER",
 	"CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
 	"CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
 }

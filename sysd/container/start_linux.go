@@ -37,6 +37,12 @@ func Start(r *reaper.Reaper, s Spec, cg *os.File, stdio Stdio) (*Process, error)
 	if s.Network != "host" {
 		flags |= unix.CLONE_NEWNET
 	}
+	if cg != nil && !s.Privileged {
+		// Before the first process enters the cgroup.
+		if err := restrictDevices(cg, AllowedDevices); err != nil {
+			return nil, fmt.Errorf("container %s: %w", s.Name, err)
+		}
+	}
 	return spawn(r, s, cg, stdio, &syscall.SysProcAttr{Cloneflags: flags}, nil)
 }
 
