@@ -326,3 +326,43 @@ mknod /tmp/vda b 254 0 2>/dev/null && echo mknod block ok || echo mknod block re
 		})
 	}
 }
+
+// A process run in a container (a health check, exec) is in the
+// container's mount namespace, not the host's: a container that can see
+// the check could otherwise reach the host's files through
+// /proc/CHECK/root (issue 15.3).
+func TestExecJoinsTheMountNamespace(t *testing.T) {
+	needRoot(t)
+	r := reaper.New()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go r.Run(ctx)
+	s := Spec{Name: "t", Hostname: "t", Root: "/", Staging: t.TempDir(), Caps: DefaultCaps, Network: "private",
+		Args: []string{"/bin/sleep", "60"}}
+	p, err := Start(r, s, nil, Stdio{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Kill(p.Pid, unix.SIGKILL)
+	want, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", p.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := os.CreateTemp(t.TempDir(), "out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, err := Exec(r, p.Pid, s, []string{"/bin/sh", "-c", "readlink /proc/self/ns/mnt; ls /proc/1/root/proc >/dev/null && echo root of pid 1 ok; echo $(hostname)"}, nil, Stdio{nil, out, out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case e := <-x.Exit:
+		b, _ := os.ReadFile(out.Name())
+		if !e.Status.Exited() || string(b) != want+"\nroot of pid 1 ok\nt\n" {
+			t.Fatalf("exec: %v\n%s\nwant the container's %s", e, b, want)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("exec did not exit")
+	}
+}

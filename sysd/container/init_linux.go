@@ -31,11 +31,22 @@ func initContainer() error {
 		return fmt.Errorf("read spec: %w", err)
 	}
 	if s.Join {
-		// Health checks and `exec`: the namespaces were joined by the
-		// parent's thread; the root is the service's, open on fd 5, its
-		// cgroup namespace on fd 6.
+		// Health checks and `exec`: the other namespaces were joined by
+		// the parent's thread; the root is the service's, open on fd 5,
+		// its cgroup namespace on fd 6, its mount namespace on fd 7. The
+		// mount namespace is joined here, as `runc exec` does: a check
+		// left in the host's would hand the container the host's files
+		// through /proc/CHECK/root.
 		if err := unix.Setns(6, unix.CLONE_NEWCGROUP); err != nil {
 			return fmt.Errorf("join the cgroup namespace of %s: %w", s.Name, err)
+		}
+		// setns(CLONE_NEWNS) needs a file system context of our own:
+		// Go's threads share one, this locked thread stops sharing it.
+		if err := unix.Unshare(unix.CLONE_FS); err != nil {
+			return fmt.Errorf("unshare the file system context: %w", err)
+		}
+		if err := unix.Setns(7, unix.CLONE_NEWNS); err != nil {
+			return fmt.Errorf("join the mount namespace of %s: %w", s.Name, err)
 		}
 		if err := unix.Fchdir(5); err != nil {
 			return fmt.Errorf("enter root of %s: %w", s.Name, err)

@@ -46,6 +46,11 @@ func joinAndSpawn(r *reaper.Reaper, pid int, s Spec, args []string, cg *os.File,
 		return nil, fmt.Errorf("exec in %s: %w", s.Name, err)
 	}
 	defer cgns.Close()
+	mntns, err := os.Open(fmt.Sprintf("/proc/%d/ns/mnt", pid))
+	if err != nil {
+		return nil, fmt.Errorf("exec in %s: %w", s.Name, err)
+	}
+	defer mntns.Close()
 	nss := []string{"ipc"}
 	if !s.UTSHost {
 		nss = append(nss, "uts")
@@ -70,5 +75,5 @@ func joinAndSpawn(r *reaper.Reaper, pid int, s Spec, args []string, cg *os.File,
 	}
 	j := s
 	j.Args, j.Join, j.TTY, j.NotifySocket = args, true, false, ""
-	return spawn(r, j, cg, stdio, &syscall.SysProcAttr{}, []*os.File{root, cgns})
+	return spawn(r, j, cg, stdio, &syscall.SysProcAttr{}, []*os.File{root, cgns, mntns})
 }

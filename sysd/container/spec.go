@@ -51,7 +51,7 @@ type Spec struct {
 	Delegate bool `json:"delegate,omitempty"`
 	// Join runs Args in the namespaces of a running container (health
 	// checks): the caller has joined them; the root is open on fd 5, the
-	// cgroup namespace (joined by the child) on fd 6.
+	// cgroup and mount namespaces (joined by the child) on fds 6 and 7.
 	Join     bool   `json:"join,omitempty"`
 	Hostname string `json:"hostname"`
 	// Privileged gives every capability, the host's /dev, writable /sys
