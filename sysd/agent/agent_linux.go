@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"berth.dev/berth/internal/blockdev"
+	"berth.dev/berth/internal/kmod"
 	"berth.dev/berth/internal/layout"
 	"berth.dev/berth/internal/reaper"
 	"berth.dev/berth/sysd/api/wire"
@@ -59,7 +60,9 @@ func New(l *log.Logger, out io.Writer, r *reaper.Reaper, version, slot string, r
 	go func() {
 		defer close(x.espReady)
 		if err := mountESP(l, r); err != nil {
-			l.Printf("update: %v: updates and the health gate are off", err)
+			// Loud: on a slot on trial no gate means no verdict; it
+			// falls back only after its tries are spent by reboots.
+			l.Printf("update: %v: updates and the health gate are off (a slot on trial stays undecided until it reboots)", err)
 		}
 	}()
 	x.u = &update.Updater{Machine: update.Machine{
@@ -120,10 +123,38 @@ func mountESP(l *log.Logger, r *reaper.Reaper) error {
 	// syncing the directory does not do; a power cut after the rename
 	// left an empty boot entry (the QEMU power-cut test found it). With
 	// dirsync the rename writes the whole entry at once.
-	if err := unix.Mount(dev, espMount, "vfat", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC|unix.MS_DIRSYNC, "umask=0077"); err != nil {
+	// PID 1 loads the root's modules in the background beside sysd: vfat
+	// may not be there yet (a direct boot under load met ENODEV). Load it
+	// here, and give a load in flight time to finish.
+	if errs := kmod.LoadAll(espModules); len(errs) > 0 {
+		l.Printf("update: ESP: %v", errors.Join(errs...))
+	}
+	err := retryNoDevice(espMountWait, func() error {
+		return unix.Mount(dev, espMount, "vfat", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC|unix.MS_DIRSYNC, "umask=0077")
+	})
+	if err != nil {
 		return fmt.Errorf("mount ESP %s on %s: %w", dev, espMount, err)
 	}
 	return nil
+}
+
+// espModules are the file system and code pages the ESP's mount needs.
+var espModules = []string{"vfat", "nls_cp437", "nls_ascii"}
+
+// espMountWait bounds the wait for the vfat driver.
+const espMountWait = 60 * time.Second
+
+// retryNoDevice calls mount until it stops failing with ENODEV (a file
+// system type the kernel does not know yet), for at most wait.
+func retryNoDevice(wait time.Duration, mount func() error) error {
+	deadline := time.Now().Add(wait)
+	for delay := 10 * time.Millisecond; ; delay = min(2*delay, time.Second) {
+		err := mount()
+		if !errors.Is(err, unix.ENODEV) || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(delay)
+	}
 }
 
 // Configure applies berth.update from user-data.
