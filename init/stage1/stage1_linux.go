@@ -174,20 +174,31 @@ func mountRoot(dev string) error {
 	return nil
 }
 
-// mountState mounts STATE at /newroot/state, creating the file system if
-// the partition has none (first boot, or a zeroed partition).
+// mountState mounts STATE at /newroot/state, creating the file system
+// only if the partition is blank where a superblock would be (first boot,
+// or a wiped partition). A damaged superblock is rebuilt from a backup;
+// failing that, STATE is left alone: one bad sector must not cost every
+// persistent file.
 func mountState(l *log.Logger, dev string) error {
-	has, clean, err := blockdev.DeviceExt4(dev)
+	kind, clean, err := blockdev.DeviceExt4(dev)
 	if err != nil {
 		return err
 	}
-	if !has {
+	switch {
+	case kind == blockdev.Ext4Blank:
 		l.Printf("STATE: %s has no file system: creating ext4 (first boot, or the partition was wiped)", dev)
 		if out, err := rootCommand(mke2fs, "-t", "ext4", "-q", "-F", "-L", layout.LabelState,
 			"-E", "lazy_itable_init=1,lazy_journal_init=1", dev).CombinedOutput(); err != nil {
 			return fmt.Errorf("mke2fs %s: %w: %s", dev, err, strings.TrimSpace(string(out)))
 		}
-	} else if !clean {
+	case kind == blockdev.Ext4Damaged:
+		l.Printf("STATE: %s has a damaged ext4 superblock: repairing it from a backup copy", dev)
+		if err := repairSuperblock(func(args ...string) *exec.Cmd { return rootCommand(e2fsck, args...) }, dev); err != nil {
+			return fmt.Errorf("%w; STATE was not formatted, to keep what it holds: repair it by hand "+
+				"(e2fsck -b), or wipe its first MiB to start afresh", err)
+		}
+		l.Printf("STATE: %s repaired from a backup superblock", dev)
+	case !clean:
 		// Not unmounted cleanly (a power cut) or errors recorded: repair
 		// before mounting. A clean one needs nothing, and e2fsck costs a
 		// process start.
@@ -212,6 +223,30 @@ func checkState(l *log.Logger, dev string) {
 	default:
 		l.Printf("STATE: e2fsck %s: %v: %s", dev, err, strings.TrimSpace(string(out)))
 	}
+}
+
+// backupSuperblocks are where mke2fs puts the first backup copy, by block
+// size: the first block of group 1.
+var backupSuperblocks = []struct{ block, size string }{{"32768", "4096"}, {"8193", "1024"}, {"16384", "2048"}}
+
+// repairSuperblock lets e2fsck rebuild dev's primary superblock from the
+// first backup that it accepts, and checks that an ext4 superblock is
+// there afterwards. e2fsck runs as e2fsck(args...).
+func repairSuperblock(e2fsck func(args ...string) *exec.Cmd, dev string) error {
+	var tried []string
+	for _, b := range backupSuperblocks {
+		out, err := e2fsck("-p", "-b", b.block, "-B", b.size, dev).CombinedOutput()
+		var ee *exec.ExitError
+		if err != nil && !(errors.As(err, &ee) && ee.ExitCode() < 4) {
+			tried = append(tried, fmt.Sprintf("-b %s: %v: %s", b.block, err, strings.TrimSpace(string(out))))
+			continue
+		}
+		if kind, _, err := blockdev.DeviceExt4(dev); err == nil && kind == blockdev.Ext4Present {
+			return nil
+		}
+		tried = append(tried, fmt.Sprintf("-b %s: e2fsck ended but no superblock is there", b.block))
+	}
+	return fmt.Errorf("repair %s from a backup superblock: %s", dev, strings.Join(tried, "; "))
 }
 
 // rootCommand runs a dynamically linked program of the mounted root with

@@ -44,13 +44,39 @@ func Ext4Clean(r io.ReaderAt) (bool, error) {
 	return state == 1 && incompat&0x4 == 0, nil
 }
 
-// HasExt4 reports whether r starts with an ext2/3/4 superblock.
-func HasExt4(r io.ReaderAt) (bool, error) {
-	var b [2]byte
-	if _, err := r.ReadAt(b[:], superblockOffset+magicOffset); err != nil {
-		return false, fmt.Errorf("read superblock: %w", err)
+// Ext4Kind is what the place of an ext4 superblock holds.
+type Ext4Kind int
+
+const (
+	// Ext4Blank: the superblock's 1024 bytes are all zeros (a new or
+	// wiped partition). Only this may be formatted.
+	Ext4Blank Ext4Kind = iota
+	// Ext4Present: an ext2/3/4 superblock.
+	Ext4Present
+	// Ext4Damaged: something else, such as a superblock with a bad
+	// sector or a stray write: there may be data behind it.
+	Ext4Damaged
+)
+
+func (k Ext4Kind) String() string {
+	return [...]string{"blank", "ext4", "damaged"}[k]
+}
+
+// Ext4At reads the superblock area of r.
+func Ext4At(r io.ReaderAt) (Ext4Kind, error) {
+	var b [1024]byte
+	if _, err := r.ReadAt(b[:], superblockOffset); err != nil {
+		return Ext4Damaged, fmt.Errorf("read superblock: %w", err)
 	}
-	return binary.LittleEndian.Uint16(b[:]) == ext4Magic, nil
+	if binary.LittleEndian.Uint16(b[magicOffset:]) == ext4Magic {
+		return Ext4Present, nil
+	}
+	for _, c := range b {
+		if c != 0 {
+			return Ext4Damaged, nil
+		}
+	}
+	return Ext4Blank, nil
 }
 
 // FSType names the read-only root file system whose first 1028 bytes are

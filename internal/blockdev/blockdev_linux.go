@@ -48,17 +48,17 @@ func WaitLabels(ctx context.Context, labels ...string) map[string]string {
 	}
 }
 
-// DeviceExt4 opens dev and reports whether it holds an ext4 file system
-// and whether that was cleanly unmounted.
-func DeviceExt4(dev string) (has, clean bool, err error) {
+// DeviceExt4 opens dev and says what its superblock area holds, and for
+// an ext4 one whether it is clean (see Ext4Clean).
+func DeviceExt4(dev string) (kind Ext4Kind, clean bool, err error) {
 	f, err := os.Open(dev)
 	if err != nil {
-		return false, false, fmt.Errorf("open %s: %w", dev, err)
+		return Ext4Damaged, false, fmt.Errorf("open %s: %w", dev, err)
 	}
 	defer f.Close()
-	if has, err = HasExt4(f); err != nil || !has {
-		return has, false, err
+	if kind, err = Ext4At(f); err != nil || kind != Ext4Present {
+		return kind, false, err
 	}
 	clean, err = Ext4Clean(f)
-	return has, clean, err
+	return kind, clean, err
 }

@@ -32,13 +32,19 @@ func TestByLabel(t *testing.T) {
 	}
 }
 
-func TestHasExt4(t *testing.T) {
+func TestExt4At(t *testing.T) {
 	zero := bytes.NewReader(make([]byte, 4096))
-	if ok, err := HasExt4(zero); ok || err != nil {
-		t.Fatalf("zeroes: %v %v", ok, err)
+	if k, err := Ext4At(zero); k != Ext4Blank || err != nil {
+		t.Fatalf("zeroes: %v %v", k, err)
 	}
-	if _, err := HasExt4(bytes.NewReader(make([]byte, 100))); err == nil {
+	if _, err := Ext4At(bytes.NewReader(make([]byte, 100))); err == nil {
 		t.Fatal("short device: no error")
+	}
+	// One bad sector over the magic is not a blank partition.
+	bad := make([]byte, 4096)
+	bad[1024+56], bad[1024+200] = 0xff, 1
+	if k, err := Ext4At(bytes.NewReader(bad)); k != Ext4Damaged || err != nil {
+		t.Fatalf("damaged: %v %v", k, err)
 	}
 	mkfs, err := exec.LookPath("mkfs.ext4")
 	if err != nil {
@@ -50,8 +56,8 @@ func TestHasExt4(t *testing.T) {
 	}
 	f, _ := os.Open(img)
 	defer f.Close()
-	if ok, err := HasExt4(f); !ok || err != nil {
-		t.Fatalf("ext4: %v %v", ok, err)
+	if k, err := Ext4At(f); k != Ext4Present || err != nil {
+		t.Fatalf("ext4: %v %v", k, err)
 	}
 	if clean, err := Ext4Clean(f); !clean || err != nil {
 		t.Fatalf("fresh ext4 not clean: %v %v", clean, err)
