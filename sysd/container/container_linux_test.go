@@ -366,3 +366,13 @@ func TestExecJoinsTheMountNamespace(t *testing.T) {
 		t.Fatal("exec did not exit")
 	}
 }
+
+// A spec with nothing to run is refused by Start, not started as a helper
+// that fails later while Start reports success.
+func TestStartWithoutCommand(t *testing.T) {
+	r := reaper.New()
+	_, err := Start(r, Spec{Name: "empty", Root: "/", Staging: t.TempDir()}, nil, Stdio{})
+	if err == nil || !strings.Contains(err.Error(), "container empty: no command to run") {
+		t.Fatalf("got %v", err)
+	}
+}

@@ -49,6 +49,9 @@ func Start(r *reaper.Reaper, s Spec, cg *os.File, stdio Stdio) (*Process, error)
 // spawn re-executes this binary as InitName with the spec on fd 3 and a
 // sync pipe on fd 4 (fd 5 onwards: extra), then waits for the exec.
 func spawn(r *reaper.Reaper, s Spec, cg *os.File, stdio Stdio, attr *syscall.SysProcAttr, extra []*os.File) (*Process, error) {
+	if len(s.Args) == 0 || s.Args[0] == "" {
+		return nil, fmt.Errorf("container %s: no command to run", s.Name)
+	}
 	cfg, err := json.Marshal(s)
 	if err != nil {
 		return nil, fmt.Errorf("container %s: encode spec: %w", s.Name, err)

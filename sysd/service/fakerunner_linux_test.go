@@ -237,7 +237,7 @@ func TestFakeCleanExitAndRestartNo(t *testing.T) {
 
 func TestFakeHealthCheck(t *testing.T) {
 	m, f := fakeManager(t, map[string]string{
-		"web.service": fakeSvc + "Exec=web\nHealthCmd=check\nHealthInterval=1ms\nHealthRetries=2\n",
+		"web.service": fakeSvc + "Exec=web\nHealthCmd=check\nHealthInterval=100ms\nHealthRetries=2\n",
 	})
 	m.StartAll()
 	p := f.last(t, "web.service")

@@ -120,10 +120,11 @@ var table = map[string]map[string]setter{
 		"AddCapability":       caps(func(u *Unit) *[]string { return &u.Container.AddCapability }),
 		"DropCapability":      caps(func(u *Unit) *[]string { return &u.Container.DropCapability }),
 		"HealthCmd":           command(func(u *Unit) *[]string { return &u.Container.HealthCmd }),
-		"HealthInterval":      span(func(u *Unit) *time.Duration { return &u.Container.HealthInterval }),
-		"HealthTimeout":       span(func(u *Unit) *time.Duration { return &u.Container.HealthTimeout }),
+		// 0 would run checks back to back, or time every check out.
+		"HealthInterval":      spanAtLeast(100*time.Millisecond, func(u *Unit) *time.Duration { return &u.Container.HealthInterval }),
+		"HealthTimeout":       spanAtLeast(100*time.Millisecond, func(u *Unit) *time.Duration { return &u.Container.HealthTimeout }),
 		"HealthStartPeriod":   span(func(u *Unit) *time.Duration { return &u.Container.HealthStartPeriod }),
-		"HealthStartInterval": span(func(u *Unit) *time.Duration { return &u.Container.HealthStartInterval }),
+		"HealthStartInterval": spanAtLeast(100*time.Millisecond, func(u *Unit) *time.Duration { return &u.Container.HealthStartInterval }),
 		"HealthRetries":       func(u *Unit, v string) error { return integer(v, 1, &u.Container.HealthRetries) },
 	},
 }
@@ -167,11 +168,16 @@ func absPath(f func(*Unit) *string) setter {
 	}
 }
 
-func span(f func(*Unit) *time.Duration) setter {
+func span(f func(*Unit) *time.Duration) setter { return spanAtLeast(0, f) }
+
+func spanAtLeast(min time.Duration, f func(*Unit) *time.Duration) setter {
 	return func(u *Unit, v string) error {
 		d, err := ParseTimespan(v)
 		if err != nil {
 			return err
+		}
+		if d < min {
+			return fmt.Errorf("%q is shorter than %v", v, min)
 		}
 		*f(u) = d
 		return nil

@@ -169,6 +169,11 @@ func Parse(file string, data []byte) (*Unit, Diagnostics) {
 	if u.Container.Image == "" && len(u.Container.Exec) > 0 {
 		add(firstLine(lines, "Container"), "Container", "Image", "Exec= needs an Image= to run in", "add Image=NAME", false)
 	}
+	if !sections["Container"] && len(badSection) == 0 {
+		// Without it there is nothing to run: the helper used to be
+		// started with an empty command while Start reported success.
+		add(1, "", "", "no [Container] section: a service runs a command in an image", "add [Container] with Image= and Exec=", false)
+	}
 	if sections["Container"] && len(u.Container.Exec) == 0 {
 		add(firstLine(lines, "Container"), "Container", "Exec", "no command to run", "add Exec=COMMAND", false)
 	}

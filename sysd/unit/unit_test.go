@@ -132,6 +132,11 @@ func TestDiagnostics(t *testing.T) {
 			[]string{`a.service:4: [Container] AddCapability: "CAP_FLY" is not a Linux capability`,
 				`a.service:5: [Container] Volume: "data" is not SOURCE:/DESTINATION[:ro]`,
 				`a.service:6: [Container] Requires: unknown key`}},
+		{"health checks back to back", "a.service", "[Container]\nImage=i\nExec=x\nHealthCmd=true\nHealthInterval=0\nHealthTimeout=0.05\n",
+			[]string{`a.service:5: [Container] HealthInterval: "0" is shorter than 100ms`,
+				`a.service:6: [Container] HealthTimeout: "0.05" is shorter than 100ms`}},
+		{"no container", "a.service", "[Unit]\nDescription=x\n[Service]\nRestart=always\n",
+			[]string{`a.service:1: no [Container] section`}},
 		{"unit names", "a.service", "[Unit]\nAfter=network\n[Container]\nImage=i\nExec=x\n",
 			[]string{`a.service:2: [Unit] After: "network" is not a unit name (write network.service)`}},
 	} {
@@ -165,7 +170,8 @@ func TestParseTimespan(t *testing.T) {
 			t.Errorf("%q: %v %v, want %v", in, got, err, want)
 		}
 	}
-	for _, bad := range []string{"", "s", "5 parsecs", "1..2s"} {
+	// NaN, Inf, huge and negative spans were taken (issue 15.10).
+	for _, bad := range []string{"", "s", "5 parsecs", "1..2s", "NaN", "Inf", "+Inf", "1e300", "-5", "-5s", "1e3", "0x10", "99999999999d", "3000000h 3000000h", "."} {
 		if _, err := ParseTimespan(bad); err == nil {
 			t.Errorf("%q: no error", bad)
 		}

@@ -18,8 +18,12 @@ func ParseTimespan(s string) (time.Duration, error) {
 	if s == "" {
 		return 0, fmt.Errorf("empty time span")
 	}
-	if n, err := strconv.ParseFloat(s, 64); err == nil {
-		return time.Duration(n * float64(time.Second)), nil
+	if isDecimal(s) {
+		n, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return 0, fmt.Errorf("%q is not a time span", s)
+		}
+		return checkedSpan(s, n, time.Second)
 	}
 	var total time.Duration
 	rest := strings.ReplaceAll(s, " ", "")
@@ -44,10 +48,44 @@ func ParseTimespan(s string) (time.Duration, error) {
 		if !ok {
 			return 0, fmt.Errorf("%q: unknown time unit %q (use us, ms, s, min, h, d)", s, rest[:j])
 		}
-		total += time.Duration(n * float64(unit))
+		d, err := checkedSpan(s, n, unit)
+		if err != nil {
+			return 0, err
+		}
+		if total += d; total < 0 || total > maxSpan {
+			return 0, fmt.Errorf("%q is too long (at most 100 years, or infinity)", s)
+		}
 		rest = rest[j:]
 	}
 	return total, nil
+}
+
+// maxSpan is the longest finite time span a unit may give; beyond it,
+// write infinity. It keeps n×unit clear of int64's overflow.
+const maxSpan = 100 * 365 * 24 * time.Hour
+
+// isDecimal reports whether s is digits with at most one point: what
+// strconv.ParseFloat alone would also read as NaN, Inf, 1e300 or -5.
+func isDecimal(s string) bool {
+	points := 0
+	for _, c := range s {
+		switch {
+		case c == '.':
+			points++
+		case c < '0' || c > '9':
+			return false
+		}
+	}
+	return points <= 1 && s != "."
+}
+
+// checkedSpan is n units, refused when it is too long to be meant.
+func checkedSpan(s string, n float64, unit time.Duration) (time.Duration, error) {
+	v := n * float64(unit)
+	if v > float64(maxSpan) {
+		return 0, fmt.Errorf("%q is too long (at most 100 years, or infinity)", s)
+	}
+	return time.Duration(v), nil
 }
 
 var timeUnits = map[string]time.Duration{
