@@ -30,12 +30,16 @@ func ParseEntryName(name string) (Entry, error) {
 		return Entry{}, fmt.Errorf("boot entry %q: not a Berth entry (want berth-a.conf or berth-b+N[-M].conf)", name)
 	}
 	e := Entry{Slot: strings.ToUpper(m[1])}
+	var err1, err2 error
 	if m[2] != "" {
 		e.Counting = true
-		e.Left, _ = strconv.Atoi(m[2])
+		e.Left, err1 = strconv.Atoi(m[2])
 		if m[3] != "" {
-			e.Done, _ = strconv.Atoi(m[3])
+			e.Done, err2 = strconv.Atoi(m[3])
 		}
+	}
+	if err1 != nil || err2 != nil {
+		return Entry{}, fmt.Errorf("boot entry %q: a counter out of range", name)
 	}
 	return e, nil
 }

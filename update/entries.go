@@ -38,7 +38,9 @@ func (d Entries) List() ([]SlotEntry, error) {
 		}
 		e, err := ParseEntryName(de.Name())
 		if err != nil {
-			return nil, err
+			// berth-a-backup.conf, made by hand: not ours, and not a
+			// reason to stop updating.
+			continue
 		}
 		b, err := os.ReadFile(filepath.Join(d.Dir, de.Name()))
 		if err != nil {

@@ -163,3 +163,38 @@ func (d Entries) Boot() (SlotEntry, error) {
 	}
 	return e, nil
 }
+
+// A file an admin left on the ESP that looks like ours but is not
+// (berth-a-backup.conf) is ignored; it used to fail List and so block
+// every update and the health gate (issue 15.10).
+func TestEntriesStrayFile(t *testing.T) {
+	d := Entries{Dir: t.TempDir()}
+	if err := d.Write("A", "0.1.0", 1, 0); err != nil {
+		t.Fatal(err)
+	}
+	for _, stray := range []string{"berth-a-backup.conf", "berth-c.conf", "berth-b+99999999999999999999.conf"} {
+		os.WriteFile(filepath.Join(d.Dir, stray), []byte("title x\nlinux /x\n"), 0o644)
+	}
+	es, err := d.List()
+	if err != nil || len(es) != 1 || es[0].File != "berth-a.conf" {
+		t.Fatalf("%+v %v", es, err)
+	}
+}
+
+func FuzzParseEntryName(f *testing.F) {
+	for _, s := range []string{"berth-a.conf", "berth-b+3.conf", "berth-b+2-1.conf", "berth-a-backup.conf"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		e, err := ParseEntryName(name)
+		if err != nil {
+			return
+		}
+		if e.Left < 0 || e.Done < 0 {
+			t.Fatalf("%q: negative counter %+v", name, e)
+		}
+		if back, err := ParseEntryName(e.Name()); err != nil || back != e {
+			t.Fatalf("%q → %+v → %q → %+v %v", name, e, e.Name(), back, err)
+		}
+	})
+}
