@@ -230,3 +230,18 @@ func TestApplyFollowsNoUserSymlink(t *testing.T) {
 		t.Error("motd written through the conf link")
 	}
 }
+
+// A seed file larger than user-data may be is refused before it is read
+// into memory (issue 15.10: no cap on NoCloud's files).
+func TestSeedFileCap(t *testing.T) {
+	dir := t.TempDir()
+	f, _ := os.Create(filepath.Join(dir, "user-data"))
+	f.Truncate(maxSize + 1) // sparse: no disk used
+	f.Close()
+	if _, err := readSeedFile(dir, "user-data"); err == nil || !strings.Contains(err.Error(), "larger than 16 MiB") {
+		t.Fatalf("got %v", err)
+	}
+	if b, err := readSeedFile(dir, "meta-data"); b != nil || err != nil {
+		t.Fatalf("missing file: %q %v", b, err)
+	}
+}

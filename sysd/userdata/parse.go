@@ -17,6 +17,12 @@ import (
 // similar): a gzip bomb must not fill memory.
 const maxSize = 16 << 20
 
+// maxCloudConfig bounds one #cloud-config document: its YAML tree takes
+// about a hundred times its size in memory (2 MiB took over 200 MiB),
+// which a 512 MiB machine cannot spare before its services start. GCE's
+// metadata allow the same 256 KiB; EC2's user-data 16 KiB.
+const maxCloudConfig = 256 << 10
+
 // Parse reads user-data from source (a name used in messages) into c,
 // which may already hold earlier parts; later values replace earlier ones.
 func Parse(source string, data []byte, c *Config) Diagnostics {
@@ -122,6 +128,10 @@ func part(source, mt string, body []byte, c *Config) Diagnostics {
 
 // parseCloudConfig reads #cloud-config YAML, key by key.
 func parseCloudConfig(source string, data []byte, c *Config) Diagnostics {
+	if len(data) > maxCloudConfig {
+		return Diagnostics{{File: source, Msg: fmt.Sprintf("#cloud-config of %d KiB is larger than %d KiB (nothing of this part was applied)", len(data)>>10, maxCloudConfig>>10),
+			Fix: "put large content in a #! script or a MIME part, or fetch it in runcmd"}}
+	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return Diagnostics{yamlError(source, err)}

@@ -54,13 +54,23 @@ func FindNoCloud(mnt string, load func(module string)) (*Seed, error) {
 	return nil, nil
 }
 
+// readSeedFile reads one file of a seed, at most maxSize bytes: a seed is
+// outside input, and a huge file must not fill memory before a boot.
 func readSeedFile(dir, name string) ([]byte, error) {
-	b, err := os.ReadFile(filepath.Join(dir, name))
+	f, err := os.Open(filepath.Join(dir, name))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("NoCloud: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("NoCloud: %w", err)
+	}
+	if len(b) > maxSize {
+		return nil, fmt.Errorf("NoCloud: %s is larger than %d MiB", name, maxSize>>20)
 	}
 	return b, nil
 }

@@ -102,6 +102,8 @@ func TestDiagnostics(t *testing.T) {
 			func(c *Config) bool {
 				return len(c.Groups) == 1 && c.Groups[0].Name == "ops" && len(c.Users) == 1 && len(c.Users[0].Groups) == 1
 			}},
+		{"cloud-config too large", "#cloud-config\nruncmd:\n" + strings.Repeat("- [a, b]\n", 300<<10/9),
+			[]string{"user-data: #cloud-config of 300 KiB is larger than 256 KiB (nothing of this part was applied)"}, nil},
 		{"bad strategy", "#cloud-config\nberth:\n  update:\n    strategy: sometimes\n",
 			[]string{"user-data:4: berth.update.strategy: unknown strategy \"sometimes\" (off, check, download or reboot)"}, nil},
 	} {
