@@ -79,12 +79,10 @@ func (a *Applier) Early(c *Config) (errs []error) {
 		add(a.timezone(c.Timezone))
 	}
 	if c.Berth.Docker != nil {
-		b, _ := json.MarshalIndent(c.Berth.Docker, "", "  ")
-		add(a.write("/etc/docker/daemon.json", append(b, '\n'), 0o644))
+		add(a.writeJSON("/etc/docker/daemon.json", c.Berth.Docker))
 	}
 	if c.Berth.Update != nil {
-		b, _ := json.MarshalIndent(c.Berth.Update, "", "  ")
-		add(a.write("/etc/berth/update.json", append(b, '\n'), 0o644))
+		add(a.writeJSON("/etc/berth/update.json", c.Berth.Update))
 	}
 	return errs
 }
@@ -155,6 +153,16 @@ func (a *Applier) run(name string, c Command) error {
 		return fmt.Errorf("%s (%s): %w", name, script, err)
 	}
 	return nil
+}
+
+// writeJSON writes v as JSON, or nothing (the file as it was) when v
+// cannot be encoded.
+func (a *Applier) writeJSON(p string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("write %s: %w (left as it was)", p, err)
+	}
+	return a.write(p, append(b, '\n'), 0o644)
 }
 
 func (a *Applier) write(p string, data []byte, mode os.FileMode) error {

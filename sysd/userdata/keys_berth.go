@@ -1,6 +1,7 @@
 package userdata
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
 	"strings"
@@ -97,6 +98,16 @@ func (p *parser) berth(n *yaml.Node, path string, b *Berth) {
 				p.errorf(n, path, "write daemon.json's settings as a mapping", "want a mapping, got %s", kind(n))
 				return
 			}
+			// JSON objects have string keys: a YAML key such as 1 or
+			// true below would make the whole daemon.json unwritable.
+			if bad, at := nonStringKey(n, path); bad != nil {
+				p.errorf(bad, at, "quote it", "daemon.json keys are strings, not %s (nothing of berth.docker was applied)", strings.TrimPrefix(bad.Tag, "!!"))
+				return
+			}
+			if _, err := json.Marshal(m); err != nil {
+				p.errorf(n, path, "", "not expressible as daemon.json: %v (nothing of berth.docker was applied)", err)
+				return
+			}
 			// docker.service sets these on dockerd's command line, and
 			// dockerd refuses to start when daemon.json sets them too.
 			for i := 0; i+1 < len(n.Content); i += 2 {
@@ -188,4 +199,28 @@ func (p *parser) iface(n *yaml.Node, path string) (Interface, bool) {
 		return i, false
 	}
 	return i, good
+}
+
+// nonStringKey finds the first mapping key below n that YAML reads as
+// something other than a string, and its path.
+func nonStringKey(n *yaml.Node, path string) (*yaml.Node, string) {
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			if k.Tag != "!!str" && k.Tag != "!!merge" {
+				return k, join(path, k.Value)
+			}
+			if bad, at := nonStringKey(n.Content[i+1], join(path, k.Value)); bad != nil {
+				return bad, at
+			}
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			if bad, at := nonStringKey(c, fmt.Sprintf("%s[%d]", path, i)); bad != nil {
+				return bad, at
+			}
+		}
+	}
+	return nil, ""
 }

@@ -104,6 +104,9 @@ func TestDiagnostics(t *testing.T) {
 			}},
 		{"cloud-config too large", "#cloud-config\nruncmd:\n" + strings.Repeat("- [a, b]\n", 300<<10/9),
 			[]string{"user-data: #cloud-config of 300 KiB is larger than 256 KiB (nothing of this part was applied)"}, nil},
+		{"daemon.json keys that are not strings", "#cloud-config\nberth:\n  docker:\n    log-opts:\n      max-size: 10m\n      1: x\n",
+			[]string{"user-data:6: berth.docker.log-opts.1: daemon.json keys are strings, not int (nothing of berth.docker was applied) (quote it)"},
+			func(c *Config) bool { return c.Berth.Docker == nil }},
 		{"bad strategy", "#cloud-config\nberth:\n  update:\n    strategy: sometimes\n",
 			[]string{"user-data:4: berth.update.strategy: unknown strategy \"sometimes\" (off, check, download or reboot)"}, nil},
 	} {
