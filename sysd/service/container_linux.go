@@ -244,6 +244,9 @@ func healthOnce(ctx context.Context, r *reaper.Reaper, pid int, spec container.S
 	if e.Status.Exited() && e.Status.ExitStatus() == 0 {
 		return nil
 	}
+	// A process the check left behind (sh -c 'x &') may hold the pipe
+	// open for ever: take what has come within a moment.
+	rd.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
 	msg := fmt.Sprintf("HealthCmd %s: %s", strings.Join(args, " "), describe(e))
 	if o := <-outc; o != "" {
 		msg += ": " + o

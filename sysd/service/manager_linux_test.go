@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"berth.dev/berth/internal/reaper"
 	"berth.dev/berth/sysd/api/wire"
 	"berth.dev/berth/sysd/cgroup"
@@ -305,4 +307,32 @@ func TestTargetsHoldServicesOrderedAfterThem(t *testing.T) {
 	}
 	close(online)
 	waitState(t, m, "net", wire.Up)
+}
+
+// A check that fails and leaves a process holding its output (sh -c
+// 'sleep &') is reported at once with what it printed: the health loop
+// used to wait for the pipe's end, that is for the grandchild (issue 15.10).
+func TestHealthCheckGrandchildDoesNotStall(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: creates namespaces and mounts")
+	}
+	r := reaper.New()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go r.Run(ctx)
+	spec := container.Spec{Name: "hc", Hostname: "hc", Root: "/", Staging: t.TempDir(), Caps: container.DefaultCaps,
+		Network: "private", Args: []string{"/bin/sleep", "60"}}
+	p, err := container.Start(r, spec, nil, container.Stdio{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer signal(p.Pid, unix.SIGKILL)
+	start := time.Now()
+	err = healthOnce(ctx, r, p.Pid, spec, nil, []string{"/bin/sh", "-c", "sleep 30 & echo sick; exit 1"}, 20*time.Second)
+	if err == nil || !strings.Contains(err.Error(), "status 1: sick") {
+		t.Fatalf("got %v", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("the check took %v: it waited for its grandchild", d)
+	}
 }
