@@ -67,9 +67,17 @@ func Sub(d *os.File, rel string, mkdir bool, mode os.FileMode, owner Owner) (*os
 
 // linkError names the symbolic link that stopped a path, and its target.
 func linkError(op, p string, err error) error {
-	if errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENOTDIR) {
-		if t, lerr := os.Readlink(p); lerr == nil {
-			return fmt.Errorf("%s %s: is a symbolic link to %s, which is not followed here: give the real path", op, p, t)
+	if errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.EXDEV) {
+		// The first component of p that is a link.
+		at := "/"
+		for _, c := range strings.Split(filepath.Clean(p), "/") {
+			if c == "" {
+				continue
+			}
+			at = filepath.Join(at, c)
+			if t, lerr := os.Readlink(at); lerr == nil {
+				return fmt.Errorf("%s %s: is a symbolic link to %s, which is not followed here: give the real path", op, at, t)
+			}
 		}
 	}
 	return fmt.Errorf("%s %s: %w", op, p, err)
@@ -154,4 +162,74 @@ func fill(f *os.File, data []byte, mode os.FileMode, owner Owner) error {
 		return err
 	}
 	return f.Sync()
+}
+
+// maxLinks bounds the links one resolution follows (the kernel's own
+// limit is 40).
+const maxLinks = 40
+
+// ResolveRootLinks returns the absolute path p names, following only
+// symbolic links owned by root: the system's own (/lib → usr/lib), never
+// one a user made, which fails with an error naming it. Components that
+// do not exist yet are kept as given. Open the result with
+// RESOLVE_NO_SYMLINKS to be sure it did not change in between.
+func ResolveRootLinks(p string) (string, error) {
+	if !filepath.IsAbs(p) {
+		return "", fmt.Errorf("resolve %s: not an absolute path", p)
+	}
+	done := "/"
+	rest := strings.Split(filepath.Clean(p), "/")[1:]
+	links := 0
+	for len(rest) > 0 {
+		c := rest[0]
+		rest = rest[1:]
+		if c == "" || c == "." {
+			continue
+		}
+		if c == ".." {
+			done = filepath.Dir(done)
+			continue
+		}
+		next := filepath.Join(done, c)
+		var st unix.Stat_t
+		err := unix.Lstat(next, &st)
+		if errors.Is(err, unix.ENOENT) {
+			return filepath.Join(append([]string{next}, rest...)...), nil
+		}
+		if err != nil {
+			return "", fmt.Errorf("resolve %s: %w", next, err)
+		}
+		if st.Mode&unix.S_IFMT != unix.S_IFLNK {
+			done = next
+			continue
+		}
+		target, err := os.Readlink(next)
+		if err != nil {
+			return "", fmt.Errorf("resolve %s: %w", next, err)
+		}
+		if st.Uid != 0 {
+			return "", fmt.Errorf("resolve %s: %s is a symbolic link to %s owned by uid %d: only root's links are followed here; give the real path", p, next, target, st.Uid)
+		}
+		if links++; links > maxLinks {
+			return "", fmt.Errorf("resolve %s: too many levels of symbolic links", p)
+		}
+		if filepath.IsAbs(target) {
+			done = "/"
+		}
+		rest = append(strings.Split(target, "/"), rest...)
+	}
+	return done, nil
+}
+
+// OpenPath opens p (absolute) as an O_PATH descriptor without following
+// any symbolic link in it.
+func OpenPath(p string) (int, error) {
+	fd, err := unix.Openat2(unix.AT_FDCWD, p, &unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_CLOEXEC | unix.O_NOFOLLOW,
+		Resolve: unix.RESOLVE_NO_SYMLINKS,
+	})
+	if err != nil {
+		return -1, linkError("open", p, err)
+	}
+	return fd, nil
 }

@@ -376,3 +376,33 @@ func TestStartWithoutCommand(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// A volume's source follows root's links (/lib → usr/lib) but not one a
+// user planted in a directory of theirs (issue 15.10).
+func TestVolumeSourceFollowsOnlyRootsLinks(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "usr/lib/data"), 0o755)
+	os.WriteFile(filepath.Join(dir, "usr/lib/data/f"), []byte("root's\n"), 0o644)
+	os.Symlink("usr/lib", filepath.Join(dir, "lib"))
+	os.MkdirAll(filepath.Join(dir, "home/bob"), 0o755)
+	os.Symlink("/etc", filepath.Join(dir, "home/bob/data"))
+	os.Lchown(filepath.Join(dir, "home/bob/data"), 1000, 1000)
+
+	out, e := run(t, Spec{Mounts: []Mount{{Source: filepath.Join(dir, "lib/data"), Target: "/mnt", Type: "bind"}},
+		Args: []string{"/bin/cat", "/mnt/f"}})
+	if !e.Status.Exited() || e.Status.ExitStatus() != 0 || out != "root's\n" {
+		t.Fatalf("root's link: %v %q", e, out)
+	}
+	r := reaper.New()
+	s := Spec{Name: "v", Hostname: "v", Root: "/", Staging: t.TempDir(), Caps: DefaultCaps, Network: "none",
+		Mounts: []Mount{{Source: filepath.Join(dir, "home/bob/data"), Target: "/mnt", Type: "bind"}},
+		Args:   []string{"/bin/true"}}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go r.Run(ctx)
+	_, err := Start(r, s, nil, Stdio{})
+	if err == nil || !strings.Contains(err.Error(), "owned by uid 1000: only root's links are followed") {
+		t.Fatalf("bob's link: %v", err)
+	}
+}

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"berth.dev/berth/internal/nofollow"
 )
 
 // Init is the container's first process (argv[0] InitName). It reads the
@@ -257,12 +259,27 @@ func (m *mounter) target(p string, file bool) (int, error) {
 
 func (m *mounter) mount(mt Mount) error {
 	srcFile := false
+	source := mt.Source
 	if mt.Type == "bind" || mt.Type == "rbind" {
-		st, err := os.Stat(mt.Source)
+		// The source is on the host, where a user may own a directory
+		// of it: only root's links are followed (/lib → usr/lib), and the
+		// resolved path is opened without following any, so a link
+		// swapped in meanwhile is refused rather than mounted.
+		resolved, err := nofollow.ResolveRootLinks(mt.Source)
 		if err != nil {
 			return fmt.Errorf("volume %s: %w", mt.Source, err)
 		}
-		srcFile = !st.IsDir()
+		sfd, err := nofollow.OpenPath(resolved)
+		if err != nil {
+			return fmt.Errorf("volume %s: %w", mt.Source, err)
+		}
+		defer unix.Close(sfd)
+		var st unix.Stat_t
+		if err := unix.Fstat(sfd, &st); err != nil {
+			return fmt.Errorf("volume %s: %w", mt.Source, err)
+		}
+		srcFile = st.Mode&unix.S_IFMT != unix.S_IFDIR
+		source = fmt.Sprintf("/proc/self/fd/%d", sfd)
 	}
 	fd, err := m.target(mt.Target, srcFile)
 	if err != nil {
@@ -283,7 +300,7 @@ func (m *mounter) mount(mt Mount) error {
 			flags = unix.MS_NOSUID | unix.MS_NOEXEC // device nodes live here
 		}
 	}
-	if err := unix.Mount(mt.Source, at, mt.Type, flags, data); err != nil {
+	if err := unix.Mount(source, at, mt.Type, flags, data); err != nil {
 		if mt.Type == "rbind" || mt.Type == "bind" {
 			return fmt.Errorf("bind %s on %s: %w", mt.Source, mt.Target, err)
 		}

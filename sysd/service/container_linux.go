@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"berth.dev/berth/internal/nofollow"
 	"berth.dev/berth/internal/reaper"
 	"berth.dev/berth/sysd/cgroup"
 	"berth.dev/berth/sysd/container"
@@ -65,9 +66,11 @@ func (r *ContainerRunner) Start(ctx context.Context, in Instance) (Process, erro
 
 	for _, v := range u.Container.Volumes {
 		// Like docker run -v: a missing host directory is created (on
-		// STATE for persistent data).
-		if _, err := os.Stat(v.Src); errors.Is(err, os.ErrNotExist) {
-			os.MkdirAll(v.Src, 0o755)
+		// STATE for persistent data), following only root's links.
+		if _, err := os.Lstat(v.Src); errors.Is(err, os.ErrNotExist) {
+			if err := makeVolumeDir(v.Src); err != nil {
+				return nil, fmt.Errorf("Volume=%s: %w", v.Src, err)
+			}
 		}
 	}
 	if in.Notify {
@@ -208,6 +211,19 @@ func (p *containerProcess) Check(ctx context.Context) error {
 	}
 	defer cg.Close()
 	return healthOnce(ctx, p.r.Reaper, p.p.Pid, p.spec, cg, c.HealthCmd, c.HealthTimeout)
+}
+
+// makeVolumeDir creates the missing directory p on the host.
+func makeVolumeDir(p string) error {
+	resolved, err := nofollow.ResolveRootLinks(p)
+	if err != nil {
+		return err
+	}
+	d, err := nofollow.Dir("/", resolved, true, 0o755, nofollow.Root)
+	if err != nil {
+		return err
+	}
+	return d.Close()
 }
 
 func healthOnce(ctx context.Context, r *reaper.Reaper, pid int, spec container.Spec, cg *os.File, args []string, timeout time.Duration) error {
