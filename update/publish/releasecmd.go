@@ -19,6 +19,8 @@ const releaseUsage = `usage: berth-release COMMAND [FLAGS]
                                                     point CH at a release the repository holds
   rotate --keys DIR --repo REPO --role ROLE        replace a role's key (root, targets, snapshot, timestamp);
                                                     machines follow the new root without reinstalling
+  refresh --keys DIR --repo REPO [--snapshot]       sign the timestamp again (and the snapshot when it is due
+                                                    or asked for); run it daily: a timestamp holds 24 h
   serve --repo REPO [--listen ADDR]                 serve the repository over HTTP (any static server will do)
 `
 
@@ -50,6 +52,7 @@ func releaseRun(args []string, stdout io.Writer) error {
 	version := fs.String("version", "", "")
 	listen := fs.String("listen", ":8000", "")
 	role := fs.String("role", "", "")
+	snapshot := fs.Bool("snapshot", false, "")
 	if err := fs.Parse(args[1:]); err != nil {
 		return fmt.Errorf("%s: %w", args[0], err)
 	}
@@ -99,6 +102,15 @@ func releaseRun(args []string, stdout io.Writer) error {
 			return err
 		}
 		fmt.Fprintf(stdout, "%s key replaced; the repository is signed again (keys in %s)\n", *role, *keys)
+	case "refresh":
+		if err := need("keys", "repo"); err != nil {
+			return err
+		}
+		what, err := r.Refresh(*snapshot)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "signed again: %s\n", what)
 	case "serve":
 		if err := need("repo"); err != nil {
 			return err

@@ -331,3 +331,57 @@ func (r Repo) update(files map[string][]byte, channel, version string) error {
 	}
 	return nil
 }
+
+// RefreshBefore is how long before its expiry Refresh also re-signs the
+// snapshot.
+const RefreshBefore = 7 * 24 * time.Hour
+
+// Refresh signs the timestamp again (a new version that expires a day from
+// now), and the snapshot too when it expires within RefreshBefore or when
+// snapshot is set. It needs only the online timestamp and snapshot keys:
+// run it from a timer at least daily (docs/updates.md), or machines stop
+// taking updates from a repository nobody published to for a day.
+func (r Repo) Refresh(snapshot bool) (string, error) {
+	now := r.now()
+	ts, err := metadata.Timestamp().FromFile(r.meta("timestamp.json"))
+	if err != nil {
+		return "", fmt.Errorf("refresh: %s is not a release repository: %w", r.Dir, err)
+	}
+	snap, err := metadata.Snapshot().FromFile(r.meta("snapshot.json"))
+	if err != nil {
+		return "", fmt.Errorf("refresh: %w", err)
+	}
+	var done []string
+	if snapshot || snap.Signed.Expires.Before(now.Add(RefreshBefore)) {
+		k, err := loadKey(r.Keys, metadata.SNAPSHOT)
+		if err != nil {
+			return "", err
+		}
+		snap.Signed.Version++
+		snap.Signed.Expires = now.Add(Expiry[metadata.SNAPSHOT])
+		if err := sign(snap, k); err != nil {
+			return "", err
+		}
+		for _, name := range []string{fmt.Sprintf("%d.snapshot.json", snap.Signed.Version), "snapshot.json"} {
+			if err := snap.ToFile(r.meta(name), true); err != nil {
+				return "", fmt.Errorf("refresh: write %s: %w", name, err)
+			}
+		}
+		done = append(done, fmt.Sprintf("snapshot %d until %s", snap.Signed.Version, snap.Signed.Expires.Format(time.RFC3339)))
+	}
+	k, err := loadKey(r.Keys, metadata.TIMESTAMP)
+	if err != nil {
+		return "", err
+	}
+	ts.Signed.Version++
+	ts.Signed.Expires = now.Add(Expiry[metadata.TIMESTAMP])
+	ts.Signed.Meta["snapshot.json"] = metadata.MetaFile(snap.Signed.Version)
+	if err := sign(ts, k); err != nil {
+		return "", err
+	}
+	if err := ts.ToFile(r.meta("timestamp.json"), true); err != nil {
+		return "", fmt.Errorf("refresh: write timestamp.json: %w", err)
+	}
+	done = append(done, fmt.Sprintf("timestamp %d until %s", ts.Signed.Version, ts.Signed.Expires.Format(time.RFC3339)))
+	return strings.Join(done, ", "), nil
+}

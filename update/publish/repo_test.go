@@ -98,6 +98,24 @@ func TestExpiredMetadataRefused(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "expired") {
 		t.Fatalf("expired timestamp: %v", err)
 	}
+	// berth-release refresh, with the timestamp key alone, makes the
+	// repository fresh again without publishing anything.
+	r.Now = nil
+	os.Remove(filepath.Join(r.Keys, "root.key"))
+	os.Remove(filepath.Join(r.Keys, "targets.key"))
+	what, err := r.Refresh(false)
+	if err != nil || !strings.HasPrefix(what, "timestamp ") {
+		t.Fatalf("refresh: %q %v", what, err)
+	}
+	if o, err := update.Check(context.Background(), r.Source("beta", t.TempDir()), ""); err != nil || o.Version != "0.2.0" {
+		t.Fatalf("after refresh: %v %v", o.Version, err)
+	}
+	if what, err := r.Refresh(true); err != nil || !strings.HasPrefix(what, "snapshot ") {
+		t.Fatalf("refresh --snapshot: %q %v", what, err)
+	}
+	if o, err := update.Check(context.Background(), r.Source("beta", t.TempDir()), ""); err != nil || o.Version != "0.2.0" {
+		t.Fatalf("after refresh --snapshot: %v %v", o.Version, err)
+	}
 }
 
 // Once a machine has seen newer metadata, a mirror serving the older
