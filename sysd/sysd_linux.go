@@ -14,6 +14,7 @@ import (
 
 	"berth.dev/berth/internal/cmdline"
 	"berth.dev/berth/internal/console"
+	"berth.dev/berth/internal/efivar"
 	"berth.dev/berth/internal/osrelease"
 	"berth.dev/berth/internal/reaper"
 	"berth.dev/berth/sysd/agent"
@@ -78,7 +79,7 @@ func Main(stdout io.Writer) int {
 		l.Printf("sysd: %v", err)
 	}
 	l.Printf("boot n=%d machine-id=%s", b.N, id)
-	if e := machine.LoaderEntrySelected("/sys/firmware/efi/efivars"); e != "" {
+	if e := efivar.LoaderEntrySelected("/sys/firmware/efi/efivars"); e != "" {
 		l.Printf("boot loader entry=%s", e)
 	}
 

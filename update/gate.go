@@ -171,12 +171,16 @@ func (u *Updater) Booted(now time.Time) (trial bool, err error) {
 	switch {
 	case found && o.Done > 0:
 		a.Result, a.Reason = ResultRolledBack, fmt.Sprintf("slot %s did not come up: %d tries, none reached the health gate", a.To.Slot, o.Done)
+		if note := m.Records.TrialExpired(); note != "" {
+			a.Reason = fmt.Sprintf("slot %s did not come up: %d tries; the last: %s", a.To.Slot, o.Done, note)
+		}
 	case a.Result == ResultInstalled:
 		return false, nil // installed with --no-reboot: it boots next time
 	default:
 		a.Result, a.Reason = ResultFailed, "the machine restarted before it tried the new slot"
 	}
 	a.Finished, a.Stage = now, "boot"
+	m.Records.ClearTrialExpired()
 	return false, m.Records.SaveAttempt(a)
 }
 

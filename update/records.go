@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"berth.dev/berth/internal/layout"
+
 	"berth.dev/berth/internal/atomicfile"
 )
 
@@ -119,6 +121,16 @@ func (r Records) Attempt() (a Attempt, ok bool, err error) {
 
 // SaveAttempt records a.
 func (r Records) SaveAttempt(a Attempt) error { return r.write("attempt.json", a) }
+
+// TrialExpired is PID 1's note that it ended a trial boot without a
+// verdict, or "".
+func (r Records) TrialExpired() string {
+	b, _ := os.ReadFile(r.path(layout.TrialExpiredName))
+	return strings.TrimSpace(string(b))
+}
+
+// ClearTrialExpired removes the note once an attempt has used it.
+func (r Records) ClearTrialExpired() { os.Remove(r.path(layout.TrialExpiredName)) }
 
 // Slot returns the slot's record (zero when none).
 func (r Records) Slot(slot string) (SlotRecord, error) {

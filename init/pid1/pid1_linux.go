@@ -96,6 +96,7 @@ func (p *pid1) run() {
 		p.watchPowerButton(func() { p.request(shutdown.Poweroff, "power button") })
 	})
 	p.goSafe("sysd", p.superviseSysd)
+	p.goSafe("trial", p.watchTrial)
 	p.shutdown(<-p.down)
 }
 

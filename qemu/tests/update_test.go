@@ -112,6 +112,13 @@ func unbootable(t *testing.T, from release, version string) string {
 // is under test), with user-data naming the repository.
 func updateVM(t *testing.T, dir string, port, sshPort int, key string, strategy ...string) *vmtest.VM {
 	t.Helper()
+	return updateVMWith(t, dir, port, sshPort, key, "", nil, strategy...)
+}
+
+// updateVMWith is updateVM with more top-level user-data (top) and QEMU
+// arguments (extra).
+func updateVMWith(t *testing.T, dir string, port, sshPort int, key, top string, extra []string, strategy ...string) *vmtest.VM {
+	t.Helper()
 	b := vmtest.FindBuild(t)
 	ud := filepath.Join(dir, "user-data")
 	if strategy == nil {
@@ -126,10 +133,10 @@ berth:
     channel: beta
     health_timeout: 240s
     %s
-`, key, port, strings.Join(strategy, "\n    "))), 0o644)
+%s`, key, port, strings.Join(strategy, "\n    "), top)), 0o644)
 	return vmtest.Start(t, qemu.Config{Disk: b.Disk, Dir: dir,
 		Forwards: []qemu.Forward{{Host: sshPort, Guest: 22}},
-		Extra:    []string{"-fw_cfg", "name=opt/berth/user-data,file=" + ud}})
+		Extra:    append([]string{"-fw_cfg", "name=opt/berth/user-data,file=" + ud}, extra...)})
 }
 
 // expectBoot waits for the ready line of version in slot.
@@ -377,4 +384,47 @@ func TestUpdatePowerCuts(t *testing.T) {
 	vm.MustExpect(t, `^berth: update: `+regexp.QuoteMeta(rels.v2.version)+` installed in slot B; rebooting at `, 10*time.Minute)
 	expectBoot(t, vm, rels.v2.version, "B")
 	vm.MustExpect(t, `^berth: health gate passed slot=B version=`+regexp.QuoteMeta(rels.v2.version)+`$`, 5*time.Minute)
+}
+
+// A slot on trial whose bootcmd hangs never reaches its health gate (sysd
+// applies user-data first). PID 1 bounds the trial from outside sysd: at
+// the trial timeout it notes why and reboots, with the hardware watchdog
+// (QEMU's i6300esb) armed meanwhile; once the new slot's tries are spent
+// the boot loader goes back to the slot that ran, which says why.
+func TestTrialDeadlineFallsBack(t *testing.T) {
+	t.Parallel()
+	b := vmtest.FindBuild(t)
+	rels := testReleases(t, b)
+	repo := publish(t, b, time.Now(), map[string]release{"beta": rels.v2})
+	srv := serveRepo(t, repo.Dir)
+	signer, key := sshKey(t)
+	dir, sshPort := t.TempDir(), freePort(t)
+	// Slot B only: the new release is fine, what hangs is this machine's
+	// bootcmd on it.
+	vm := updateVMWith(t, dir, srv.port, sshPort, key,
+		"bootcmd:\n  - grep -q berth.slot=B /proc/cmdline && sleep 100000 || true\n",
+		[]string{"-device", "i6300esb"}, "strategy: off", "tries: 1", "trial_timeout: 60s")
+	expectBoot(t, vm, rels.v1.version, "A")
+	cfg := &ssh.ClientConfig{User: "berth", Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)},
+		HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 30 * time.Second}
+	c, err := dialSSH(t, sshPort, cfg, bootTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, ok := try(t, c, "sudo os-ctl upgrade"); !ok || !strings.Contains(out, rels.v2.version+" installed in slot B") {
+		t.Fatalf("upgrade:\n%s", out)
+	}
+	c.Close()
+	vm.MustExpect(t, `^berth: trial: berth-b\+0-1\.conf is on trial: PID 1 reboots if no health verdict comes within 1m0s$`, 2*bootTimeout)
+	vm.MustExpect(t, `^berth: trial: hardware watchdog i6300ESB.* armed \(60 s\)$`, bootTimeout)
+	vm.MustExpect(t, `^berth: trial: berth-b\+0-1\.conf: no health verdict within 1m0s \(PID 1's trial deadline\): rebooting`, 2*bootTimeout)
+	expectBoot(t, vm, rels.v1.version, "A")
+	c, err = dialSSH(t, sshPort, cfg, bootTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	st := run(t, c, "sudo os-ctl status")
+	mustMatch(t, st, `other slot:\s+B: `+regexp.QuoteMeta(rels.v2.version)+`, failed`)
+	mustMatch(t, st, `last update:\s+upgrade .* → `+regexp.QuoteMeta(rels.v2.version)+` \(slot B\) at .*: rolled back \(stage boot\): slot B did not come up: 1 tries; the last: berth-b\+0-1\.conf: no health verdict within 1m0s \(PID 1's trial deadline\)`)
 }

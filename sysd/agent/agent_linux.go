@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -34,7 +35,7 @@ import (
 // Where the updater keeps its records and finds the ESP. The ESP is
 // mounted under /run, which no system container sees whole.
 const (
-	updateDir = "/var/lib/berth/update"
+	updateDir = layout.UpdateStateDir
 	espMount  = "/run/esp"
 	sysBlock  = "/sys/class/block"
 )
@@ -210,6 +211,7 @@ func (x *Agent) RunGate(ctx context.Context, list func() []wire.Service) {
 		x.l.Printf("update: %v", err)
 	}
 	if !trial {
+		decided(x.l)
 		return
 	}
 	mc, cfg := x.u.Machine, x.config()
@@ -244,7 +246,19 @@ func (x *Agent) RunGate(ctx context.Context, list func() []wire.Service) {
 		x.l.Printf("update: marking slot %s good: %v", mc.Slot, err)
 		return
 	}
+	decided(x.l)
 	fmt.Fprintf(x.out, "berth: health gate passed slot=%s version=%s\n", mc.Slot, mc.Version)
+}
+
+// decided tells PID 1 that this boot needs no trial deadline any more.
+func decided(l *log.Logger) {
+	err := os.MkdirAll(filepath.Dir(layout.TrialDecidedFile), 0o755)
+	if err == nil {
+		err = os.WriteFile(layout.TrialDecidedFile, nil, 0o644)
+	}
+	if err != nil {
+		l.Printf("update: tell PID 1 the trial is decided: %v", err)
+	}
 }
 
 // Loop checks for updates every interval (±10%) and does what the

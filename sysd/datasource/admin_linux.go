@@ -1,6 +1,7 @@
 package datasource
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -29,7 +30,7 @@ type AdminRunner struct {
 	n       int
 }
 
-func (a *AdminRunner) Run(name, script string) error {
+func (a *AdminRunner) Run(ctx context.Context, name, script string) error {
 	a.mu.Lock()
 	a.n++
 	n := a.n
@@ -83,7 +84,18 @@ func (a *AdminRunner) Run(name, script string) error {
 		<-done
 		return err
 	}
-	e := <-p.Exit
+	var e reaper.Exit
+	select {
+	case e = <-p.Exit:
+	case <-ctx.Done():
+		// The whole cgroup: what the command started goes with it.
+		g.KillWait(5e9)
+		e = <-p.Exit
+		g.KillWait(5e9)
+		<-done
+		a.Log.Printf("%s: killed: no end within its time (%v)", name, ctx.Err())
+		return fmt.Errorf("killed: no end within its time: %w", ctx.Err())
+	}
 	g.KillWait(5e9)
 	<-done
 	if !e.Status.Exited() || e.Status.ExitStatus() != 0 {

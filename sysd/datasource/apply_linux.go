@@ -1,6 +1,7 @@
 package datasource
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"sync"
@@ -21,7 +22,7 @@ const (
 // Apply parses the seed, reports every problem on the console,
 // applies what is valid before services start, and returns what runs
 // after them (runcmd, scripts) and the effective configuration.
-func Apply(l interface{ Printf(string, ...any) }, seed *userdata.Seed, run func(name, script string) error) (*wire.UserData, func()) {
+func Apply(l interface{ Printf(string, ...any) }, seed *userdata.Seed, run func(ctx context.Context, name, script string) error) (*wire.UserData, func()) {
 	eff := &wire.UserData{Source: "none", Config: &userdata.Config{}}
 	if seed == nil {
 		writeEffective(l, eff)

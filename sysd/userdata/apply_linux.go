@@ -1,6 +1,7 @@
 package userdata
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,8 +9,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"berth.dev/berth/internal/atomicfile"
+	"berth.dev/berth/internal/layout"
 	"berth.dev/berth/internal/nofollow"
 	"berth.dev/berth/sysd/unit"
 )
@@ -24,8 +27,9 @@ type Applier struct {
 	StateDir string // per-instance records, e.g. /var/lib/berth/userdata
 	// Run runs a shell command line as root in the admin's view of the
 	// machine (the host's /etc, /var, /home; its PID and network
-	// namespaces); name is a label for the log.
-	Run         func(name string, script string) error
+	// namespaces); name is a label for the log. It ends the command
+	// when ctx ends.
+	Run         func(ctx context.Context, name string, script string) error
 	SetHostname func(name string) error
 	LoadModules func(names []string)
 	Logf        func(format string, args ...any)
@@ -52,7 +56,11 @@ func (a *Applier) Early(c *Config) (errs []error) {
 		}
 	}()
 	for i, cmd := range c.Bootcmd {
-		add(a.run(fmt.Sprintf("bootcmd[%d]", i), cmd))
+		// bootcmd holds up every service (and a trial slot's gate): it
+		// gets a deadline, which cloud-init does not give it.
+		ctx, cancel := context.WithTimeout(context.Background(), BootcmdTimeout)
+		add(a.run(ctx, fmt.Sprintf("bootcmd[%d]", i), cmd))
+		cancel()
 	}
 	add(a.writeFiles(c.WriteFiles, false))
 	if c.Hostname != "" {
@@ -82,7 +90,7 @@ func (a *Applier) Early(c *Config) (errs []error) {
 		add(a.writeJSON("/etc/docker/daemon.json", c.Berth.Docker))
 	}
 	if c.Berth.Update != nil {
-		add(a.writeJSON("/etc/berth/update.json", c.Berth.Update))
+		add(a.writeJSON(layout.UpdateConfigFile, c.Berth.Update))
 	}
 	return errs
 }
@@ -104,7 +112,7 @@ func (a *Applier) Late(c *Config, md MetaData) (errs []error) {
 		return nil
 	}
 	for i, cmd := range c.Runcmd {
-		if err := a.run(fmt.Sprintf("runcmd[%d]", i), cmd); err != nil {
+		if err := a.run(context.Background(), fmt.Sprintf("runcmd[%d]", i), cmd); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -118,7 +126,7 @@ func (a *Applier) Late(c *Config, md MetaData) (errs []error) {
 			errs = append(errs, err)
 			continue
 		}
-		if err := a.Run(s.Name, p); err != nil {
+		if err := a.Run(context.Background(), s.Name, p); err != nil {
 			errs = append(errs, fmt.Errorf("script %s: %w", s.Name, err))
 		}
 	}
@@ -140,7 +148,10 @@ func sanitize(s string) string {
 	}, s)
 }
 
-func (a *Applier) run(name string, c Command) error {
+// BootcmdTimeout bounds each bootcmd entry.
+var BootcmdTimeout = 5 * time.Minute
+
+func (a *Applier) run(ctx context.Context, name string, c Command) error {
 	script := c.Shell
 	if script == "" {
 		q := make([]string, len(c.Args))
@@ -149,7 +160,7 @@ func (a *Applier) run(name string, c Command) error {
 		}
 		script = strings.Join(q, " ")
 	}
-	if err := a.Run(name, script); err != nil {
+	if err := a.Run(ctx, name, script); err != nil {
 		return fmt.Errorf("%s (%s): %w", name, script, err)
 	}
 	return nil

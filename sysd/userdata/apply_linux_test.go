@@ -1,12 +1,14 @@
 package userdata
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestApply(t *testing.T) {
@@ -26,7 +28,7 @@ func TestApply(t *testing.T) {
 	var ran []string
 	var host string
 	a := &Applier{Root: root, StateDir: filepath.Join(root, "state"),
-		Run:         func(name, script string) error { ran = append(ran, name+": "+script); return nil },
+		Run:         func(_ context.Context, name, script string) error { ran = append(ran, name+": "+script); return nil },
 		SetHostname: func(n string) error { host = n; return nil },
 		Logf:        t.Logf}
 	if errs := a.Early(c); len(errs) > 0 {
@@ -131,7 +133,7 @@ func TestApplyMalformedAccountFiles(t *testing.T) {
 		Groups: []Group{{Name: "ops", Members: []string{"alice"}}},
 	}
 	a := &Applier{Root: root, StateDir: filepath.Join(root, "state"),
-		Run: func(name, script string) error { return nil }, Logf: t.Logf}
+		Run: func(_ context.Context, name, script string) error { return nil }, Logf: t.Logf}
 	var errs []error
 	for boot := 0; boot < 2; boot++ {
 		errs = a.Early(c)
@@ -203,7 +205,7 @@ func TestApplyFollowsNoUserSymlink(t *testing.T) {
 		},
 	}
 	a := &Applier{Root: root, StateDir: filepath.Join(root, "state"),
-		Run: func(name, script string) error { return nil }, Logf: t.Logf}
+		Run: func(_ context.Context, name, script string) error { return nil }, Logf: t.Logf}
 	all := fmt.Sprint(a.Early(c))
 	for _, want := range []string{
 		"home/mallory/.ssh: is a symbolic link to ../alice/.ssh, which is not followed here",
@@ -243,5 +245,38 @@ func TestSeedFileCap(t *testing.T) {
 	}
 	if b, err := readSeedFile(dir, "meta-data"); b != nil || err != nil {
 		t.Fatalf("missing file: %q %v", b, err)
+	}
+}
+
+// A bootcmd that never ends is ended: it held up every service and a
+// trial slot's health gate for ever (issue 15.8).
+func TestBootcmdHasADeadline(t *testing.T) {
+	defer func(d time.Duration) { BootcmdTimeout = d }(BootcmdTimeout)
+	BootcmdTimeout = 200 * time.Millisecond
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "etc"), 0o755)
+	var ran []string
+	a := &Applier{Root: root, StateDir: filepath.Join(root, "state"), Logf: t.Logf,
+		Run: func(ctx context.Context, name, script string) error {
+			ran = append(ran, name)
+			if script == "hang" {
+				<-ctx.Done()
+				return ctx.Err()
+			}
+			return nil
+		}}
+	start := time.Now()
+	errs := a.Early(&Config{Bootcmd: []Command{{Shell: "hang"}, {Shell: "true"}}, Hostname: "h"})
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("Early took %v", d)
+	}
+	if len(errs) != 1 || !strings.Contains(errs[0].Error(), "bootcmd[0] (hang): context deadline exceeded") {
+		t.Fatalf("errors: %v", errs)
+	}
+	if strings.Join(ran, " ") != "bootcmd[0] bootcmd[1]" {
+		t.Fatalf("ran %v", ran)
+	}
+	if b, _ := os.ReadFile(filepath.Join(root, "etc/hostname")); string(b) != "h\n" {
+		t.Fatalf("the rest of user-data was not applied: hostname %q", b)
 	}
 }

@@ -153,6 +153,9 @@ type Update struct {
 	HealthTimeout string   `json:"health_timeout,omitempty"`
 	HealthChecks  []string `json:"health_checks,omitempty"`
 	Tries         int      `json:"tries,omitempty"` // boot tries of a new slot; default 3
+	// TrialTimeout bounds a slot on trial outside sysd (PID 1 reboots
+	// when no verdict came within it; default 15m, at least 1m).
+	TrialTimeout string `json:"trial_timeout,omitempty"`
 }
 
 // Diagnostic is one problem in user-data: File names the source and

@@ -68,6 +68,7 @@ func (p *parser) berth(n *yaml.Node, path string, b *Berth) {
 				},
 				"interval":       setDuration(&u.Interval),
 				"health_timeout": setDuration(&u.HealthTimeout),
+				"trial_timeout":  setDuration(&u.TrialTimeout),
 				"reboot_window": func(p *parser, n *yaml.Node, path string) {
 					if s, ok := p.str(n, path); ok {
 						if _, err := ParseWindow(s); err != nil {

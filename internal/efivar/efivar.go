@@ -1,4 +1,5 @@
-package machine
+// Package efivar reads the Boot Loader Interface variables systemd-boot sets.
+package efivar
 
 import (
 	"encoding/binary"
