@@ -406,3 +406,33 @@ func TestVolumeSourceFollowsOnlyRootsLinks(t *testing.T) {
 		t.Fatalf("bob's link: %v", err)
 	}
 }
+
+// A default container runs under Docker's seccomp profile: what the
+// profile ties to a capability (unshare, mount: CAP_SYS_ADMIN) fails
+// without it even where the kernel alone would allow it (a user
+// namespace needs no capability), and works with it. A privileged
+// container has no filter.
+func TestSeccompDefaultProfile(t *testing.T) {
+	needRoot(t)
+	script := `grep '^Seccomp:' /proc/self/status
+unshare -Ur true 2>/dev/null && echo unshare ok || echo unshare refused
+mount -t tmpfs none /tmp 2>/dev/null && echo mount ok || echo mount refused`
+	for _, tc := range []struct {
+		name string
+		spec Spec
+		want string
+	}{
+		{"default", Spec{}, "Seccomp:\t2\nunshare refused\nmount refused\n"},
+		{"sys_admin", Spec{Caps: append([]string{"CAP_SYS_ADMIN"}, DefaultCaps...)}, "Seccomp:\t2\nunshare ok\nmount ok\n"},
+		{"privileged", Spec{Privileged: true, Caps: DefaultCaps}, "Seccomp:\t0\nunshare ok\nmount ok\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := tc.spec
+			s.Args = []string{"/bin/sh", "-c", script}
+			out, e := run(t, s)
+			if !e.Status.Exited() || out != tc.want {
+				t.Errorf("%v\n%s\nwant\n%s", e, out, tc.want)
+			}
+		})
+	}
+}

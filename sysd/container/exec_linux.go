@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 
+	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 
 	"berth.dev/berth/sysd/unit"
@@ -75,9 +76,17 @@ func execService(s *Spec) error {
 			return fmt.Errorf("set capabilities: %w", err)
 		}
 	}
+	var filter []bpf.RawInstruction
 	if !s.Privileged {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 			return fmt.Errorf("set no_new_privs: %w", err)
+		}
+		prof, err := SeccompProfile(s.Caps)
+		if err == nil {
+			filter, err = seccompFilter(prof)
+		}
+		if err != nil {
+			return err
 		}
 	}
 	// No descriptor of sysd's reaches the service (CVE-2024-21626): all
@@ -92,6 +101,12 @@ func execService(s *Spec) error {
 	}
 	if err := unix.Chdir(dir); err != nil {
 		return fmt.Errorf("WorkingDir=%s: %w", dir, err)
+	}
+	// Last: the filter is Docker's profile, which this code need not fit.
+	if filter != nil {
+		if err := loadSeccomp(filter); err != nil {
+			return err
+		}
 	}
 	if err := unix.Exec(path, s.Args, env); err != nil {
 		return fmt.Errorf("exec %s: %w", path, err)

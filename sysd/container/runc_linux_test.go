@@ -7,9 +7,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // view is what a process sees of its own privileges from inside a
@@ -20,15 +23,53 @@ type view struct {
 	Mounts map[string]map[string]bool // mount point → its options (per mount and super block)
 	Hidden map[string]bool            // masked path → hidden (empty or absent)
 	Write  map[string]bool            // path → writable
+	// Refused is each probed system call → refused with EPERM (by the
+	// seccomp filter, or for want of a capability).
+	Refused map[string]bool
+}
+
+// probeNodes are device nodes (type, major, minor) the probe tries to open.
+var probeNodes = map[string][3]uint32{
+	"null": {unix.S_IFCHR, 1, 3}, "mem": {unix.S_IFCHR, 1, 1}, "kmsg": {unix.S_IFCHR, 1, 11},
+	"loop-control": {unix.S_IFCHR, 10, 237}, "loop0": {unix.S_IFBLK, 7, 0},
+}
+
+// probeCalls are system calls a container has no business making, each
+// made with arguments that do nothing when allowed (errors such as EINVAL
+// or EFAULT then), so that only EPERM means refused.
+var probeCalls = map[string][4]uintptr{
+	"keyctl":            {unix.SYS_KEYCTL, 0, ^uintptr(2), 0},      // KEYCTL_GET_KEYRING_ID, session
+	"add_key":           {unix.SYS_ADD_KEY, 0, 0, 0},               // EFAULT when allowed
+	"request_key":       {unix.SYS_REQUEST_KEY, 0, 0, 0},           // EFAULT
+	"unshare":           {unix.SYS_UNSHARE, 0, 0, 0},               // no flags: a no-op
+	"setns":             {unix.SYS_SETNS, ^uintptr(0), 0, 0},       // EBADF
+	"mount":             {unix.SYS_MOUNT, 0, 0, 0},                 // EFAULT
+	"umount2":           {unix.SYS_UMOUNT2, 0, 0, 0},               // EFAULT
+	"bpf":               {unix.SYS_BPF, ^uintptr(0), 0, 0},         // EINVAL
+	"perf_event_open":   {unix.SYS_PERF_EVENT_OPEN, 0, 0, 0},       // EFAULT
+	"userfaultfd":       {unix.SYS_USERFAULTFD, ^uintptr(0), 0, 0}, // EINVAL
+	"acct":              {unix.SYS_ACCT, 0, 0, 0},                  // EPERM without CAP_SYS_PACCT either way
+	"reboot":            {unix.SYS_REBOOT, 0, 0, 0},                // bad magic: EINVAL
+	"kexec_load":        {unix.SYS_KEXEC_LOAD, 0, 0, 0},
+	"init_module":       {unix.SYS_INIT_MODULE, 0, 0, 0},
+	"open_by_handle_at": {unix.SYS_OPEN_BY_HANDLE_AT, ^uintptr(0), 0, 0},
+	"personality":       {unix.SYS_PERSONALITY, 0x0008, 0, 0}, // anything but the usual: refused by Docker's
+	"clock_settime":     {unix.SYS_CLOCK_SETTIME, 0, 0, 0},    // EFAULT
+	"swapon":            {unix.SYS_SWAPON, 0, 0, 0},
+	"syslog":            {unix.SYS_SYSLOG, 10, 0, 0}, // SYSLOG_ACTION_SIZE_BUFFER
+	"ioperm":            {unix.SYS_IOPERM, 0, 0, 0},  // num 0: EINVAL or nothing
+	"lookup_dcookie":    {unix.SYS_LOOKUP_DCOOKIE, 0, 0, 0},
+	"quotactl":          {unix.SYS_QUOTACTL, 0, 0, 0},
+	"ptrace":            {unix.SYS_PTRACE, ^uintptr(0), 0, 0}, // bad request: EIO/ESRCH
 }
 
 func probe() {
 	v := view{Status: map[string]string{}, NS: map[string]string{}, Mounts: map[string]map[string]bool{},
-		Hidden: map[string]bool{}, Write: map[string]bool{}}
+		Hidden: map[string]bool{}, Write: map[string]bool{}, Refused: map[string]bool{}}
 	b, _ := os.ReadFile("/proc/self/status")
 	for _, l := range strings.Split(string(b), "\n") {
 		k, val, _ := strings.Cut(l, ":")
-		if strings.HasPrefix(k, "Cap") || k == "NoNewPrivs" {
+		if strings.HasPrefix(k, "Cap") || k == "NoNewPrivs" || k == "Seccomp" {
 			v.Status[k] = strings.TrimSpace(val)
 		}
 	}
@@ -65,6 +106,17 @@ func probe() {
 		}
 		v.Write[p] = err == nil
 	}
+	for name := range probeNodes {
+		fd, err := unix.Open("/nodes/"+name, unix.O_RDONLY|unix.O_NONBLOCK, 0)
+		if err == nil {
+			unix.Close(fd)
+		}
+		v.Refused["open "+name] = err == unix.EPERM || err == unix.EACCES
+	}
+	for name, c := range probeCalls {
+		_, _, errno := unix.Syscall(c[0], c[1], c[2], c[3])
+		v.Refused[name] = errno == unix.EPERM
+	}
 	json.NewEncoder(os.Stdout).Encode(v)
 	os.Exit(0)
 }
@@ -89,8 +141,15 @@ func TestNoMorePrivilegedThanRunc(t *testing.T) {
 	// A minimal root file system holding a static build of this test
 	// binary as /probe, the same for both runtimes.
 	rootfs := t.TempDir()
-	for _, d := range []string{"proc", "sys", "dev", "run", "tmp", "etc"} {
+	for _, d := range []string{"proc", "sys", "dev", "run", "tmp", "etc", "nodes"} {
 		os.Mkdir(filepath.Join(rootfs, d), 0o755)
+	}
+	// Device nodes in the image itself, outside the private /dev: what
+	// the device controller lets a container open.
+	for name, dev := range probeNodes {
+		if err := unix.Mknod(filepath.Join(rootfs, "nodes", name), dev[0]|0o666, int(unix.Mkdev(dev[1], dev[2]))); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for _, f := range []string{"/etc/passwd", "/etc/group"} {
 		b, _ := os.ReadFile(f)
@@ -116,7 +175,9 @@ func TestNoMorePrivilegedThanRunc(t *testing.T) {
 				s.Caps = DefaultCaps
 			}
 			s.Args = []string{"/probe"}
-			out, e := run(t, s)
+			// In a cgroup of its own, as sysd runs it: the device
+			// program is attached there.
+			out, e := runIn(t, s, testCgroup(t))
 			if !e.Status.Exited() || e.Status.ExitStatus() != 0 {
 				t.Fatalf("berth: %v\n%s", e, out)
 			}
@@ -130,7 +191,14 @@ func TestNoMorePrivilegedThanRunc(t *testing.T) {
 				uid = 65534
 			}
 			bundle := t.TempDir()
-			cfg, _ := json.MarshalIndent(OCI(s, rootfs, uid, uid), "", " ")
+			oci := OCI(s, rootfs, uid, uid)
+			if !s.Privileged {
+				// runc with Docker's profile, as dockerd gives it.
+				if oci.Linux.Seccomp, err = SeccompProfile(s.Caps); err != nil {
+					t.Fatal(err)
+				}
+			}
+			cfg, _ := json.MarshalIndent(oci, "", " ")
 			os.WriteFile(filepath.Join(bundle, "config.json"), cfg, 0o644)
 			id := fmt.Sprintf("berth-probe-%d", os.Getpid())
 			cmd := exec.Command(runc, "--root", filepath.Join(bundle, "state"), "run", "--bundle", bundle, id)
@@ -171,6 +239,20 @@ func compare(t *testing.T, ours, theirs view) {
 	if theirs.Status["NoNewPrivs"] == "1" && ours.Status["NoNewPrivs"] != "1" {
 		t.Errorf("runc sets no_new_privs, berth does not")
 	}
+	if theirs.Status["Seccomp"] != "0" && ours.Status["Seccomp"] == "0" {
+		t.Errorf("runc filters system calls (Seccomp: %s), berth does not", theirs.Status["Seccomp"])
+	}
+	var refused []string
+	for name, r := range theirs.Refused {
+		if r && !ours.Refused[name] {
+			t.Errorf("system call %s is refused under runc, not under berth", name)
+		}
+		if ours.Refused[name] {
+			refused = append(refused, name)
+		}
+	}
+	sort.Strings(refused)
+	t.Logf("refused under berth: %d of %d probed: %s", len(refused), len(probeCalls)+len(probeNodes), strings.Join(refused, " "))
 	for p, hidden := range theirs.Hidden {
 		if hidden && !ours.Hidden[p] {
 			t.Errorf("%s is hidden under runc, readable under berth", p)
