@@ -60,6 +60,10 @@ func run(n int, rootfs, runc, helper string, out io.Writer) error {
 	bundle := filepath.Join(tmp, "bundle")
 	os.Mkdir(bundle, 0o755)
 	oci := container.OCI(spec, rootfs, 0, 0)
+	// Both sides filter system calls with the same profile.
+	if oci.Linux.Seccomp, err = container.SeccompProfile(spec.Caps); err != nil {
+		return err
+	}
 	cfg, _ := json.Marshal(oci)
 	if err := os.WriteFile(filepath.Join(bundle, "config.json"), cfg, 0o644); err != nil {
 		return err
