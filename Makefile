@@ -15,7 +15,7 @@ GOBUILD := CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=false -ldflags="-s -w -
 HOST_PKGS := qemu-system-x86 qemu-utils ovmf systemd-boot-efi squashfs-tools mtools dosfstools gdisk e2fsprogs kmod dpkg apt runc cloud-image-utils iproute2 tmux openssh-client
 TEST_TIMEOUT ?= 60m
 
-.PHONY: all deps image test-releases run ssh test unit bench lock binaries clean
+.PHONY: all deps image test-releases run ssh test unit bench fuzz lock binaries clean
 # A target whose recipe fails leaves no half-made file that looks up to date.
 .DELETE_ON_ERROR:
 
@@ -104,6 +104,19 @@ test: image test-releases
 
 bench: image test-releases
 	$(GO) run ./cmd/berth-bench -build $(BUILD) -n $${N:-5} -smp $${SMP:-1}
+
+# Every fuzz target (each parser of outside input has one) for FUZZTIME;
+# prints each target's executions. A crasher stops it and is kept in the
+# package's testdata/fuzz for `go test` to replay.
+FUZZTIME ?= 15s
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+	    out=$$($(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg 2>&1); rc=$$?; \
+	    echo "$$pkg $$f: $$(echo "$$out" | grep -o 'execs: [0-9]*' | tail -1)"; \
+	    [ $$rc -eq 0 ] || { echo "$$out"; exit 1; }; \
+	  done; \
+	done
 
 clean:
 	rm -rf $(BUILD)/work $(BUILD)/release $(BUILD)/disk.img $(BIN)

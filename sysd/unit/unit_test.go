@@ -218,3 +218,15 @@ func TestFormatBytesRoundTrips(t *testing.T) {
 		t.Errorf("FormatBytes(16M) = %q", FormatBytes(16<<20))
 	}
 }
+
+func FuzzValues(f *testing.F) {
+	f.Add("1min 30s")
+	f.Add("512M")
+	f.Fuzz(func(t *testing.T, s string) {
+		if d, err := ParseTimespan(s); err == nil && d < 0 {
+			t.Fatalf("%q: negative span %v", s, d)
+		}
+		ParseBytes(s)
+		ParseBool(s)
+	})
+}

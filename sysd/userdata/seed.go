@@ -21,13 +21,21 @@ type MetaData struct {
 	LocalHostname string `yaml:"local-hostname" json:"local_hostname,omitempty"`
 }
 
+// maxMetaData bounds NoCloud's meta-data.
+const maxMetaData = 64 << 10
+
 // ParseMetaData reads NoCloud's meta-data (YAML or JSON, which YAML
 // reads too). Without an instance-id the seed's user-data names the
 // instance: the same user-data is the same instance.
 func ParseMetaData(s *Seed) (MetaData, Diagnostics) {
 	var m MetaData
 	var ds Diagnostics
-	if len(s.MetaData) > 0 {
+	switch {
+	case len(s.MetaData) > maxMetaData:
+		// A YAML tree costs a hundred times its text; meta-data is a
+		// few lines.
+		ds = append(ds, Diagnostic{File: s.Source + "/meta-data", Msg: fmt.Sprintf("larger than %d KiB: ignored", maxMetaData>>10)})
+	case len(s.MetaData) > 0:
 		if err := yaml.Unmarshal(s.MetaData, &m); err != nil {
 			ds = append(ds, yamlError(s.Source+"/meta-data", err))
 		}

@@ -36,3 +36,19 @@ func TestWindow(t *testing.T) {
 		}
 	}
 }
+
+func FuzzParseWindow(f *testing.F) {
+	f.Add("Sat,Sun 02:00-04:00")
+	f.Fuzz(func(t *testing.T, s string) { ParseWindow(s) })
+}
+
+// NoCloud's meta-data: YAML or JSON from the seed.
+func FuzzParseMetaData(f *testing.F) {
+	f.Add([]byte("instance-id: iid-1\nlocal-hostname: h\n"), []byte("#cloud-config\n"))
+	f.Fuzz(func(t *testing.T, md, ud []byte) {
+		m, _ := ParseMetaData(&Seed{Source: "nocloud", MetaData: md, UserData: ud})
+		if m.InstanceID == "" {
+			t.Fatal("no instance id")
+		}
+	})
+}

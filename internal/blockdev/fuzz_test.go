@@ -1,0 +1,21 @@
+package blockdev
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+// sysfs uevents and the first bytes of a disk are outside input (any
+// disk can be attached).
+func FuzzDisk(f *testing.F) {
+	f.Add("MAJOR=254\nMINOR=2\nDEVNAME=vda2\nPARTNAME=ROOT-A\n", make([]byte, 2048))
+	f.Fuzz(func(t *testing.T, uevent string, head []byte) {
+		ParseUevent(strings.NewReader(uevent))
+		FSType(head)
+		r := bytes.NewReader(head)
+		if k, err := Ext4At(r); err == nil && k == Ext4Present {
+			Ext4Clean(r)
+		}
+	})
+}
