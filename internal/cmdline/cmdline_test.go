@@ -65,7 +65,7 @@ func TestHas(t *testing.T) {
 	p := Parse(`console=tty0 console=ttyS0,115200 berth.debug_shell ds=nocloud;s=http://10.0.2.2/ quiet=`)
 	for w, want := range map[string]bool{
 		"berth.debug_shell": true, "console": true, "console=ttyS0,115200": true, "console=ttyS1": false,
-		"console=tty0": true, // any word may match, not only a key's last
+		"console=tty0":                  true, // any word may match, not only a key's last
 		"ds=nocloud;s=http://10.0.2.2/": true, "quiet": true, "quiet=": true, "berth.slot": false,
 	} {
 		if got := p.Has(w); got != want {

@@ -42,7 +42,7 @@ func (e Exit) String() string {
 
 // Reaper collects children with wait4 when SIGCHLD arrives.
 type Reaper struct {
-	drain     sync.Mutex // serialises wait4 loops
+	drain   sync.Mutex // serialises wait4 loops
 	mu      sync.Mutex // guards waiters; held by Start from fork to registration
 	waiters map[int]chan Exit
 }

@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"syscall"
 	"os/exec"
+	"syscall"
 	"testing"
 	"time"
 )

@@ -47,4 +47,3 @@ func TestMeminfo(t *testing.T) {
 		t.Fatalf("got %v", m)
 	}
 }
-
