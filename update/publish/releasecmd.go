@@ -12,13 +12,18 @@ import (
 
 const releaseUsage = `usage: berth-release COMMAND [FLAGS]
 
-  init --keys DIR                                   make the signing keys and the root of trust (DIR/root.json)
+  init --keys DIR [--root-keys RDIR] [--root-threshold N] [--root-key-count M]
+                                                    make the signing keys and the root of trust (DIR/root.json);
+                                                    the root keys go to RDIR (default DIR/root-keys): move it
+                                                    offline, only rotate needs it; N of M root keys sign a root
   publish --keys DIR --repo REPO --channel CH RELEASE_DIR
                                                     add a release (make image's build/release) and point CH at it
   promote --keys DIR --repo REPO --version V --channel CH
                                                     point CH at a release the repository holds
-  rotate --keys DIR --repo REPO --role ROLE        replace a role's key (root, targets, snapshot, timestamp);
-                                                    machines follow the new root without reinstalling
+  rotate --keys DIR --root-keys RDIR --repo REPO --role ROLE
+                                                    replace a role's key (root, targets, snapshot, timestamp);
+                                                    machines follow the new root without reinstalling; a
+                                                    rotation cut short is finished by running it again
   refresh --keys DIR --repo REPO [--snapshot]       sign the timestamp again (and the snapshot when it is due
                                                     or asked for); run it daily: a timestamp holds 24 h
   serve --repo REPO [--listen ADDR]                 serve the repository over HTTP (any static server will do)
@@ -53,6 +58,9 @@ func releaseRun(args []string, stdout io.Writer) error {
 	listen := fs.String("listen", ":8000", "")
 	role := fs.String("role", "", "")
 	snapshot := fs.Bool("snapshot", false, "")
+	rootKeys := fs.String("root-keys", "", "")
+	threshold := fs.Int("root-threshold", 1, "")
+	count := fs.Int("root-key-count", 0, "")
 	if err := fs.Parse(args[1:]); err != nil {
 		return fmt.Errorf("%s: %w", args[0], err)
 	}
@@ -64,16 +72,18 @@ func releaseRun(args []string, stdout io.Writer) error {
 		}
 		return nil
 	}
-	r := Repo{Dir: *repo, Keys: *keys}
+	r := Repo{Dir: *repo, Keys: *keys, RootKeys: *rootKeys}
 	switch args[0] {
 	case "init":
 		if err := need("keys"); err != nil {
 			return err
 		}
-		if err := InitKeys(*keys, time.Now()); err != nil {
+		o := KeyOptions{RootKeys: *rootKeys, Threshold: *threshold, Count: *count}
+		if err := InitKeysWith(*keys, time.Now(), o); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "keys and root of trust in %s (keep the directory secret; images trust %s/root.json)\n", *keys, *keys)
+		fmt.Fprintf(stdout, "online keys and root of trust in %s (keep it secret; images trust %s/root.json)\n", *keys, *keys)
+		fmt.Fprintf(stdout, "root keys in %s: move them offline; rotate needs them (--root-keys)\n", o.rootDir(*keys))
 	case "publish":
 		if err := need("keys", "repo", "channel"); err != nil {
 			return err

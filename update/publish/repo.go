@@ -48,36 +48,78 @@ var Expiry = map[string]time.Duration{
 	metadata.TIMESTAMP: 24 * time.Hour,
 }
 
+// KeyOptions says where the root keys go and how many sign.
+type KeyOptions struct {
+	// RootKeys is the directory of the root keys (root-N.key), apart
+	// from the online keys: move it offline once init is done; only
+	// rotate needs it. Empty: KEYS/root-keys.
+	RootKeys string
+	// Threshold of Count root keys must sign a new root (default 1 of 1).
+	Threshold, Count int
+}
+
+func (o KeyOptions) rootDir(keys string) string {
+	if o.RootKeys != "" {
+		return o.RootKeys
+	}
+	return filepath.Join(keys, "root-keys")
+}
+
 // InitKeys makes a key for every role in dir and the first root of trust,
 // dir/root.json, which images carry as what they trust.
-func InitKeys(dir string, now time.Time) error {
+func InitKeys(dir string, now time.Time) error { return InitKeysWith(dir, now, KeyOptions{}) }
+
+// InitKeysWith is InitKeys with the root keys placed and counted by o.
+func InitKeysWith(dir string, now time.Time, o KeyOptions) error {
 	if _, err := os.Stat(filepath.Join(dir, "root.json")); err == nil {
 		return fmt.Errorf("init keys: %s already holds a root of trust; refusing to replace it", dir)
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("init keys: %w", err)
+	o.Threshold, o.Count = max(o.Threshold, 1), max(o.Count, o.Threshold, 1)
+	if o.Threshold > o.Count {
+		return fmt.Errorf("init keys: a threshold of %d needs at least %d root keys", o.Threshold, o.Threshold)
+	}
+	rootDir := o.rootDir(dir)
+	for _, d := range []string{dir, rootDir} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return fmt.Errorf("init keys: %w", err)
+		}
 	}
 	root := metadata.Root(now.Add(Expiry[metadata.ROOT]).UTC())
-	keys := map[string]ed25519.PrivateKey{}
-	for _, role := range Roles {
-		priv, k, err := newKey(dir, role)
+	var rootKeys []ed25519.PrivateKey
+	for i := 1; i <= o.Count; i++ {
+		priv, k, err := newKey(rootDir, fmt.Sprintf("root-%d", i))
+		if err != nil {
+			return fmt.Errorf("init keys: %w", err)
+		}
+		if err := root.Signed.AddKey(k, metadata.ROOT); err != nil {
+			return fmt.Errorf("init keys: %w", err)
+		}
+		rootKeys = append(rootKeys, priv)
+	}
+	root.Signed.Roles[metadata.ROOT].Threshold = o.Threshold
+	for _, role := range Roles[1:] {
+		_, k, err := newKey(dir, role)
 		if err != nil {
 			return fmt.Errorf("init keys: %w", err)
 		}
 		if err := root.Signed.AddKey(k, role); err != nil {
 			return fmt.Errorf("init keys: %w", err)
 		}
-		keys[role] = priv
 	}
-	if err := sign(root, keys[metadata.ROOT]); err != nil {
+	if err := signRoot(root, rootKeys); err != nil {
 		return err
 	}
 	return root.ToFile(filepath.Join(dir, "root.json"), true)
 }
 
-// newKey makes role's key in dir (ROLE.key) and returns it with its
-// public half as TUF metadata.
-func newKey(dir, role string) (ed25519.PrivateKey, *metadata.Key, error) {
+// newKey makes a key in dir as NAME.key and returns it with its public
+// half as TUF metadata.
+func newKey(dir, name string) (ed25519.PrivateKey, *metadata.Key, error) {
+	return newKeyFile(filepath.Join(dir, name+".key"))
+}
+
+// newKeyFile makes a key in the file path.
+func newKeyFile(path string) (ed25519.PrivateKey, *metadata.Key, error) {
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		return nil, nil, err
@@ -87,7 +129,7 @@ func newKey(dir, role string) (ed25519.PrivateKey, *metadata.Key, error) {
 		return nil, nil, err
 	}
 	p := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
-	if err := os.WriteFile(filepath.Join(dir, role+".key"), p, 0o600); err != nil {
+	if err := writeSynced(path, p); err != nil {
 		return nil, nil, err
 	}
 	k, err := metadata.KeyFromPublicKey(priv.Public())
@@ -95,76 +137,209 @@ func newKey(dir, role string) (ed25519.PrivateKey, *metadata.Key, error) {
 }
 
 // Rotate replaces role's key: a new root version trusts the new key
-// instead of the old, signed by the old root key (and by the new one when
-// the root key itself rotates), so machines follow it without being
-// reinstalled; then the repository is signed again with the new keys.
-// The old key file is kept as ROLE.key.old.
+// instead of the old, signed by the old root keys (and by the new ones
+// when the root keys themselves rotate), so machines follow it without
+// being reinstalled; then the repository is signed again with the new
+// keys. The old key files are kept as NAME.key.old.
+//
+// It is atomic by rolling forward: the new keys and root are written
+// beside the old as *.new, the repository gets the new root, and only
+// then are the *.new files renamed into place. A rotation cut short is
+// finished by the next rotate of the same role (and refused for another,
+// as are publish and refresh, until then).
 func (r Repo) Rotate(role string) error {
 	if !slices.Contains(Roles, role) {
 		return fmt.Errorf("rotate: %q is not a role (%s)", role, strings.Join(Roles, ", "))
+	}
+	if err := r.finishRotation(role); err != nil {
+		return err
+	}
+	// Keys of a rotation cut short before its root was staged were never
+	// used: start afresh.
+	for _, d := range []string{r.Keys, r.rootKeys()} {
+		stray, _ := filepath.Glob(filepath.Join(d, "*.key.new"))
+		for _, f := range stray {
+			os.Remove(f)
+		}
 	}
 	root, err := metadata.Root().FromFile(filepath.Join(r.Keys, "root.json"))
 	if err != nil {
 		return fmt.Errorf("rotate: %w", err)
 	}
-	oldRoot, err := loadKey(r.Keys, metadata.ROOT)
+	oldRoot, err := metadata.Root().FromFile(filepath.Join(r.Keys, "root.json"))
+	if err != nil {
+		return fmt.Errorf("rotate: %w", err)
+	}
+	rootKeys, err := loadRootKeys(r.rootKeys())
 	if err != nil {
 		return err
 	}
-	if err := os.Rename(filepath.Join(r.Keys, role+".key"), filepath.Join(r.Keys, role+".key.old")); err != nil {
-		return fmt.Errorf("rotate: %w", err)
+	// The new keys, as *.new files: as many as the role has.
+	dir := r.Keys
+	names := []string{role}
+	if role == metadata.ROOT {
+		dir = r.rootKeys()
+		names = nil
+		for i := range root.Signed.Roles[metadata.ROOT].KeyIDs {
+			names = append(names, fmt.Sprintf("root-%d", i+1))
+		}
 	}
-	priv, k, err := newKey(r.Keys, role)
-	if err != nil {
-		return fmt.Errorf("rotate: %w", err)
-	}
-	for _, id := range root.Signed.Roles[role].KeyIDs {
+	for _, id := range slices.Clone(root.Signed.Roles[role].KeyIDs) {
 		if err := root.Signed.RevokeKey(id, role); err != nil {
 			return fmt.Errorf("rotate: %w", err)
 		}
 	}
-	if err := root.Signed.AddKey(k, role); err != nil {
-		return fmt.Errorf("rotate: %w", err)
+	var fresh []ed25519.PrivateKey
+	for _, n := range names {
+		priv, k, err := newKeyFile(filepath.Join(dir, n+".key.new"))
+		if err != nil {
+			return fmt.Errorf("rotate: %w", err)
+		}
+		if err := root.Signed.AddKey(k, role); err != nil {
+			return fmt.Errorf("rotate: %w", err)
+		}
+		fresh = append(fresh, priv)
 	}
 	root.Signed.Version++
 	root.Signed.Expires = r.now().Add(Expiry[metadata.ROOT])
-	if err := sign(root, oldRoot); err != nil {
-		return err
+	root.ClearSignatures()
+	// Signed by the keys the machines trust now, and, for a new root
+	// key, by the new keys too (TUF checks both thresholds).
+	if err := signRootBy(root, oldRoot, rootKeys); err != nil {
+		return r.abandonRotation(dir, names, err)
 	}
 	if role == metadata.ROOT {
-		s, err := signature.LoadSigner(priv, crypto.Hash(0))
-		if err != nil {
-			return err
+		if err := signRootBy(root, root, fresh); err != nil {
+			return r.abandonRotation(dir, names, err)
 		}
-		if _, err := root.Sign(s); err != nil {
+	}
+	if err := root.ToFile(filepath.Join(r.Keys, "root.json.new"), true); err != nil {
+		return r.abandonRotation(dir, names, err)
+	}
+	if err := crashPoint("staged"); err != nil {
+		return err
+	}
+	return r.finishRotation(role)
+}
+
+// crashPoint is the tests' seam for a rotation cut short.
+var crashPoint = func(string) error { return nil }
+
+// abandonRotation removes the staged keys of a rotation that failed
+// before anything was published.
+func (r Repo) abandonRotation(dir string, names []string, err error) error {
+	for _, n := range names {
+		os.Remove(filepath.Join(dir, n+".key.new"))
+	}
+	os.Remove(filepath.Join(r.Keys, "root.json.new"))
+	return fmt.Errorf("rotate: %w", err)
+}
+
+// pendingRotation names the role of a rotation staged and not finished.
+func (r Repo) pendingRotation() (string, bool) {
+	if _, err := os.Stat(filepath.Join(r.Keys, "root.json.new")); err != nil {
+		return "", false
+	}
+	for _, role := range Roles[1:] {
+		if _, err := os.Stat(filepath.Join(r.Keys, role+".key.new")); err == nil {
+			return role, true
+		}
+	}
+	return metadata.ROOT, true
+}
+
+// finishRotation completes a staged rotation of role: the repository gets
+// the new root (N.root.json, root.json), then the keys directory's files
+// are renamed into place, then the repository is signed with the new keys.
+// Each step can be repeated, so a cut at any moment is finished by
+// running it again.
+func (r Repo) finishRotation(role string) error {
+	pending, ok := r.pendingRotation()
+	if !ok {
+		return nil
+	}
+	if pending != role {
+		return fmt.Errorf("rotate: a rotation of the %s key was cut short: run berth-release rotate --role %s to finish it first", pending, pending)
+	}
+	staged := filepath.Join(r.Keys, "root.json.new")
+	root, err := metadata.Root().FromFile(staged)
+	if err != nil {
+		return fmt.Errorf("rotate: %w", err)
+	}
+	if r.Dir != "" && role != metadata.ROOT {
+		// First, what is served gets the new key's signature beside the
+		// old: machines that have the new root accept it as well as
+		// machines that do not yet, so no moment of the rotation
+		// stops updates.
+		nk, err := loadKeyFile(filepath.Join(r.Keys, role+".key.new"))
+		if err != nil {
+			return fmt.Errorf("rotate: %w", err)
+		}
+		if err := r.signed(nil, "", "", map[string]ed25519.PrivateKey{role: nk}); err != nil {
 			return fmt.Errorf("rotate: %w", err)
 		}
 	}
-	if err := root.ToFile(filepath.Join(r.Keys, "root.json"), true); err != nil {
+	if r.Dir != "" {
+		if err := os.MkdirAll(r.meta(""), 0o755); err != nil {
+			return err
+		}
+		for _, name := range []string{fmt.Sprintf("%d.root.json", root.Signed.Version), "root.json"} {
+			if err := root.ToFile(r.meta(name), true); err != nil {
+				return err
+			}
+		}
+	}
+	if err := crashPoint("published"); err != nil {
 		return err
+	}
+	dir := r.Keys
+	if role == metadata.ROOT {
+		dir = r.rootKeys()
+	}
+	news, _ := filepath.Glob(filepath.Join(dir, "*.key.new"))
+	for _, n := range news {
+		final := strings.TrimSuffix(n, ".new")
+		if _, err := os.Stat(final); err == nil {
+			if err := os.Rename(final, final+".old"); err != nil {
+				return fmt.Errorf("rotate: %w", err)
+			}
+		}
+		if err := os.Rename(n, final); err != nil {
+			return fmt.Errorf("rotate: %w", err)
+		}
+	}
+	if role == metadata.ROOT {
+		// A root.key of an older init is one of the keys replaced.
+		if _, err := os.Stat(filepath.Join(dir, "root.key")); err == nil {
+			os.Rename(filepath.Join(dir, "root.key"), filepath.Join(dir, "root.key.old"))
+		}
+	}
+	if err := os.Rename(staged, filepath.Join(r.Keys, "root.json")); err != nil {
+		return fmt.Errorf("rotate: %w", err)
 	}
 	if r.Dir == "" {
 		return nil
-	}
-	if err := os.MkdirAll(r.meta(""), 0o755); err != nil {
-		return err
-	}
-	for _, name := range []string{fmt.Sprintf("%d.root.json", root.Signed.Version), "root.json"} {
-		if err := root.ToFile(r.meta(name), true); err != nil {
-			return err
-		}
 	}
 	return r.update(nil, "", "")
 }
 
 func loadKey(dir, role string) (ed25519.PrivateKey, error) {
-	b, err := os.ReadFile(filepath.Join(dir, role+".key"))
-	if err != nil {
+	if _, err := os.Stat(filepath.Join(dir, role+".key")); err != nil {
 		return nil, fmt.Errorf("%s key: %w (run berth-release init --keys %s)", role, err, dir)
+	}
+	return loadKeyFile(filepath.Join(dir, role+".key"))
+}
+
+// loadKeyFile reads an ed25519 key (PKCS#8 PEM).
+func loadKeyFile(path string) (ed25519.PrivateKey, error) {
+	role := filepath.Base(path)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("key %s: %w", path, err)
 	}
 	blk, _ := pem.Decode(b)
 	if blk == nil {
-		return nil, fmt.Errorf("%s key %s: not PEM", role, filepath.Join(dir, role+".key"))
+		return nil, fmt.Errorf("key %s: not PEM", path)
 	}
 	k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
 	if err != nil {
@@ -177,14 +352,78 @@ func loadKey(dir, role string) (ed25519.PrivateKey, error) {
 	return priv, nil
 }
 
-func sign[T metadata.Roles](m *metadata.Metadata[T], key ed25519.PrivateKey) error {
-	s, err := signature.LoadSigner(key, crypto.Hash(0))
-	if err != nil {
-		return fmt.Errorf("load signer: %w", err)
+// loadRootKeys reads every root key in dir (root-N.key, and a root.key
+// made by an older berth-release).
+func loadRootKeys(dir string) ([]ed25519.PrivateKey, error) {
+	names, _ := filepath.Glob(filepath.Join(dir, "root-*.key"))
+	if _, err := os.Stat(filepath.Join(dir, "root.key")); err == nil {
+		names = append(names, filepath.Join(dir, "root.key"))
 	}
+	var keys []ed25519.PrivateKey
+	for _, n := range names {
+		k, err := loadKey(dir, strings.TrimSuffix(filepath.Base(n), ".key"))
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, k)
+	}
+	return keys, nil
+}
+
+// signRoot signs root with each of keys that it trusts for the root role,
+// and fails unless that meets its threshold.
+func signRoot(root *metadata.Metadata[metadata.RootType], keys []ed25519.PrivateKey) error {
+	return signRootBy(root, root, keys)
+}
+
+// signRootBy signs root with the keys that trusted (a root, maybe the
+// previous version) lists for the root role, up to what is needed, and
+// checks trusted's threshold is met. Signatures already on root stay.
+func signRootBy(root, trusted *metadata.Metadata[metadata.RootType], keys []ed25519.PrivateKey) error {
+	role := trusted.Signed.Roles[metadata.ROOT]
+	n := 0
+	for _, k := range keys {
+		mk, err := metadata.KeyFromPublicKey(k.Public())
+		if err != nil {
+			return err
+		}
+		id, err := mk.ID()
+		if err != nil {
+			return err
+		}
+		if !slices.Contains(role.KeyIDs, id) {
+			continue
+		}
+		s, err := signature.LoadSigner(k, crypto.Hash(0))
+		if err != nil {
+			return fmt.Errorf("load signer: %w", err)
+		}
+		if _, err := root.Sign(s); err != nil {
+			return fmt.Errorf("sign root: %w", err)
+		}
+		n++
+	}
+	if n < role.Threshold {
+		return fmt.Errorf("sign root version %d: %d of the root keys of version %d are at hand, it needs %d (give --root-keys DIR)",
+			root.Signed.Version, n, trusted.Signed.Version, role.Threshold)
+	}
+	return nil
+}
+
+// sign replaces m's signatures with those of keys (nil ones skipped).
+func sign[T metadata.Roles](m *metadata.Metadata[T], keys ...ed25519.PrivateKey) error {
 	m.ClearSignatures()
-	if _, err := m.Sign(s); err != nil {
-		return fmt.Errorf("sign: %w", err)
+	for _, key := range keys {
+		if key == nil {
+			continue
+		}
+		s, err := signature.LoadSigner(key, crypto.Hash(0))
+		if err != nil {
+			return fmt.Errorf("load signer: %w", err)
+		}
+		if _, err := m.Sign(s); err != nil {
+			return fmt.Errorf("sign: %w", err)
+		}
 	}
 	return nil
 }
@@ -193,7 +432,38 @@ func sign[T metadata.Roles](m *metadata.Metadata[T], key ed25519.PrivateKey) err
 // the keys in Keys.
 type Repo struct {
 	Dir, Keys string
-	Now       func() time.Time
+	// RootKeys is the directory of the root keys, needed only to rotate
+	// (empty: KEYS/root-keys, or KEYS for a root.key of an older init).
+	RootKeys string
+	Now      func() time.Time
+}
+
+func (r Repo) rootKeys() string {
+	if r.RootKeys != "" {
+		return r.RootKeys
+	}
+	old, _ := filepath.Glob(filepath.Join(r.Keys, "root*.key"))
+	if len(old) > 0 {
+		return r.Keys // an older init's layout
+	}
+	return filepath.Join(r.Keys, "root-keys")
+}
+
+// writeSynced writes a new private file and syncs it: a key must be on
+// disk before anything signed with it is published.
+func writeSynced(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 func (r Repo) now() time.Time {
@@ -246,6 +516,16 @@ func (r Repo) Promote(version, channel string) error {
 // channel is empty) to the signed targets, then signs a new snapshot and
 // timestamp.
 func (r Repo) update(files map[string][]byte, channel, version string) error {
+	if role, ok := r.pendingRotation(); ok {
+		return fmt.Errorf("a rotation of the %s key was cut short: run berth-release rotate --role %s to finish it first", role, role)
+	}
+	return r.signed(files, channel, version, nil)
+}
+
+// signed is update with, for one role, a second key that signs beside
+// the current one (a rotation's new key, so that machines on the old root
+// and on the new one both accept what is served).
+func (r Repo) signed(files map[string][]byte, channel, version string, also map[string]ed25519.PrivateKey) error {
 	keys := map[string]ed25519.PrivateKey{}
 	for _, role := range Roles[1:] {
 		k, err := loadKey(r.Keys, role)
@@ -294,7 +574,7 @@ func (r Repo) update(files map[string][]byte, channel, version string) error {
 		}
 		targets.Signed.Targets[p] = tf
 	}
-	if err := sign(targets, keys[metadata.TARGETS]); err != nil {
+	if err := sign(targets, keys[metadata.TARGETS], also[metadata.TARGETS]); err != nil {
 		return err
 	}
 	snapshot := metadata.Snapshot(now.Add(Expiry[metadata.SNAPSHOT]))
@@ -302,7 +582,7 @@ func (r Repo) update(files map[string][]byte, channel, version string) error {
 		snapshot.Signed.Version = old.Signed.Version + 1
 	}
 	snapshot.Signed.Meta["targets.json"] = metadata.MetaFile(targets.Signed.Version)
-	if err := sign(snapshot, keys[metadata.SNAPSHOT]); err != nil {
+	if err := sign(snapshot, keys[metadata.SNAPSHOT], also[metadata.SNAPSHOT]); err != nil {
 		return err
 	}
 	timestamp := metadata.Timestamp(now.Add(Expiry[metadata.TIMESTAMP]))
@@ -310,7 +590,7 @@ func (r Repo) update(files map[string][]byte, channel, version string) error {
 		timestamp.Signed.Version = old.Signed.Version + 1
 	}
 	timestamp.Signed.Meta["snapshot.json"] = metadata.MetaFile(snapshot.Signed.Version)
-	if err := sign(timestamp, keys[metadata.TIMESTAMP]); err != nil {
+	if err := sign(timestamp, keys[metadata.TIMESTAMP], also[metadata.TIMESTAMP]); err != nil {
 		return err
 	}
 	// Versioned files first, timestamp.json last: a client reading the
@@ -342,6 +622,9 @@ const RefreshBefore = 7 * 24 * time.Hour
 // run it from a timer at least daily (docs/updates.md), or machines stop
 // taking updates from a repository nobody published to for a day.
 func (r Repo) Refresh(snapshot bool) (string, error) {
+	if role, ok := r.pendingRotation(); ok {
+		return "", fmt.Errorf("refresh: a rotation of the %s key was cut short: run berth-release rotate --role %s to finish it first", role, role)
+	}
 	now := r.now()
 	ts, err := metadata.Timestamp().FromFile(r.meta("timestamp.json"))
 	if err != nil {

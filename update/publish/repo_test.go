@@ -1,7 +1,9 @@
 package publish_test
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -264,5 +266,100 @@ func TestRetiredRootKeyRefused(t *testing.T) {
 	o, err := update.Check(context.Background(), src, "")
 	if err == nil || !strings.Contains(err.Error(), "refused") {
 		t.Fatalf("the retired root key's release was taken: %v %v", o.Version, err)
+	}
+}
+
+// A rotation cut short at any step leaves the repository serving what it
+// served, refuses publish and refresh until it is finished, and is
+// finished by running rotate again (issue 15.10: rotate was not atomic).
+func TestRotationCutShort(t *testing.T) {
+	for _, step := range []string{"staged", "published"} {
+		t.Run(step, func(t *testing.T) {
+			r := publishtest.NewRepo(t)
+			publishtest.MustPublish(t, r, "0.2.0", "beta")
+			state := t.TempDir()
+			if _, err := update.Check(context.Background(), r.Source("beta", state), ""); err != nil {
+				t.Fatal(err)
+			}
+			restore := publish.SetCrashPoint(step, errors.New("power cut"))
+			if err := r.Rotate("targets"); err == nil {
+				t.Fatal("rotate went through the crash")
+			}
+			restore()
+			// Machines still update meanwhile.
+			if o, err := update.Check(context.Background(), r.Source("beta", state), ""); err != nil || o.Version != "0.2.0" {
+				t.Fatalf("during the cut rotation: %v %v", o.Version, err)
+			}
+			if _, err := r.Publish(publishtest.FakeRelease(t, "0.3.0"), "beta"); err == nil || !strings.Contains(err.Error(), "rotation of the targets key was cut short") {
+				t.Fatalf("publish during the cut rotation: %v", err)
+			}
+			if err := r.Rotate("snapshot"); err == nil || !strings.Contains(err.Error(), "--role targets to finish it") {
+				t.Fatalf("another rotation: %v", err)
+			}
+			if err := r.Rotate("targets"); err != nil {
+				t.Fatalf("finishing: %v", err)
+			}
+			publishtest.MustPublish(t, r, "0.3.0", "beta")
+			for _, st := range []string{state, t.TempDir()} {
+				if o, err := update.Check(context.Background(), r.Source("beta", st), ""); err != nil || o.Version != "0.3.0" {
+					t.Fatalf("after the rotation: %v %v", o.Version, err)
+				}
+			}
+			if stray, _ := filepath.Glob(filepath.Join(r.Keys, "*.new")); len(stray) > 0 {
+				t.Fatalf("left behind: %v", stray)
+			}
+		})
+	}
+}
+
+// Root keys apart from the online ones, two of three needed: publishing
+// and refreshing need none of them, rotating needs two, and with one at
+// hand it is refused and nothing changes.
+func TestRootKeysOfflineWithThreshold(t *testing.T) {
+	dir := t.TempDir()
+	keys, rootKeys := filepath.Join(dir, "keys"), filepath.Join(dir, "offline")
+	if err := publish.InitKeysWith(keys, time.Now(), publish.KeyOptions{RootKeys: rootKeys, Threshold: 2, Count: 3}); err != nil {
+		t.Fatal(err)
+	}
+	if ks, _ := filepath.Glob(filepath.Join(keys, "*.key")); len(ks) != 3 {
+		t.Fatalf("online keys: %v", ks)
+	}
+	rootJSON, _ := os.ReadFile(filepath.Join(keys, "root.json"))
+	srv := httptest.NewServer(http.FileServer(http.Dir(filepath.Join(dir, "repo"))))
+	defer srv.Close()
+	r := publish.Repo{Dir: filepath.Join(dir, "repo"), Keys: keys, RootKeys: rootKeys}
+	src := update.Source{Server: srv.URL, Channel: "beta", Root: rootJSON, MetadataDir: t.TempDir(), Arch: "amd64"}
+	// The root keys go offline.
+	offline := filepath.Join(dir, "usb-stick")
+	if err := os.Rename(rootKeys, offline); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Publish(publishtest.FakeRelease(t, "0.2.0"), "beta"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Refresh(true); err != nil {
+		t.Fatal(err)
+	}
+	if o, err := update.Check(context.Background(), src, ""); err != nil || o.Version != "0.2.0" {
+		t.Fatalf("%v %v", o.Version, err)
+	}
+	r.RootKeys = offline
+	os.Remove(filepath.Join(offline, "root-3.key"))
+	if err := r.Rotate("targets"); err != nil {
+		t.Fatalf("rotate with 2 of 3 root keys: %v", err)
+	}
+	os.Remove(filepath.Join(offline, "root-2.key"))
+	before, _ := os.ReadFile(filepath.Join(keys, "root.json"))
+	if err := r.Rotate("timestamp"); err == nil || !strings.Contains(err.Error(), "1 of the root keys of version 2 are at hand, it needs 2") {
+		t.Fatalf("rotate with 1 of 3: %v", err)
+	}
+	if after, _ := os.ReadFile(filepath.Join(keys, "root.json")); !bytes.Equal(before, after) {
+		t.Fatal("a refused rotation changed root.json")
+	}
+	if _, err := r.Publish(publishtest.FakeRelease(t, "0.3.0"), "beta"); err != nil {
+		t.Fatalf("publish after a refused rotation: %v", err)
+	}
+	if o, err := update.Check(context.Background(), src, ""); err != nil || o.Version != "0.3.0" {
+		t.Fatalf("%v %v", o.Version, err)
 	}
 }
