@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func runProbe(args ...string) (int, string) {
@@ -52,6 +53,8 @@ func TestProbe(t *testing.T) {
 		{[]string{"--unix", sock + ".missing", "http://docker/_ping"}, 1, "no such file"},
 		{[]string{"tcp://" + strings.TrimPrefix(srv.URL, "http://")}, 0, "connected"},
 		{[]string{"tcp://" + closedAddr}, 1, "connection refused"},
+		{[]string{"unix://" + sock}, 0, "connected"},
+		{[]string{"unix://" + sock + ".missing"}, 1, "no such file"},
 		{[]string{"ftp://x/"}, 1, `scheme "ftp"`},
 		{nil, 1, "usage: os-ctl probe"},
 	} {
@@ -59,5 +62,26 @@ func TestProbe(t *testing.T) {
 		if code != tc.code || !strings.Contains(out, tc.want) {
 			t.Errorf("probe %v: %d %q, want %d and %q", tc.args, code, out, tc.code, tc.want)
 		}
+	}
+}
+
+// --wait tries until the socket answers: a unit waits for its own daemon
+// (docker.service for containerd) without a timeout of the daemon's.
+func TestProbeWait(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "late.sock")
+	go func() {
+		time.Sleep(time.Second)
+		l, err := net.Listen("unix", sock)
+		if err == nil {
+			defer l.Close()
+			time.Sleep(10 * time.Second)
+		}
+	}()
+	if code, out := runProbe("--wait", "30s", "unix://"+sock); code != 0 || !strings.Contains(out, "connected") {
+		t.Fatalf("%d %q", code, out)
+	}
+	start := time.Now()
+	if code, out := runProbe("--wait", "1s", "unix://"+sock+".never"); code != 1 || time.Since(start) > 10*time.Second {
+		t.Fatalf("never: %d %q after %v", code, out, time.Since(start))
 	}
 }

@@ -1,6 +1,7 @@
 // Package probe answers "does this service answer?": an HTTP URL must
-// answer 2xx or 3xx, tcp://HOST:PORT must accept a connection; over a unix
-// socket when one is given (dockerd's /_ping). os-ctl probe (health checks
+// answer 2xx or 3xx, tcp://HOST:PORT or unix:///PATH must accept a
+// connection; HTTP goes over a unix socket when one is given (dockerd's
+// /_ping). os-ctl probe (health checks
 // in images without curl or a shell) and the health gate's user checks use
 // it.
 package probe
@@ -22,8 +23,12 @@ func Check(ctx context.Context, target, sock string) (string, error) {
 	}
 	var d net.Dialer
 	switch u.Scheme {
-	case "tcp":
-		c, err := d.DialContext(ctx, "tcp", u.Host)
+	case "tcp", "unix":
+		addr := u.Host
+		if u.Scheme == "unix" {
+			addr = u.Path
+		}
+		c, err := d.DialContext(ctx, u.Scheme, addr)
 		if err != nil {
 			return "", fmt.Errorf("probe %s: %w", target, err)
 		}
@@ -31,7 +36,7 @@ func Check(ctx context.Context, target, sock string) (string, error) {
 		return "connected", nil
 	case "http", "https":
 	default:
-		return "", fmt.Errorf("probe %s: scheme %q is not http, https or tcp", target, u.Scheme)
+		return "", fmt.Errorf("probe %s: scheme %q is not http, https, tcp or unix", target, u.Scheme)
 	}
 	tr := &http.Transport{DisableKeepAlives: true}
 	if sock != "" {
