@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -29,7 +30,10 @@ const (
 // keeps the hardware watchdog, where there is one, so a hung kernel
 // resets too.
 func (p *pid1) watchTrial() {
-	entry := efivar.LoaderEntrySelected(efivarsDir)
+	// systemd-boot sets LoaderBootCountPath only when the entry it booted
+	// counts tries; its file name is the one renamed for this try.
+	counted := efivar.LoaderBootCountPath(efivarsDir)
+	entry := counted[strings.LastIndexAny(counted, `\/`)+1:]
 	if !layout.CountingEntry(entry) {
 		return
 	}

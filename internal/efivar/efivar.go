@@ -27,9 +27,17 @@ func DecodeEFIString(b []byte) string {
 }
 
 // LoaderEntrySelected is the boot entry systemd-boot booted, or "" when
-// the machine did not boot through it.
-func LoaderEntrySelected(efivars string) string {
-	b, err := os.ReadFile(efivars + "/LoaderEntrySelected-" + loaderVendor)
+// the machine did not boot through it. For an entry with a boot counter
+// it is the file's name before this boot's try was counted.
+func LoaderEntrySelected(efivars string) string { return get(efivars, "LoaderEntrySelected") }
+
+// LoaderBootCountPath is the ESP path of the entry file systemd-boot
+// booted, as renamed for this try (\loader\entries\berth-b+2-1.conf),
+// set only when that entry counts tries: "" means no boot counting.
+func LoaderBootCountPath(efivars string) string { return get(efivars, "LoaderBootCountPath") }
+
+func get(efivars, name string) string {
+	b, err := os.ReadFile(efivars + "/" + name + "-" + loaderVendor)
 	if err != nil {
 		return ""
 	}
