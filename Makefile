@@ -12,7 +12,7 @@ GOBUILD := CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=false -ldflags="-s -w -
 # for `make ssh`; runc (to check sysd's containers against it),
 # cloud-image-utils (cloud-localds makes NoCloud seeds), iproute2 (network
 # namespaces) and tmux (the terminal `make run` is tested in) only for tests.
-HOST_PKGS := qemu-system-x86 qemu-utils ovmf systemd-boot-efi squashfs-tools mtools dosfstools gdisk e2fsprogs kmod dpkg apt runc cloud-image-utils iproute2 tmux openssh-client
+HOST_PKGS := qemu-system-x86 qemu-utils ovmf systemd-boot-efi squashfs-tools cryptsetup-bin mtools dosfstools gdisk e2fsprogs kmod dpkg apt runc cloud-image-utils iproute2 tmux openssh-client
 TEST_TIMEOUT ?= 60m
 
 .PHONY: all deps image test-releases run ssh test unit portable bench fuzz lock binaries clean

@@ -96,11 +96,17 @@ func Build(c Config) error {
 	if err := Squashfs(c.work("root"), filepath.Join(rel, "root.img"), c.Epoch); err != nil {
 		return err
 	}
+	v, err := AppendVerity(filepath.Join(rel, "root.img"))
+	if err != nil {
+		return err
+	}
+	c.Logf("root image: dm-verity root hash %s", v.RootHash)
 
 	r, err := Describe(rel, c.Version, k.ver, c.Epoch.Unix())
 	if err != nil {
 		return err
 	}
+	r.Verity = &v
 	if err := r.WriteJSON(filepath.Join(rel, "release.json")); err != nil {
 		return err
 	}
@@ -109,7 +115,7 @@ func Build(c Config) error {
 		return nil
 	}
 	c.Logf("disk image")
-	if err := os.WriteFile(c.work("entry-a.conf"), []byte(update.BootEntry("A", c.Version, 1)), 0o644); err != nil {
+	if err := os.WriteFile(c.work("entry-a.conf"), []byte(update.BootEntry("A", c.Version, 1, r.Verity)), 0o644); err != nil {
 		return err
 	}
 	if err := os.WriteFile(c.work("loader.conf"), []byte(update.LoaderConf), 0o644); err != nil {

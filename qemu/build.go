@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 
 	"berth.dev/berth/internal/layout"
+	"berth.dev/berth/update"
 )
 
 // Build is what `make image` left in the build directory.
@@ -22,7 +23,13 @@ func BuildAt(dir string) Build {
 }
 
 // Direct is a VM that boots the build's kernel and initramfs directly,
-// as slot slot, from a copy-on-write overlay of its disk.
+// as slot slot, from a copy-on-write overlay of its disk. Its command
+// line is the boot entry's, with the build's root hash: the disk's slot A
+// holds the build's root image.
 func (b Build) Direct(slot string) Config {
-	return Config{Disk: b.Disk, Kernel: b.Kernel, Initrd: b.Initrd, Append: layout.Cmdline(slot)}
+	var v *layout.Verity
+	if r, err := update.ReadRelease(filepath.Join(b.Dir, "release", "release.json")); err == nil {
+		v = r.Verity
+	}
+	return Config{Disk: b.Disk, Kernel: b.Kernel, Initrd: b.Initrd, Append: layout.Cmdline(slot, v)}
 }

@@ -2,11 +2,11 @@ package update
 
 import (
 	"bufio"
-
-	"berth.dev/berth/internal/layout"
 	"fmt"
 	"strconv"
 	"strings"
+
+	"berth.dev/berth/internal/layout"
 )
 
 // LoaderConf is loader/loader.conf: no menu delay; keys still open it. It
@@ -20,7 +20,10 @@ const LoaderConf = "timeout 0\neditor no\nconsole-mode keep\n"
 // updater prefers a slot by giving it a newer generation, and never has
 // to touch the other slot's entry to do so. The release is in the title
 // and in a comment the updater reads back.
-func BootEntry(slot, release string, generation int) string {
+//
+// v is the root's hash tree, from the release: stage 1 checks every block
+// it reads against it.
+func BootEntry(slot, release string, generation int, v *layout.Verity) string {
 	return fmt.Sprintf(`# berth-release %[2]s
 title   Berth %[2]s (slot %[1]s)
 sort-key berth
@@ -28,13 +31,15 @@ version %[3]d
 linux   %[4]s/vmlinuz
 initrd  %[4]s/initrd.img
 options %[5]s
-`, slot, release, generation, layout.ESPDir(slot), layout.Cmdline(slot))
+`, slot, release, generation, layout.ESPDir(slot), layout.Cmdline(slot, v))
 }
 
 // EntryInfo is what the updater reads back from an entry's content.
 type EntryInfo struct {
 	Release    string
 	Generation int
+	// Verity is the berth.verity word of its options (nil: none).
+	Verity *layout.Verity
 }
 
 // ParseBootEntry reads an entry written by BootEntry; file names the
@@ -54,6 +59,18 @@ func ParseBootEntry(file, content string) (EntryInfo, error) {
 				return e, fmt.Errorf("%s:%d: version: %q is not a generation number", file, n, f[1])
 			}
 			e.Generation, gen = g, true
+		case len(f) > 0 && f[0] == "options":
+			for _, w := range f[1:] {
+				k, val, _ := strings.Cut(w, "=")
+				if k != layout.VerityParam {
+					continue
+				}
+				v, err := layout.ParseVerity(val)
+				if err != nil {
+					return e, fmt.Errorf("%s:%d: options: %w", file, n, err)
+				}
+				e.Verity = &v
+			}
 		}
 	}
 	if !gen {

@@ -127,6 +127,11 @@ func Check(ctx context.Context, src Source, version string) (Offer, error) {
 		u, _ := url.JoinPath(base, "targets", p)
 		o.Parts[name] = Target{URL: u, Length: ti.Length, SHA256: ti.Hashes["sha256"].String()}
 	}
+	// The tree must lie inside the root image as signed, not only as
+	// release.json says it is.
+	if err := o.Release.CheckVerity(o.Parts["root.img"].Length); err != nil {
+		return o, fmt.Errorf("check %s: release %s: %w", base, version, err)
+	}
 	return o, nil
 }
 

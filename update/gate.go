@@ -110,6 +110,14 @@ func (u *Updater) Rollback() (SlotRelease, error) {
 	case s.State != SlotGood || s.BootedGood.IsZero():
 		return to, refused("rollback: slot %s (%s) is %s and never passed the health gate: refusing to boot it", other, s.Version, s.State)
 	}
+	// The slot's root hash is in its entry, as its release gave it.
+	cur, ok, err := u.entries().Slot(other)
+	if err != nil {
+		return to, fmt.Errorf("rollback: %w", err)
+	}
+	if !ok {
+		return to, refused("rollback: slot %s (%s) has no boot entry, so its root hash is not known: refusing to boot it", other, s.Version)
+	}
 	gen, err := u.entries().MaxGeneration()
 	if err != nil {
 		return to, fmt.Errorf("rollback: %w", err)
@@ -117,7 +125,7 @@ func (u *Updater) Rollback() (SlotRelease, error) {
 	_, tries := u.source()
 	a := Attempt{Started: time.Now().UTC(), From: SlotRelease{m.Slot, m.Version}, To: to, Kind: "rollback", Stage: "reboot", Result: ResultRebooting}
 	a.Channel, _ = u.Channel()
-	if err := u.entries().Write(other, s.Version, gen+1, tries); err != nil {
+	if err := u.entries().Write(other, s.Version, cur.Verity, gen+1, tries); err != nil {
 		return to, fmt.Errorf("rollback: %w", err)
 	}
 	if err := m.Records.SaveAttempt(a); err != nil {
@@ -171,7 +179,7 @@ func (u *Updater) Booted(now time.Time) (trial bool, err error) {
 	switch {
 	case found && o.Done > 0:
 		a.Result, a.Reason = ResultRolledBack, fmt.Sprintf("slot %s did not come up: %d tries, none reached the health gate", a.To.Slot, o.Done)
-		if note := m.Records.TrialExpired(); note != "" {
+		if note := m.Records.TrialNote(a.Started); note != "" {
 			a.Reason = fmt.Sprintf("slot %s did not come up: %d tries; the last: %s", a.To.Slot, o.Done, note)
 		}
 	case a.Result == ResultInstalled:
@@ -180,7 +188,7 @@ func (u *Updater) Booted(now time.Time) (trial bool, err error) {
 		a.Result, a.Reason = ResultFailed, "the machine restarted before it tried the new slot"
 	}
 	a.Finished, a.Stage = now, "boot"
-	m.Records.ClearTrialExpired()
+	m.Records.ClearTrialNote()
 	return false, m.Records.SaveAttempt(a)
 }
 

@@ -122,15 +122,20 @@ func (r Records) Attempt() (a Attempt, ok bool, err error) {
 // SaveAttempt records a.
 func (r Records) SaveAttempt(a Attempt) error { return r.write("attempt.json", a) }
 
-// TrialExpired is PID 1's note that it ended a trial boot without a
-// verdict, or "".
-func (r Records) TrialExpired() string {
-	b, _ := os.ReadFile(r.path(layout.TrialExpiredName))
+// TrialNote is the note PID 1 or stage 1 left when a boot ended before
+// the health gate, or "". A note older than since (the attempt's start)
+// belongs to some earlier boot and is not returned.
+func (r Records) TrialNote(since time.Time) string {
+	p := r.path(layout.TrialNoteName)
+	if st, err := os.Stat(p); err != nil || st.ModTime().Before(since) {
+		return ""
+	}
+	b, _ := os.ReadFile(p)
 	return strings.TrimSpace(string(b))
 }
 
-// ClearTrialExpired removes the note once an attempt has used it.
-func (r Records) ClearTrialExpired() { os.Remove(r.path(layout.TrialExpiredName)) }
+// ClearTrialNote removes the note once an attempt has used it.
+func (r Records) ClearTrialNote() { os.Remove(r.path(layout.TrialNoteName)) }
 
 // Slot returns the slot's record (zero when none).
 func (r Records) Slot(slot string) (SlotRecord, error) {

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"berth.dev/berth/internal/layout"
 )
 
 // Release describes the parts of one slot, as written to release.json by
@@ -19,6 +21,9 @@ type Release struct {
 	// it the same commit rebuilds the same bytes.
 	SourceDateEpoch int64           `json:"source_date_epoch"`
 	Parts           map[string]Part `json:"parts"`
+	// Verity is root.img's hash tree, which follows its file system in
+	// the same part; absent in releases made before it.
+	Verity *layout.Verity `json:"verity,omitempty"`
 }
 
 // Part is one file of a release.
@@ -41,7 +46,27 @@ func ReadRelease(path string) (Release, error) {
 	if err := json.Unmarshal(b, &r); err != nil {
 		return r, fmt.Errorf("%s: %w", path, err)
 	}
+	if err := r.CheckVerity(r.Parts["root.img"].Size); err != nil {
+		return r, fmt.Errorf("%s: %w", path, err)
+	}
 	return r, nil
+}
+
+// CheckVerity says what is wrong with the release's verity field, for a
+// root.img of rootSize bytes: data blocks that leave no room for the tree
+// after them would send stage 1 reading past the image.
+func (r Release) CheckVerity(rootSize int64) error {
+	if r.Verity == nil {
+		return nil
+	}
+	if err := r.Verity.Check(); err != nil {
+		return fmt.Errorf("verity: %w", err)
+	}
+	if r.Verity.HashOffset() >= uint64(max(rootSize, 0)) {
+		return fmt.Errorf("verity: %d data blocks end at byte %d, past root.img's %d bytes and its hash tree",
+			r.Verity.DataBlocks, r.Verity.HashOffset(), rootSize)
+	}
+	return nil
 }
 
 // WriteJSON writes r as indented JSON.

@@ -38,7 +38,8 @@ func newMachine(t *testing.T, r *publishtest.Repo) *machine {
 		}
 	}
 	os.MkdirAll(filepath.Join(m.dir, "esp", "loader", "entries"), 0o755)
-	if err := m.updater().Entries().Write("A", "0.1.0", 1, 0); err != nil {
+	factory := publishtest.FakeVerity("0.1.0")
+	if err := m.updater().Entries().Write("A", "0.1.0", &factory, 1, 0); err != nil {
 		t.Fatal(err)
 	}
 	if trial, err := m.updater().Booted(time.Now()); trial || err != nil {
@@ -69,6 +70,11 @@ func (m *machine) boot() bool {
 		m.t.Fatal(err)
 	}
 	m.slot, m.version = e.Slot, e.Release
+	// The entry hands the release's root hash to stage 1, after an
+	// upgrade and after a rollback.
+	if v := publishtest.FakeVerity(m.version); e.Verity == nil || *e.Verity != v {
+		m.t.Fatalf("slot %s's entry has verity %+v, want %+v", e.Slot, e.Verity, v)
+	}
 	// What stage 1 would mount: the partition must hold that release.
 	if b, _ := os.ReadFile(m.partition(e.Slot)); m.version != "0.1.0" && !bytes.HasPrefix(b, []byte("root.img of "+m.version+"\n")) {
 		m.t.Fatalf("slot %s does not hold %s", e.Slot, m.version)

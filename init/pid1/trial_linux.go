@@ -78,7 +78,7 @@ func writeTrialNote(note string) error {
 	if err := os.MkdirAll(layout.UpdateStateDir, 0o700); err != nil {
 		return fmt.Errorf("note the trial deadline: %w", err)
 	}
-	return atomicfile.Write(filepath.Join(layout.UpdateStateDir, layout.TrialExpiredName), []byte(note+"\n"), 0o600)
+	return atomicfile.Write(filepath.Join(layout.UpdateStateDir, layout.TrialNoteName), []byte(note+"\n"), 0o600)
 }
 
 // watchdog is /dev/watchdog, open: it resets the machine unless fed.

@@ -93,10 +93,22 @@ func run(l *log.Logger) error {
 	if !ok {
 		return fmt.Errorf("slot %s: no partition labelled %s found (have %v)", slot, rootLabel, keys(parts))
 	}
-	if err := mountRoot(rootDev); err != nil {
-		return fmt.Errorf("slot %s: partition %s (%s) is missing or unreadable: %w", slot, rootLabel, rootDev, err)
+	v, err := rootVerity(params)
+	if err == nil {
+		err = mountRoot(rootDev, v)
 	}
-	l.Printf("root: slot %s from %s (%s)", slot, rootLabel, rootDev)
+	if err != nil {
+		err = fmt.Errorf("slot %s: partition %s (%s) is missing or unreadable: %w", slot, rootLabel, rootDev, err)
+		if nerr := noteFailure(parts[layout.LabelState], "stage 1: "+err.Error()); nerr != nil {
+			l.Printf("STATE: could not leave a note of this failure for the updater: %v", nerr)
+		}
+		return err
+	}
+	if v == nil {
+		l.Printf("root: slot %s from %s (%s), NOT verified: its boot entry has no %s (a release made before dm-verity)", slot, rootLabel, rootDev, layout.VerityParam)
+	} else {
+		l.Printf("root: slot %s from %s (%s), verified by dm-verity (root hash %s)", slot, rootLabel, rootDev, v.RootHash)
+	}
 	stateDev, ok := parts[layout.LabelState]
 	switch {
 	case !ok:
@@ -149,29 +161,72 @@ func hasAll(m map[string]string, keys []string) bool {
 	return true
 }
 
-func mountRoot(dev string) error {
+// rootVerity reads the root's hash tree from the kernel command line: nil
+// when the entry names none. A word that is there but wrong stops the
+// boot: the slot's root cannot be checked.
+func rootVerity(p cmdline.Params) (*layout.Verity, error) {
+	w, ok := p.Get(layout.VerityParam)
+	if !ok {
+		return nil, nil
+	}
+	v, err := layout.ParseVerity(w)
+	if err != nil {
+		return nil, fmt.Errorf("kernel command line: %w", err)
+	}
+	return &v, nil
+}
+
+// mountRoot mounts the slot's root read-only: through dm-verity when v
+// is given, so that every block is checked against the signed root hash.
+func mountRoot(dev string, v *layout.Verity) error {
 	if err := os.MkdirAll(newRoot, 0o755); err != nil {
 		return err
 	}
+	// An empty slot is said as such before verity calls it corrupt.
+	if _, err := rootFSType(dev); err != nil {
+		return err
+	}
+	if v != nil {
+		mapped, err := openVerity(dev, *v)
+		if err != nil {
+			return err
+		}
+		dev = mapped
+	}
 	// The slot says what it holds: a release may change the format.
+	fstype, err := rootFSType(dev)
+	if err != nil {
+		if v != nil {
+			return fmt.Errorf("%w (the root does not match the root hash of its boot entry)", err)
+		}
+		return err
+	}
+	if err := unix.Mount(dev, newRoot, fstype, unix.MS_RDONLY|unix.MS_NODEV, ""); err != nil {
+		if v != nil && errors.Is(err, unix.EIO) {
+			return fmt.Errorf("mount %s root %s: %w (a block does not match the root hash of its boot entry)", fstype, dev, err)
+		}
+		return fmt.Errorf("mount %s root %s: %w", fstype, dev, err)
+	}
+	return nil
+}
+
+// rootFSType reads the file system type from dev's first bytes.
+func rootFSType(dev string) (string, error) {
 	head := make([]byte, 1028)
 	f, err := os.Open(dev)
 	if err != nil {
-		return fmt.Errorf("open root %s: %w", dev, err)
+		return "", fmt.Errorf("open root %s: %w", dev, err)
 	}
 	_, err = io.ReadFull(f, head)
 	f.Close()
 	if err != nil {
-		return fmt.Errorf("read root %s: %w", dev, err)
+		return "", fmt.Errorf("read root %s: %w", dev, err)
 	}
 	fstype := blockdev.FSType(head)
 	if fstype == "" {
-		return fmt.Errorf("root %s holds neither squashfs nor EROFS (an empty or damaged slot)", dev)
+		return "", fmt.Errorf("root %s holds neither squashfs nor EROFS (an empty or damaged slot)", dev)
 	}
-	if err := unix.Mount(dev, newRoot, fstype, unix.MS_RDONLY|unix.MS_NODEV, ""); err != nil {
-		return fmt.Errorf("mount %s root %s: %w", fstype, dev, err)
-	}
-	return nil
+	return fstype, nil
 }
 
 // mountState mounts STATE at /newroot/state, creating the file system

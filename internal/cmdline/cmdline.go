@@ -19,6 +19,7 @@ var Known = map[string]string{
 	"berth.debug":       "1 to print more detail on the console",
 	"berth.debug_shell": "a root shell on ttyS1 (debug-shell.service); never on a machine others can reach through that port",
 	"berth.modules":     "extra kernel modules to load at boot, comma separated",
+	"berth.verity":      "the root's dm-verity tree, BLOCKS:ROOTHASH:SALT (the boot entry has it from the release)",
 }
 
 // Params is the parsed kernel command line.

@@ -8,9 +8,14 @@ import "strings"
 // counting can act.
 var KernelArgs = []string{"console=ttyS0,115200", "loglevel=4", "panic=10"}
 
-// Cmdline returns the kernel command line for a slot.
-func Cmdline(slot string) string {
-	return strings.Join(append(append([]string(nil), KernelArgs...), "berth.slot="+slot), " ")
+// Cmdline returns the kernel command line for a slot whose root is
+// checked with v (nil: a release from before verity, mounted unchecked).
+func Cmdline(slot string, v *Verity) string {
+	words := append(append([]string(nil), KernelArgs...), "berth.slot="+slot)
+	if v != nil {
+		words = append(words, VerityParam+"="+v.String())
+	}
+	return strings.Join(words, " ")
 }
 
 // Paths on the ESP.

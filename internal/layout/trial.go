@@ -16,9 +16,11 @@ const (
 	UpdateConfigFile = "/etc/berth/update.json"
 	// UpdateStateDir holds the updater's records on STATE.
 	UpdateStateDir = "/var/lib/berth/update"
-	// TrialExpiredName, in UpdateStateDir, is PID 1's note that it ended
-	// a trial boot; the updater puts it in the attempt's reason.
-	TrialExpiredName = "trial-expired"
+	// TrialNoteName, in UpdateStateDir, is the note of why a boot ended
+	// before the health gate: PID 1's when a trial ran out of time, stage
+	// 1's when the root could not be used. The updater puts it in the
+	// attempt's reason.
+	TrialNoteName = "trial-note"
 	// TrialDecidedFile exists once sysd's gate has decided this boot (or
 	// found it is no trial): PID 1 stands down.
 	TrialDecidedFile = "/run/berth/trial-decided"

@@ -41,6 +41,8 @@ func TestUEFIBootThroughSystemdBoot(t *testing.T) {
 	t.Parallel()
 	b := vmtest.FindBuild(t)
 	vm := vmtest.Start(t, qemu.Config{Disk: b.Disk})
+	// The entry the image builder wrote hands stage 1 the root hash.
+	vm.MustExpect(t, `^berth: root: slot A from ROOT-A \(/dev/vda2\), verified by dm-verity \(root hash [0-9a-f]{64}\)$`, bootTimeout)
 	// systemd-boot's own report, read from EFI variables: efivarfs was
 	// mounted, its module loaded on demand through PID 1's modprobe.
 	vm.MustExpect(t, `^berth: boot loader entry=berth-a\.conf$`, bootTimeout)

@@ -100,6 +100,13 @@ func TestSystemServices(t *testing.T) {
 	t.Parallel()
 	vm, sh := bootShell(t, direct(vmtest.FindBuild(t), "A"))
 
+	// The root is read through dm-verity, and every block of it checks.
+	if out := must(t, sh, "cat /sys/block/dm-0/dm/name; grep '^/dev/dm-0 / squashfs ro' /proc/1/mounts"); !strings.HasPrefix(out, "berth-root\n/dev/dm-0 / ") {
+		t.Fatalf("root device: %q", out)
+	}
+	must(t, sh, "dd if=/dev/dm-0 of=/dev/null bs=1M 2>&1")
+	mustMatch(t, must(t, sh, "os-ctl status"), `(?m)^root:\s+verified by dm-verity, root hash [0-9a-f]{64}$`)
+
 	writeUnit(t, sh, "db.service", "[Service]\nType=notify\n"+toolbox+
 		"Exec=sh -c 'sleep 2; os-ctl notify --ready --status=accepting; exec sleep 100000'\n")
 	writeUnit(t, sh, "app.service", "[Unit]\nRequires=db.service\nAfter=db.service\n[Service]\nRestart=always\nRestartSec=200ms\n"+toolbox+

@@ -2,7 +2,9 @@ package tests
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -15,6 +17,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"berth.dev/berth/image"
 	"berth.dev/berth/internal/copyfile"
 	"berth.dev/berth/qemu"
 	"berth.dev/berth/qemu/vmtest"
@@ -83,9 +86,13 @@ func publish(t *testing.T, b qemu.Build, now time.Time, rels map[string]release)
 	return r
 }
 
-// unbootable is a release whose root image is not a file system: signed
-// like any other, it never reaches sysd, so only systemd-boot's try
-// counter brings the machine back.
+// unbootable is a signed release whose root does not match its root
+// hash, as a bad build or a failing disk would leave it: the head of
+// from's root image with a hash tree of its own, then 2 KiB of the first
+// block changed after the superblock. The updater installs it (its bytes
+// are what was signed); stage 1 reads that block through dm-verity, gets
+// an I/O error and reboots, and only systemd-boot's try counter brings
+// the machine back.
 func unbootable(t *testing.T, from release, version string) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -94,14 +101,37 @@ func unbootable(t *testing.T, from release, version string) string {
 			t.Fatal(err)
 		}
 	}
-	if err := os.WriteFile(filepath.Join(dir, "root.img"), make([]byte, 4<<20), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	r, err := update.ReadRelease(filepath.Join(from.dir, "release.json"))
+	head := make([]byte, 4<<20)
+	f, err := os.Open(filepath.Join(from.dir, "root.img"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.Version = version
+	_, err = io.ReadFull(f, head)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := filepath.Join(dir, "root.img")
+	if err := os.WriteFile(root, head, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	v, err := image.AppendVerity(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rf, err := os.OpenFile(root, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rf.WriteAt(bytes.Repeat([]byte{0xa5}, 2048), 2048); err != nil {
+		t.Fatal(err)
+	}
+	rf.Close()
+	r, err := image.Describe(dir, version, "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Verity = &v
 	if err := r.WriteJSON(filepath.Join(dir, "release.json")); err != nil {
 		t.Fatal(err)
 	}
@@ -293,8 +323,9 @@ func TestUpdates(t *testing.T) {
 	mustFail(t, c, "sudo os-ctl rollback", "never passed the health gate")
 	waitRun(t, c, "cat /var/lib/update-test; docker volume ls -q", `(?s)kept.*keepvol`, 3*time.Minute)
 
-	// A release whose root does not mount never reaches its health gate:
-	// systemd-boot tries it three times, then boots v2 again.
+	// A release whose root fails dm-verity never reaches its health gate:
+	// systemd-boot tries it three times, then boots v2 again, which says
+	// why (stage 1 left a note on STATE).
 	if _, err := repo.Publish(unbootable(t, rels.v2, "0.4.0"), "alpha"); err != nil {
 		t.Fatal(err)
 	}
@@ -302,13 +333,13 @@ func TestUpdates(t *testing.T) {
 		t.Fatalf("upgrade to 0.4.0:\n%s", out)
 	}
 	for i := 1; i <= 3; i++ {
-		vm.MustExpect(t, `^berth: boot failed: slot A: `, 2*bootTimeout)
+		vm.MustExpect(t, `^berth: boot failed: slot A: .*input/output error \(the root does not match the root hash of its boot entry\)$`, 2*bootTimeout)
 	}
 	expectBoot(t, vm, rels.v2.version, "B")
 	c = connect()
 	st = status()
 	mustMatch(t, st, `other slot:\s+A: 0\.4\.0, failed`)
-	mustMatch(t, st, `last update:\s+upgrade .* → 0\.4\.0 \(slot A\) at .*: rolled back \(stage boot\): slot A did not come up: 3 tries`)
+	mustMatch(t, st, `last update:\s+upgrade .* → 0\.4\.0 \(slot A\) at .*: rolled back \(stage boot\): slot A did not come up: 3 tries; the last: stage 1: slot A: .*input/output error \(the root does not match the root hash of its boot entry\)`)
 }
 
 // Power cuts at five moments of an update: every time the machine boots

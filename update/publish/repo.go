@@ -490,6 +490,13 @@ func (r Repo) Publish(dir, channel string) (string, error) {
 	if err := json.Unmarshal(raw, &rel); err != nil || rel.Version == "" {
 		return "", fmt.Errorf("publish: %s/release.json: no version (%v)", dir, err)
 	}
+	st, err := os.Stat(filepath.Join(dir, "root.img"))
+	if err != nil {
+		return "", fmt.Errorf("publish: %w", err)
+	}
+	if err := rel.CheckVerity(st.Size()); err != nil {
+		return "", fmt.Errorf("publish: %s/release.json: %w", dir, err)
+	}
 	files := map[string][]byte{}
 	for _, name := range append([]string{"release.json"}, update.PartNames...) {
 		dst := filepath.Join(r.Dir, "targets", "releases", rel.Version, name)

@@ -363,3 +363,27 @@ func TestRootKeysOfflineWithThreshold(t *testing.T) {
 		t.Fatalf("%v %v", o.Version, err)
 	}
 }
+
+// A release whose verity data blocks run past its root image would send
+// stage 1 reading past the slot: publish refuses it. (A machine's check
+// refuses it too, against the signed length of root.img.)
+func TestVerityOutsideTheRootRefused(t *testing.T) {
+	r := publishtest.NewRepo(t)
+	dir := publishtest.FakeRelease(t, "0.2.0")
+	rel, err := update.ReadRelease(filepath.Join(dir, "release.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel.Verity.DataBlocks = 1000
+	rel.WriteJSON(filepath.Join(dir, "release.json"))
+	if _, err := r.Publish(dir, "beta"); err == nil || !strings.Contains(err.Error(), "verity: 1000 data blocks end at byte 4096000, past root.img's 18000 bytes") {
+		t.Fatalf("publish: %v", err)
+	}
+	os.WriteFile(filepath.Join(dir, "root.img"), make([]byte, 5<<20), 0o644)
+	if _, err := r.Publish(dir, "beta"); err != nil {
+		t.Fatalf("publish with room for the tree: %v", err)
+	}
+	if o, err := update.Check(context.Background(), r.Source("beta", t.TempDir()), ""); err != nil || o.Verity == nil || o.Verity.DataBlocks != 1000 {
+		t.Fatalf("check: %+v %v", o.Verity, err)
+	}
+}

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"berth.dev/berth/internal/layout"
+
 	"berth.dev/berth/update"
 	"berth.dev/berth/update/publish"
 )
@@ -32,10 +34,19 @@ func FakeRelease(t testing.TB, version string) string {
 		sum := sha256.Sum256(data)
 		r.Parts[name] = update.Part{Size: int64(len(data)), SHA256: hex.EncodeToString(sum[:])}
 	}
+	v := FakeVerity(version)
+	r.Verity = &v
 	if err := r.WriteJSON(filepath.Join(dir, "release.json")); err != nil {
 		t.Fatal(err)
 	}
 	return dir
+}
+
+// FakeVerity is the root hash FakeRelease gives version: no real tree,
+// but what the updater must carry into the slot's boot entry.
+func FakeVerity(version string) layout.Verity {
+	sum := sha256.Sum256([]byte(version))
+	return layout.Verity{DataBlocks: 1, RootHash: hex.EncodeToString(sum[:]), Salt: "00"}
 }
 
 // Repo is a repository served by a test HTTP server.

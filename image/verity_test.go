@@ -1,0 +1,49 @@
+package image
+
+import (
+	"bytes"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"berth.dev/berth/internal/layout"
+)
+
+// The tree appended to a root image checks it, is the same for the same
+// image, and catches one changed byte.
+func TestAppendVerity(t *testing.T) {
+	data := make([]byte, 37*layout.VerityBlockSize+100) // not whole blocks
+	rand.New(rand.NewSource(1)).Read(data)
+	img := filepath.Join(t.TempDir(), "root.img")
+	if err := os.WriteFile(img, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	v, err := AppendVerity(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.DataBlocks != 38 {
+		t.Fatalf("data blocks %d, want 38", v.DataBlocks)
+	}
+	got, _ := os.ReadFile(img)
+	if int64(len(got)) <= int64(v.HashOffset()) || !bytes.Equal(got[:len(data)], data) || !bytes.Equal(got[len(data):v.HashOffset()], make([]byte, int(v.HashOffset())-len(data))) {
+		t.Fatalf("image is %d bytes; want the data, zeros to %d, then the tree", len(got), v.HashOffset())
+	}
+	check := func(path string) error { return VerifyVerity(path, v) }
+	if err := check(img); err != nil {
+		t.Fatalf("the tree does not check its own image: %v", err)
+	}
+
+	again := filepath.Join(t.TempDir(), "root.img")
+	os.WriteFile(again, data, 0o644)
+	if v2, err := AppendVerity(again); err != nil || v2 != v {
+		t.Fatalf("the same image got %+v (%v), first %+v", v2, err, v)
+	}
+	b, _ := os.ReadFile(again)
+	b[20*layout.VerityBlockSize+7] ^= 1
+	os.WriteFile(again, b, 0o644)
+	if err := check(again); err == nil {
+		t.Fatal("a changed byte passed the check")
+	}
+}
