@@ -52,7 +52,8 @@ func Main(stdout io.Writer) int {
 	if err != nil {
 		l.Printf("sysd: %v", err)
 	}
-	slot, err := cmdline.Parse(string(raw)).Slot()
+	params := cmdline.Parse(string(raw))
+	slot, err := params.Slot()
 	if err != nil {
 		l.Printf("sysd: %v", err)
 		slot = "?"
@@ -132,7 +133,7 @@ func Main(stdout io.Writer) int {
 		l.Printf("user-data: none found on NoCloud (CIDATA) or fw_cfg; searched in %d ms", time.Since(searchStart).Milliseconds())
 	}
 	eff, late := datasource.Apply(l, seed, runner.Run)
-	sys := &system{version: version, slot: slot, machineID: id, boot: b, userdata: eff}
+	sys := &system{version: version, slot: slot, machineID: id, boot: b, userdata: eff, cmdline: params}
 	upd := agent.New(l, stdout, r, version, slot, sys.Reboot)
 	upd.Configure(eff.Config.Berth.Update)
 	host, err := machine.EnsureHostname(id)

@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"berth.dev/berth/internal/cmdline"
 	"berth.dev/berth/sysd/api/wire"
 	"berth.dev/berth/sysd/machine"
 	"berth.dev/berth/sysd/network"
@@ -15,6 +16,7 @@ import (
 // system answers the API's machine-wide questions and requests.
 type system struct {
 	version, slot, machineID string
+	cmdline                  cmdline.Params
 	boot                     machine.Boot
 	bootMS                   int64
 	mu                       sync.Mutex
@@ -50,6 +52,11 @@ func (s *system) Status() wire.System {
 	var info unix.Sysinfo_t
 	if unix.Sysinfo(&info) == nil {
 		st.Booted = time.Now().Add(-time.Duration(info.Uptime) * time.Second).Truncate(time.Second)
+	}
+	var problem string
+	st.Root, problem = machine.RootCheck(s.cmdline, machine.VerityStatus)
+	if problem != "" {
+		st.Problems = append(st.Problems, problem)
 	}
 	used, total := machine.Memory()
 	st.MemoryKB.Used, st.MemoryKB.Total = used, total

@@ -30,6 +30,9 @@ func (c *client) status(args []string) error {
 	w := tabwriter.NewWriter(c.env.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(w, "version:\t%s\n", st.Version)
 	fmt.Fprintf(w, "slot:\t%s\n", st.Slot)
+	if st.Root != "" {
+		fmt.Fprintf(w, "root:\t%s\n", st.Root)
+	}
 	fmt.Fprintf(w, "hostname:\t%s\n", st.Hostname)
 	fmt.Fprintf(w, "machine id:\t%s\n", st.MachineID)
 	fmt.Fprintf(w, "boot:\t#%d, ready in %.2fs, up %s\n", st.BootN, float64(st.BootMS)/1000, time.Since(st.Booted).Round(time.Second))

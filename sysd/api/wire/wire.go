@@ -102,8 +102,10 @@ type Service struct {
 
 // System is GET /v1/status.
 type System struct {
-	Version   string    `json:"version"`
-	Slot      string    `json:"slot"`
+	Version string `json:"version"`
+	Slot    string `json:"slot"`
+	// Root says how the running root is checked (dm-verity or not).
+	Root      string    `json:"root,omitempty"`
 	MachineID string    `json:"machine_id"`
 	Hostname  string    `json:"hostname"`
 	BootN     int       `json:"boot_n"`
