@@ -235,6 +235,15 @@ func (r Repo) abandonRotation(dir string, names []string, err error) error {
 	return fmt.Errorf("rotate: %w", err)
 }
 
+// rotationCutShort is the error of an operation that must wait for a
+// rotation of role to be finished; op names the operation ("" for none).
+func rotationCutShort(op, role string) error {
+	if op != "" {
+		op += ": "
+	}
+	return fmt.Errorf("%sa rotation of the %s key was cut short: run berth-release rotate --role %s to finish it first", op, role, role)
+}
+
 // pendingRotation names the role of a rotation staged and not finished.
 func (r Repo) pendingRotation() (string, bool) {
 	if _, err := os.Stat(filepath.Join(r.Keys, "root.json.new")); err != nil {
@@ -259,7 +268,7 @@ func (r Repo) finishRotation(role string) error {
 		return nil
 	}
 	if pending != role {
-		return fmt.Errorf("rotate: a rotation of the %s key was cut short: run berth-release rotate --role %s to finish it first", pending, pending)
+		return rotationCutShort("rotate", pending)
 	}
 	staged := filepath.Join(r.Keys, "root.json.new")
 	root, err := metadata.Root().FromFile(staged)
@@ -524,7 +533,7 @@ func (r Repo) Promote(version, channel string) error {
 // timestamp.
 func (r Repo) update(files map[string][]byte, channel, version string) error {
 	if role, ok := r.pendingRotation(); ok {
-		return fmt.Errorf("a rotation of the %s key was cut short: run berth-release rotate --role %s to finish it first", role, role)
+		return rotationCutShort("", role)
 	}
 	return r.signed(files, channel, version, nil)
 }
@@ -630,7 +639,7 @@ const RefreshBefore = 7 * 24 * time.Hour
 // taking updates from a repository nobody published to for a day.
 func (r Repo) Refresh(snapshot bool) (string, error) {
 	if role, ok := r.pendingRotation(); ok {
-		return "", fmt.Errorf("refresh: a rotation of the %s key was cut short: run berth-release rotate --role %s to finish it first", role, role)
+		return "", rotationCutShort("refresh", role)
 	}
 	now := r.now()
 	ts, err := metadata.Timestamp().FromFile(r.meta("timestamp.json"))
