@@ -90,6 +90,17 @@ func seccompFilter(p *specs.LinuxSeccomp) ([]bpf.RawInstruction, error) {
 	return raw, nil
 }
 
+// seccompOps maps the OCI comparisons to the compiler's. SCMP_CMP_MASKED_EQ
+// is handled apart: only its "none of these bits" form has a match.
+var seccompOps = map[specs.LinuxSeccompOperator]bpfseccomp.Operation{
+	specs.OpEqualTo:      bpfseccomp.Equal,
+	specs.OpNotEqual:     bpfseccomp.NotEqual,
+	specs.OpGreaterThan:  bpfseccomp.GreaterThan,
+	specs.OpGreaterEqual: bpfseccomp.GreaterOrEqual,
+	specs.OpLessThan:     bpfseccomp.LessThan,
+	specs.OpLessEqual:    bpfseccomp.LessOrEqual,
+}
+
 // seccompConditions converts a rule's argument checks (all must hold);
 // nil when there are none, false when one cannot be expressed.
 func seccompConditions(args []specs.LinuxSeccompArg) (bpfseccomp.ArgumentConditions, bool) {
@@ -99,25 +110,13 @@ func seccompConditions(args []specs.LinuxSeccompArg) (bpfseccomp.ArgumentConditi
 	var out bpfseccomp.ArgumentConditions
 	for _, a := range args {
 		c := bpfseccomp.Condition{Argument: uint32(a.Index), Value: a.Value}
-		switch a.Op {
-		case specs.OpEqualTo:
-			c.Operation = bpfseccomp.Equal
-		case specs.OpNotEqual:
-			c.Operation = bpfseccomp.NotEqual
-		case specs.OpGreaterThan:
-			c.Operation = bpfseccomp.GreaterThan
-		case specs.OpGreaterEqual:
-			c.Operation = bpfseccomp.GreaterOrEqual
-		case specs.OpLessThan:
-			c.Operation = bpfseccomp.LessThan
-		case specs.OpLessEqual:
-			c.Operation = bpfseccomp.LessOrEqual
-		case specs.OpMaskedEqual:
-			// (arg & Value) == ValueTwo: "none of these bits" is the
-			// form Docker's profile uses (clone without namespaces).
-			if a.ValueTwo != 0 {
-				return nil, false
-			}
+		op, ok := seccompOps[a.Op]
+		switch {
+		case ok:
+			c.Operation = op
+		case a.Op == specs.OpMaskedEqual && a.ValueTwo == 0:
+			// (arg & Value) == 0: "none of these bits" is the form
+			// Docker's profile uses (clone without namespaces).
 			c.Operation = bpfseccomp.BitsNotSet
 		default:
 			return nil, false
