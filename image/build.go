@@ -285,7 +285,7 @@ func rootTree(c Config, k kernel, pkgs []Pkg) (Tree, error) {
 
 	// e2fsprogs: stage 1 runs mke2fs and e2fsck from here, before the
 	// switch, with the root's own loader and libraries; sysd runs
-	// fsck.fat on the ESP.
+	// fsck.fat on the ESP, and resize2fs when STATE grows.
 	debs, err := Fetch(c.Cache, pkgs)
 	if err != nil {
 		return nil, err
@@ -294,7 +294,7 @@ func rootTree(c Config, k kernel, pkgs []Pkg) (Tree, error) {
 	if err := Extract(debs, pkgRoot); err != nil {
 		return nil, err
 	}
-	for _, bin := range []string{"/sbin/mke2fs", "/sbin/e2fsck", "/sbin/fsck.fat"} {
+	for _, bin := range []string{"/sbin/mke2fs", "/sbin/e2fsck", "/sbin/resize2fs", "/sbin/fsck.fat"} {
 		if err := AddELF(t, pkgRoot, bin); err != nil {
 			return nil, fmt.Errorf("root image: %w", err)
 		}

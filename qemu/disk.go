@@ -3,6 +3,7 @@ package qemu
 import (
 	"fmt"
 	"os/exec"
+	"strconv"
 	"strings"
 )
 
@@ -45,6 +46,15 @@ func ExportRange(overlay string, off, size int64, out string) error {
 	opts := fmt.Sprintf("driver=raw,offset=%d,size=%d,file.driver=qcow2,file.file.filename=%s", off, size, overlay)
 	if b, err := exec.Command("qemu-img", "convert", "-O", "raw", "--image-opts", opts, out).CombinedOutput(); err != nil {
 		return fmt.Errorf("qemu-img convert %s: %w: %s", opts, err, b)
+	}
+	return nil
+}
+
+// Resize grows the overlay's virtual disk to size bytes (qemu-img resize):
+// a disk bigger than the image, or one grown later.
+func Resize(overlay string, size int64) error {
+	if out, err := exec.Command("qemu-img", "resize", "-q", "-f", "qcow2", overlay, strconv.FormatInt(size, 10)).CombinedOutput(); err != nil {
+		return fmt.Errorf("qemu-img resize %s: %w: %s", overlay, err, out)
 	}
 	return nil
 }

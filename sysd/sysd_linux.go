@@ -26,6 +26,7 @@ import (
 	"berth.dev/berth/sysd/machine"
 	"berth.dev/berth/sysd/network"
 	"berth.dev/berth/sysd/service"
+	"berth.dev/berth/sysd/storage"
 	"berth.dev/berth/sysd/timesync"
 )
 
@@ -134,6 +135,12 @@ func Main(stdout io.Writer) int {
 	}
 	eff, late := datasource.Apply(l, seed, runner.Run)
 	sys := &system{version: version, slot: slot, machineID: id, boot: b, userdata: eff, cmdline: params}
+	// STATE grows into the rest of its disk beside the boot, not in its
+	// way: resize2fs works on the mounted file system.
+	go func() {
+		line, problem := storage.AtBoot(context.Background(), l.Printf, params, eff.Config.Berth.GrowState())
+		sys.setStorage(line, problem)
+	}()
 	upd := agent.New(l, stdout, r, version, slot, sys.Reboot)
 	upd.Configure(eff.Config.Berth.Update)
 	host, err := machine.EnsureHostname(id)

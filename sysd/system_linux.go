@@ -21,6 +21,7 @@ type system struct {
 	bootMS                   int64
 	mu                       sync.Mutex
 	userdata                 *wire.UserData
+	storage, storageProblem  string
 	net                      *network.Manager
 }
 
@@ -29,6 +30,12 @@ func (s *system) Config() *wire.UserData {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.userdata
+}
+
+func (s *system) setStorage(line, problem string) {
+	s.mu.Lock()
+	s.storage, s.storageProblem = line, problem
+	s.mu.Unlock()
 }
 
 func (s *system) setUserData(e *wire.UserData) {
@@ -61,6 +68,10 @@ func (s *system) Status() wire.System {
 	used, total := machine.Memory()
 	st.MemoryKB.Used, st.MemoryKB.Total = used, total
 	s.mu.Lock()
+	st.Storage = s.storage
+	if s.storageProblem != "" {
+		st.Problems = append(st.Problems, s.storageProblem)
+	}
 	if s.userdata != nil {
 		for _, d := range s.userdata.Diagnostics {
 			st.Problems = append(st.Problems, "user-data: "+d.String())

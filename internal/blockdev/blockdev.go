@@ -91,3 +91,26 @@ func FSType(head []byte) string {
 	}
 	return ""
 }
+
+// Ext4Size is the length in bytes of the ext4 file system whose
+// superblock area r holds: s_blocks_count (low half at 4, the high half
+// at 0x150 when the 64bit feature, incompat 0x80, is on) times the block
+// size (1024 << s_log_block_size, at 24).
+func Ext4Size(r io.ReaderAt) (int64, error) {
+	var b [0x158]byte
+	if _, err := r.ReadAt(b[:], superblockOffset); err != nil {
+		return 0, fmt.Errorf("read superblock: %w", err)
+	}
+	if binary.LittleEndian.Uint16(b[magicOffset:]) != ext4Magic {
+		return 0, fmt.Errorf("read superblock: no ext4 magic")
+	}
+	blocks := uint64(binary.LittleEndian.Uint32(b[4:]))
+	if binary.LittleEndian.Uint32(b[96:])&0x80 != 0 {
+		blocks |= uint64(binary.LittleEndian.Uint32(b[0x150:])) << 32
+	}
+	logSize := binary.LittleEndian.Uint32(b[24:])
+	if logSize > 6 || blocks > 1<<48 {
+		return 0, fmt.Errorf("read superblock: block size 1024<<%d, %d blocks: not a file system this makes sense of", logSize, blocks)
+	}
+	return int64(blocks) << (10 + logSize), nil
+}

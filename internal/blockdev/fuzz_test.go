@@ -16,6 +16,9 @@ func FuzzDisk(f *testing.F) {
 		r := bytes.NewReader(head)
 		if k, err := Ext4At(r); err == nil && k == Ext4Present {
 			Ext4Clean(r)
+			if n, err := Ext4Size(r); err == nil && n < 0 {
+				t.Fatalf("negative size %d", n)
+			}
 		}
 	})
 }

@@ -14,12 +14,13 @@ import (
 // Known lists the berth.* parameters and what they mean. It is the single
 // source for validation and for the messages printed about unknown words.
 var Known = map[string]string{
-	"berth.slot":        "the root slot to boot: A or B",
-	"berth.userdata":    "URL of the user-data to read (the user-data issue)",
-	"berth.debug":       "1 to print more detail on the console",
-	"berth.debug_shell": "a root shell on ttyS1 (debug-shell.service); never on a machine others can reach through that port",
-	"berth.modules":     "extra kernel modules to load at boot, comma separated",
-	"berth.verity":      "the root's dm-verity tree, BLOCKS:ROOTHASH:SALT (the boot entry has it from the release)",
+	"berth.slot":            "the root slot to boot: A or B",
+	"berth.userdata":        "URL of the user-data to read (the user-data issue)",
+	"berth.debug":           "1 to print more detail on the console",
+	"berth.debug_shell":     "a root shell on ttyS1 (debug-shell.service); never on a machine others can reach through that port",
+	"berth.modules":         "extra kernel modules to load at boot, comma separated",
+	"berth.test.grow_pause": "tests only: stop growing STATE after this GPT step (backup, primary), for a power cut",
+	"berth.verity":          "the root's dm-verity tree, BLOCKS:ROOTHASH:SALT (the boot entry has it from the release)",
 }
 
 // Params is the parsed kernel command line.

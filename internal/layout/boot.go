@@ -5,8 +5,9 @@ import "strings"
 // KernelArgs are the kernel command line words every boot gets, before
 // berth.slot. loglevel=4 keeps the serial console (slow under emulation)
 // to warnings; panic=10 reboots after a kernel panic so the boot loader's
-// counting can act.
-var KernelArgs = []string{"console=ttyS0,115200", "loglevel=4", "panic=10"}
+// counting can act; gpt makes the kernel read the backup GPT at the disk's
+// end when the primary is damaged (a power cut while STATE grows).
+var KernelArgs = []string{"console=ttyS0,115200", "loglevel=4", "panic=10", "gpt"}
 
 // Cmdline returns the kernel command line for a slot whose root is
 // checked with v (nil: a release from before verity, mounted unchecked).

@@ -118,9 +118,15 @@ func TestPowerButtonCleanShutdown(t *testing.T) {
 
 func fsckState(t *testing.T, overlay string) {
 	t.Helper()
+	fsckStateSized(t, overlay, extent(layout.LabelState).Size())
+}
+
+// fsckStateSized is fsckState for a STATE of size bytes (grown).
+func fsckStateSized(t *testing.T, overlay string, size int64) {
+	t.Helper()
 	st := extent(layout.LabelState)
 	raw := filepath.Join(t.TempDir(), "state.raw")
-	if err := qemu.ExportRange(overlay, st.Offset(), st.Size(), raw); err != nil {
+	if err := qemu.ExportRange(overlay, st.Offset(), size, raw); err != nil {
 		t.Fatal(err)
 	}
 	out, err := exec.Command("e2fsck", "-fn", raw).CombinedOutput()

@@ -33,6 +33,9 @@ func (c *client) status(args []string) error {
 	if st.Root != "" {
 		fmt.Fprintf(w, "root:\t%s\n", st.Root)
 	}
+	if st.Storage != "" {
+		fmt.Fprintf(w, "storage:\t%s\n", st.Storage)
+	}
 	fmt.Fprintf(w, "hostname:\t%s\n", st.Hostname)
 	fmt.Fprintf(w, "machine id:\t%s\n", st.MachineID)
 	fmt.Fprintf(w, "boot:\t#%d, ready in %.2fs, up %s\n", st.BootN, float64(st.BootMS)/1000, time.Since(st.Booted).Round(time.Second))

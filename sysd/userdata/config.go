@@ -99,7 +99,18 @@ type Berth struct {
 	Docker   map[string]any    `json:"docker,omitempty"` // daemon.json
 	Sysctl   map[string]string `json:"sysctl,omitempty"`
 	Modules  []string          `json:"modules,omitempty"`
+	Storage  *Storage          `json:"storage,omitempty"`
 }
+
+// Storage is what sysd does with the disk.
+type Storage struct {
+	// Grow is whether STATE grows into the rest of its disk at boot
+	// (default true).
+	Grow bool `json:"grow"`
+}
+
+// GrowState reports whether STATE may grow (berth.storage.grow).
+func (b Berth) GrowState() bool { return b.Storage == nil || b.Storage.Grow }
 
 // Service is a unit file delivered in user-data (like CoreOS's
 // coreos.units): written to /etc/berth/services.

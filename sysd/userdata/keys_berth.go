@@ -133,6 +133,11 @@ func (p *parser) berth(n *yaml.Node, path string, b *Berth) {
 			}
 		},
 		"modules": func(p *parser, n *yaml.Node, path string) { b.Modules, _ = p.strs(n, path, false) },
+		"storage": func(p *parser, n *yaml.Node, path string) {
+			st := &Storage{Grow: true}
+			p.fields(n, path, map[string]handler{"grow": setBool(&st.Grow)}, nil)
+			b.Storage = st
+		},
 	}, nil)
 }
 

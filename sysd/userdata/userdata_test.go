@@ -239,3 +239,16 @@ func TestDockerKeysBerthSets(t *testing.T) {
 		t.Errorf("daemon.json settings: %v", c.Berth.Docker)
 	}
 }
+
+func TestStorageGrow(t *testing.T) {
+	if c, ds := parse(t, "#cloud-config\nhostname: x\n"); len(ds) != 0 || !c.Berth.GrowState() {
+		t.Fatalf("default: grow %v, %v", c.Berth.GrowState(), ds)
+	}
+	if c, ds := parse(t, "#cloud-config\nberth:\n  storage:\n    grow: false\n"); len(ds) != 0 || c.Berth.GrowState() {
+		t.Fatalf("grow: false: grow %v, %v", c.Berth.GrowState(), ds)
+	}
+	c, ds := parse(t, "#cloud-config\nberth:\n  storage:\n    grow: sometimes\n")
+	if len(ds) != 1 || ds[0].Line != 4 || ds[0].Key != "berth.storage.grow" || !c.Berth.GrowState() {
+		t.Fatalf("grow: sometimes: grow %v, %v", c.Berth.GrowState(), ds)
+	}
+}

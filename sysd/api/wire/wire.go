@@ -105,7 +105,9 @@ type System struct {
 	Version string `json:"version"`
 	Slot    string `json:"slot"`
 	// Root says how the running root is checked (dm-verity or not).
-	Root      string    `json:"root,omitempty"`
+	Root string `json:"root,omitempty"`
+	// Storage is STATE's device and size, and whether it grew.
+	Storage   string    `json:"storage,omitempty"`
 	MachineID string    `json:"machine_id"`
 	Hostname  string    `json:"hostname"`
 	BootN     int       `json:"boot_n"`
