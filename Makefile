@@ -15,7 +15,7 @@ GOBUILD := CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=false -ldflags="-s -w -
 HOST_PKGS := qemu-system-x86 qemu-utils ovmf systemd-boot-efi squashfs-tools cryptsetup-bin mtools dosfstools gdisk e2fsprogs kmod dpkg apt runc cloud-image-utils iproute2 tmux openssh-client
 TEST_TIMEOUT ?= 60m
 
-.PHONY: all deps image test-releases run ssh test unit portable bench fuzz lock binaries clean
+.PHONY: all deps image images test-releases run ssh test unit portable bench fuzz lock binaries clean
 # A target whose recipe fails leaves no half-made file that looks up to date.
 .DELETE_ON_ERROR:
 
@@ -65,6 +65,12 @@ $(BUILD)/disk.img: $(IMAGE_INPUTS) $(VERSION_STAMP) | $(BUILD)/.deps
 	@touch $@
 	@ls -l $(BUILD)/release $(BUILD)/disk.img
 
+# The disk for hypervisors: build/images/berth.{qcow2,vmdk,vhd}.
+images: $(BUILD)/images/.done
+$(BUILD)/images/.done: $(BUILD)/disk.img
+	$(BIN)/berth-image images -out $(BUILD)
+	@touch $@
+
 # Releases the update tests install over the image: 0.2.0 is the image
 # under a newer version; 0.3.0 carries a service that fails, so its health
 # gate fails.
@@ -103,7 +109,7 @@ unit: portable
 	$(GO) test ./...
 
 # TESTFLAGS: more go test flags (-v shows each test's time, -run picks some).
-test: image test-releases portable
+test: image images test-releases portable
 	$(GO) vet ./...
 	BERTH_BUILD=$(CURDIR)/$(BUILD) $(GO) test -timeout $(TEST_TIMEOUT) -count=1 $(TESTFLAGS) ./...
 

@@ -33,6 +33,9 @@ type Config struct {
 	// of it; an existing overlay is reused, so a second Start with the same
 	// Dir boots the same machine again.
 	Disk string
+	// DiskFormat is Disk's format as qemu-img names it (default raw):
+	// qcow2, vmdk, vpc for the images `make images` writes.
+	DiskFormat string
 	// Kernel, Initrd and Append boot directly, without firmware or boot
 	// loader. Empty Kernel means: boot the disk through OVMF.
 	Kernel, Initrd, Append string
@@ -153,7 +156,11 @@ func Prepare(cfg Config) error {
 		if _, err := os.Stat(disk); err != nil {
 			return fmt.Errorf("disk image: %w (run `make image`)", err)
 		}
-		if out, err := exec.Command("qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", disk, ov).CombinedOutput(); err != nil {
+		format := cfg.DiskFormat
+		if format == "" {
+			format = "raw"
+		}
+		if out, err := exec.Command("qemu-img", "create", "-q", "-f", "qcow2", "-F", format, "-b", disk, ov).CombinedOutput(); err != nil {
 			return fmt.Errorf("qemu-img create overlay on %s: %w: %s", disk, err, out)
 		}
 	}

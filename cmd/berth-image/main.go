@@ -1,5 +1,6 @@
 // Command berth-image builds Berth's disk image and release parts
-// (`build`), or refreshes rootfs/packages.lock (`lock`).
+// (`build`), converts the disk for hypervisors (`images`), or refreshes
+// rootfs/packages.lock (`lock`).
 package main
 
 import (
@@ -15,7 +16,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: berth-image build|lock [flags]")
+		fmt.Fprintln(os.Stderr, "usage: berth-image build|images|lock [flags]")
 		os.Exit(2)
 	}
 	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
@@ -37,6 +38,8 @@ func main() {
 	case "build":
 		c.Epoch = epoch()
 		err = image.Build(c)
+	case "images":
+		err = image.Images(c.Out, c.Logf)
 	case "lock":
 		var l image.Lock
 		if l, err = image.MakeLock(c.Rootfs); err == nil {
@@ -45,7 +48,7 @@ func main() {
 			}
 		}
 	default:
-		err = fmt.Errorf("unknown command %q: use build or lock", os.Args[1])
+		err = fmt.Errorf("unknown command %q: use build, images or lock", os.Args[1])
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "berth-image:", err)

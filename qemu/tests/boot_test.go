@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"berth.dev/berth/image"
 	"berth.dev/berth/internal/layout"
 	"berth.dev/berth/qemu"
 	"berth.dev/berth/qemu/vmtest"
@@ -250,4 +251,23 @@ func TestPowerCutStateIsChecked(t *testing.T) {
 	}
 	vm.PowerOff(t, time.Minute)
 	fsckState(t, qemu.Overlay(cfg.Dir))
+}
+
+// The images for hypervisors (make images) boot through OVMF and
+// systemd-boot to ready, each from its own format.
+func TestPlatformImagesBoot(t *testing.T) {
+	t.Parallel()
+	b := vmtest.FindBuild(t)
+	for _, f := range image.Formats {
+		t.Run(f.Name, func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join(b.Dir, "images", "berth."+f.Name)
+			if _, err := os.Stat(path); err != nil {
+				t.Fatalf("%v: make test builds the images (make images)", err)
+			}
+			vm := vmtest.Start(t, qemu.Config{Disk: path, DiskFormat: f.QemuFormat})
+			vm.MustExpect(t, `^berth: root: slot A from ROOT-A \(/dev/vda2\), verified by dm-verity`, bootTimeout)
+			expectReady(t, vm, "A")
+		})
+	}
 }
