@@ -43,13 +43,7 @@ func TestVerityCorruptBlock(t *testing.T) {
 	}
 
 	vm, sh := bootShell(t, cfg)
-	verified := false
-	for _, l := range vm.Console.Lines() {
-		verified = verified || regexpMatch(`^berth: root: slot A from ROOT-A \(/dev/vda2\), verified by dm-verity`, l.Text)
-	}
-	if !verified {
-		t.Fatal("stage 1 did not say the root is verified")
-	}
+	waitLine(t, vm, `^berth: root: slot A from ROOT-A \(/dev/vda2\), verified by dm-verity`, time.Second)
 	out, code, err := sh.Run("cat /host"+dockerImage+" >/dev/null", 2*time.Minute)
 	if err != nil || code == 0 || !strings.Contains(out, "Input/output error") {
 		t.Fatalf("reading the changed file: exit %d, %v, want an I/O error:\n%s", code, err, out)
