@@ -14,9 +14,6 @@ import (
 	"berth.dev/berth/internal/layout"
 )
 
-// verityName is the device-mapper name of the checked root.
-const verityName = "berth-root"
-
 // verityTable is the dm-verity target line for the root on dev: format 1,
 // data and tree on the same partition, the tree right after the data.
 func verityTable(dev string, v layout.Verity) string {
@@ -51,17 +48,17 @@ func openVerity(dev string, v layout.Verity) (string, error) {
 		return "", fmt.Errorf("dm-verity: open /dev/mapper/control: %w", err)
 	}
 	defer c.Close()
-	devt, err := c.CreateDevice(verityName)
+	devt, err := c.CreateDevice(layout.VerityDevice)
 	if err != nil {
 		return "", fmt.Errorf("dm-verity: %w", err)
 	}
 	table := dm.Target{Length: v.DataBlocks * (layout.VerityBlockSize / 512), Type: "verity", Params: verityTable(dev, v)}
-	if err := c.LoadTable(verityName, []dm.Target{table}); err != nil {
-		_ = c.RemoveDevice(verityName)
+	if err := c.LoadTable(layout.VerityDevice, []dm.Target{table}); err != nil {
+		_ = c.RemoveDevice(layout.VerityDevice)
 		return "", fmt.Errorf("dm-verity: %w", err)
 	}
-	if err := c.SuspendDevice(verityName, false); err != nil {
-		_ = c.RemoveDevice(verityName)
+	if err := c.SuspendDevice(layout.VerityDevice, false); err != nil {
+		_ = c.RemoveDevice(layout.VerityDevice)
 		return "", fmt.Errorf("dm-verity: %w", err)
 	}
 	// devtmpfs has made the node by the time the ioctl returns.

@@ -31,6 +31,9 @@ const (
 	VerityHash      = "sha256"
 	// VerityParam is the kernel command line word's key.
 	VerityParam = "berth.verity"
+	// VerityDevice is the device-mapper name stage 1 gives the checked
+	// root; sysd asks the kernel for its status by it.
+	VerityDevice = "berth-root"
 )
 
 // HashOffset is where the tree starts on the partition, in bytes.

@@ -8,9 +8,6 @@ import (
 	"berth.dev/berth/internal/layout"
 )
 
-// VerityDevice is the device-mapper name stage 1 gives the checked root.
-const VerityDevice = "berth-root"
-
 // RootCheck says how the running root is checked: one line for os-ctl
 // status, and a problem when dm-verity has found a block that does not
 // match (the kernel's status "C"; "V" while every block read matched).
@@ -24,16 +21,16 @@ func RootCheck(p cmdline.Params, status func(name string) (string, error)) (line
 	if err != nil {
 		return "unknown", fmt.Sprintf("root: kernel command line: %v", err)
 	}
-	st, err := status(VerityDevice)
+	st, err := status(layout.VerityDevice)
 	switch f := strings.Fields(st); {
 	case err != nil:
-		return "unknown", fmt.Sprintf("root: dm-verity status of %s: %v", VerityDevice, err)
+		return "unknown", fmt.Sprintf("root: dm-verity status of %s: %v", layout.VerityDevice, err)
 	case len(f) > 0 && f[0] == "C":
 		return "dm-verity, root hash " + v.RootHash + ": CORRUPTED BLOCKS FOUND",
 			"root: dm-verity found blocks that do not match the root hash: the slot's partition no longer holds what was signed (the kernel log names them); reads of them fail"
 	case len(f) > 0 && f[0] == "V":
 		return "verified by dm-verity, root hash " + v.RootHash, ""
 	default:
-		return "unknown", fmt.Sprintf("root: dm-verity status of %s: %q is not V or C", VerityDevice, st)
+		return "unknown", fmt.Sprintf("root: dm-verity status of %s: %q is not V or C", layout.VerityDevice, st)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"berth.dev/berth/internal/cmdline"
+	"berth.dev/berth/internal/layout"
 )
 
 func TestRootCheck(t *testing.T) {
@@ -26,7 +27,7 @@ func TestRootCheck(t *testing.T) {
 		{"odd status", verity, "X", nil, "unknown", `"X" is not V or C`},
 	} {
 		line, problem := RootCheck(tc.p, func(name string) (string, error) {
-			if name != VerityDevice {
+			if name != layout.VerityDevice {
 				t.Fatalf("asked for %q", name)
 			}
 			return tc.st, tc.err
