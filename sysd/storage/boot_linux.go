@@ -28,17 +28,16 @@ func AtBoot(ctx context.Context, logf func(string, ...any), params cmdline.Param
 	if !grow {
 		return fmt.Sprintf("%s, %s (not grown: berth.storage.grow is false)", dev, sizeOf(dev)), ""
 	}
-	if step, ok := params.Get(PauseParam); ok {
-		Pause = func(s string) error {
-			if s == step {
-				logf("storage: paused after the %s table (%s)", s, PauseParam)
-				<-ctx.Done()
-				return ctx.Err()
-			}
-			return nil
+	step, _ := params.Get(PauseParam)
+	pause := func(s string) error {
+		if s == step {
+			logf("storage: paused after the %s table (%s)", s, PauseParam)
+			<-ctx.Done()
+			return ctx.Err()
 		}
+		return nil
 	}
-	r, err := Grow(ctx, dev)
+	r, err := Grow(ctx, dev, pause)
 	if err != nil {
 		logf("storage: STATE could not grow: %v", err)
 		return fmt.Sprintf("%s, %s", dev, sizeOf(dev)), fmt.Sprintf("storage: STATE could not grow: %v", err)

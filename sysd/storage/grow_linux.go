@@ -27,11 +27,6 @@ type Result struct {
 // Grown reports whether anything grew.
 func (r Result) Grown() bool { return r.After > r.Before || r.FSAfter > r.FSBefore }
 
-// Pause is the tests' seam for a power cut: called with "backup" once the
-// new backup table is written, "primary" once the primary is; a non-nil
-// error stops Grow there.
-var Pause = func(step string) error { return nil }
-
 // Grow grows the partition dev (/dev/vda4), which must be the last on its
 // disk, to the disk's end, tells the kernel, and grows the mounted ext4
 // on it online with resize2fs. A cut at any moment leaves tables that the
@@ -39,7 +34,11 @@ var Pause = func(step string) error { return nil }
 // kernel is told "gpt" so that it falls back to the backup at the disk's
 // end when the primary is torn) and a file system that resize2fs's
 // journal keeps whole; the next boot finishes the job.
-func Grow(ctx context.Context, dev string) (Result, error) {
+//
+// pause is the tests' seam for a power cut: called with "backup" once the
+// new backup table is written, "primary" once the primary is; a non-nil
+// error stops Grow there.
+func Grow(ctx context.Context, dev string, pause func(step string) error) (Result, error) {
 	r := Result{Dev: dev}
 	name := filepath.Base(dev)
 	partno, err := readInt("/sys/class/block/" + name + "/partition")
@@ -89,13 +88,13 @@ func Grow(ctx context.Context, dev string) (Result, error) {
 		if err := writeTable(f, newBack); err != nil {
 			return r, fmt.Errorf("grow %s: backup GPT: %w", dev, err)
 		}
-		if err := Pause("backup"); err != nil {
+		if err := pause("backup"); err != nil {
 			return r, err
 		}
 		if err := writeTable(f, newPrim); err != nil {
 			return r, fmt.Errorf("grow %s: primary GPT: %w", dev, err)
 		}
-		if err := Pause("primary"); err != nil {
+		if err := pause("primary"); err != nil {
 			return r, err
 		}
 	}
