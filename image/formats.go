@@ -34,7 +34,7 @@ var Formats = []Format{
 }
 
 // ConvertDisk writes disk (raw) as each format into dir, as berth.NAME.
-// seed (the release's description) and epoch stand in for the random IDs
+// seed (what names the release) and epoch stand in for the random IDs
 // and the time, so that the same build gives the same bytes.
 func ConvertDisk(disk, dir string, seed []byte, epoch time.Time) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -57,6 +57,9 @@ func ConvertDisk(disk, dir string, seed []byte, epoch time.Time) ([]string, erro
 	}
 	return out, nil
 }
+
+// vhdEpoch is where VHD time stamps count from: 2000-01-01 00:00 UTC.
+var vhdEpoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 
 var vmdkCID = regexp.MustCompile(`\nCID=[0-9a-f]{8}\n`)
 
@@ -102,7 +105,7 @@ func fixVHD(path string, seed []byte, epoch time.Time) error {
 	if !bytes.HasPrefix(footer, []byte("conectix")) {
 		return fmt.Errorf("%s: no VHD footer at its end", path)
 	}
-	binary.BigEndian.PutUint32(footer[24:], uint32(epoch.Unix()-946684800))
+	binary.BigEndian.PutUint32(footer[24:], uint32(epoch.Unix()-vhdEpoch.Unix()))
 	sum := sha256.Sum256(seed)
 	id := sum[:16]
 	id[6] = id[6]&0x0f | 0x40 // a version 4 UUID, as qemu-img makes
@@ -123,15 +126,13 @@ func fixVHD(path string, seed []byte, epoch time.Time) error {
 // Images converts the build directory out's disk.img into every format,
 // into out/images, stamped with its release.
 func Images(out string, logf func(string, ...any)) error {
-	raw, err := os.ReadFile(filepath.Join(out, "release", "release.json"))
+	r, err := ReadRelease(filepath.Join(out, "release", "release.json"))
 	if err != nil {
 		return fmt.Errorf("images: %w (run make image first)", err)
 	}
-	r, err := ReadRelease(filepath.Join(out, "release", "release.json"))
-	if err != nil {
-		return fmt.Errorf("images: %w", err)
-	}
-	paths, err := ConvertDisk(filepath.Join(out, "disk.img"), filepath.Join(out, "images"), raw, time.Unix(r.SourceDateEpoch, 0))
+	// The release's version and its root's hash name this disk.
+	seed := []byte(r.Version + "\x00" + r.Parts["root.img"].SHA256)
+	paths, err := ConvertDisk(filepath.Join(out, "disk.img"), filepath.Join(out, "images"), seed, time.Unix(r.SourceDateEpoch, 0))
 	for _, p := range paths {
 		if st, err := os.Stat(p); err == nil {
 			logf("%s: %.1f MiB", p, float64(st.Size())/(1<<20))
