@@ -67,19 +67,18 @@ func run(buildDir string, n, mem, cpus, starts, upgrades int) error {
 		// that neither boot is always the warmer one.
 		plain := cfg
 		plain.Append = layout.Cmdline("A", nil)
-		order := []qemu.Config{cfg, plain}
+		var s, u qemu.BootSample
+		runs := []struct {
+			cfg qemu.Config
+			out *qemu.BootSample
+		}{{cfg, &s}, {plain, &u}}
 		if i%2 == 1 {
-			order[0], order[1] = plain, cfg
+			runs[0], runs[1] = runs[1], runs[0]
 		}
-		var got [2]qemu.BootSample
-		for j, c := range order {
-			if got[j], err = qemu.MeasureBoot(c); err != nil {
+		for _, r := range runs {
+			if *r.out, err = qemu.MeasureBoot(r.cfg); err != nil {
 				return err
 			}
-		}
-		s, u := got[0], got[1]
-		if i%2 == 1 {
-			s, u = u, s
 		}
 		first = append(first, s.FirstLine.Seconds())
 		ready = append(ready, s.Ready.Seconds())
