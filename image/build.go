@@ -240,7 +240,18 @@ func initrdTree(c Config, k kernel) (Tree, error) {
 	if err != nil {
 		return nil, fmt.Errorf("rootfs/modules/initrd.list: %w", err)
 	}
-	if err := stageModules(c, k, "initrd-modules", mods, t); err != nil {
+	// The drivers stage 1 loads only for a device that asks for one: they
+	// are carried, and modules.alias (which depmod writes for exactly the
+	// staged modules) says which device wants which.
+	cold, err := os.ReadFile(filepath.Join(c.Rootfs, "modules/initrd.coldplug"))
+	if err != nil {
+		return nil, err
+	}
+	coldMods, err := k.dep.ByName(moduleNames(string(cold)))
+	if err != nil {
+		return nil, fmt.Errorf("rootfs/modules/initrd.coldplug: %w", err)
+	}
+	if err := stageModules(c, k, "initrd-modules", append(mods, coldMods...), t); err != nil {
 		return nil, err
 	}
 

@@ -56,7 +56,68 @@ type Config struct {
 	// NetDev replaces the user network's -netdev value (id must be net0);
 	// Forwards are then not added.
 	NetDev string
-	Extra  []string
+	// Hardware is the machine's disk controller and NIC; the zero value
+	// is virtio for both.
+	Hardware Hardware
+	Extra    []string
+}
+
+// Hardware says which of QEMU's emulated devices the machine has: the
+// controllers and NICs of the hypervisors and PCs Berth runs on.
+type Hardware struct {
+	// Disk is the boot disk's controller: "" or "virtio" (virtio-blk),
+	// "ahci" (q35's SATA), "nvme", "pvscsi" (VMware), "lsi" (LSI
+	// 53C895A), "virtio-scsi".
+	Disk string
+	// NIC is QEMU's device name: "" for virtio-net-pci; e1000e, e1000,
+	// vmxnet3, rtl8139.
+	NIC string
+	// CDROM is an ISO (a cloud-localds seed) on the disk's controller,
+	// or on q35's SATA controller when that one has no CD-ROMs (virtio,
+	// NVMe).
+	CDROM string
+	// HotplugPorts adds that many empty PCIe root ports (hp0, hp1, …)
+	// for device_add.
+	HotplugPorts int
+}
+
+// args is the QEMU arguments for the disk (drive id disk0), the CD-ROM
+// and the hot-plug ports.
+func (h Hardware) args(overlay string) ([]string, error) {
+	a := []string{"-drive", "if=none,id=disk0,format=qcow2,file=" + overlay}
+	var cd []string
+	if h.CDROM != "" {
+		a = append(a, "-drive", "if=none,id=cd0,format=raw,media=cdrom,readonly=on,file="+h.CDROM)
+		cd = []string{"-device", "ide-cd,bus=ide.1,drive=cd0"}
+	}
+	switch h.Disk {
+	case "", "virtio":
+		a = append(a, "-device", "virtio-blk-pci,drive=disk0")
+	case "ahci":
+		a = append(a, "-device", "ide-hd,bus=ide.0,drive=disk0")
+	case "nvme":
+		a = append(a, "-device", "nvme,drive=disk0,serial=berth0")
+	case "pvscsi", "lsi", "virtio-scsi":
+		hba := map[string]string{"pvscsi": "pvscsi", "lsi": "lsi53c895a", "virtio-scsi": "virtio-scsi-pci"}[h.Disk]
+		a = append(a, "-device", hba+",id=hba", "-device", "scsi-hd,bus=hba.0,drive=disk0")
+		if h.CDROM != "" {
+			cd = []string{"-device", "scsi-cd,bus=hba.0,drive=cd0"}
+		}
+	default:
+		return nil, fmt.Errorf("hardware: unknown disk controller %q", h.Disk)
+	}
+	a = append(a, cd...)
+	for i := 0; i < h.HotplugPorts; i++ {
+		a = append(a, "-device", fmt.Sprintf("pcie-root-port,id=hp%d,chassis=%d", i, 10+i))
+	}
+	return a, nil
+}
+
+func (h Hardware) nic() string {
+	if h.NIC == "" {
+		return "virtio-net-pci"
+	}
+	return h.NIC
 }
 
 // VM is a running QEMU.
@@ -187,9 +248,12 @@ func (c Config) args() ([]string, error) {
 		// The kernel's RNG never becomes ready under TCG without help.
 		"-device", "virtio-rng-pci",
 		"-qmp", "unix:" + filepath.Join(c.Dir, "qmp.sock") + ",server=on,wait=off",
-		"-drive", "if=none,id=disk0,format=qcow2,file=" + Overlay(c.Dir),
-		"-device", "virtio-blk-pci,drive=disk0",
 	}
+	hw, err := c.Hardware.args(Overlay(c.Dir))
+	if err != nil {
+		return nil, err
+	}
+	a = append(a, hw...)
 	if c.Interactive {
 		// mon:stdio, but with Ctrl-C for the guest rather than QEMU.
 		a = append(a, "-chardev", "stdio,id=con,mux=on,signal=off", "-serial", "chardev:con", "-mon", "chardev=con,mode=readline")
@@ -207,7 +271,7 @@ func (c Config) args() ([]string, error) {
 		netdev = c.NetDev
 	}
 	// romfile= keeps OVMF from trying to boot from the network.
-	a = append(a, "-netdev", netdev, "-device", "virtio-net-pci,netdev=net0,romfile=")
+	a = append(a, "-netdev", netdev, "-device", c.Hardware.nic()+",netdev=net0,romfile=")
 	if c.Kernel != "" {
 		a = append(a, "-kernel", c.Kernel, "-initrd", c.Initrd, "-append", c.Append)
 	} else {

@@ -87,7 +87,8 @@ func Main(stdout io.Writer) int {
 
 	kernelLog := logs.New(logDir+"/kernel.log", 2000, 1<<20)
 	udLog := logs.New(logDir+"/user-data.log", 1000, 1<<20)
-	go logs.FollowKmsg(kernelLog)
+	firmware := &machine.Firmware{}
+	go logs.FollowKmsg(kernelLog, firmware.Observe)
 
 	tree := cgroup.Tree{Dir: cgroupDir}
 	if missing, err := tree.Init(); err != nil || len(missing) > 0 {
@@ -134,7 +135,7 @@ func Main(stdout io.Writer) int {
 		l.Printf("user-data: none found on NoCloud (CIDATA) or fw_cfg; searched in %d ms", time.Since(searchStart).Milliseconds())
 	}
 	eff, late := datasource.Apply(l, seed, runner.Run)
-	sys := &system{version: version, slot: slot, machineID: id, boot: b, userdata: eff, cmdline: params}
+	sys := &system{version: version, slot: slot, machineID: id, boot: b, userdata: eff, cmdline: params, firmware: firmware}
 	// STATE grows into the rest of its disk beside the boot, not in its
 	// way: resize2fs works on the mounted file system.
 	go func() {

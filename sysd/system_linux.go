@@ -8,6 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"berth.dev/berth/internal/cmdline"
+	"berth.dev/berth/internal/kmod"
 	"berth.dev/berth/sysd/api/wire"
 	"berth.dev/berth/sysd/machine"
 	"berth.dev/berth/sysd/network"
@@ -23,6 +24,25 @@ type system struct {
 	userdata                 *wire.UserData
 	storage, storageProblem  string
 	net                      *network.Manager
+	firmware                 *machine.Firmware
+	aliasesOnce              sync.Once
+	aliases                  *kmod.Matcher
+}
+
+// Hardware is GET /v1/hardware: the devices, their drivers, and the
+// firmware drivers asked for in vain.
+func (s *system) Hardware() (wire.Hardware, error) {
+	s.aliasesOnce.Do(func() {
+		// Read once, when first asked: the root's modules.alias does
+		// not change while it runs.
+		a, _ := kmod.ReadAliases(kmod.ModulesDir())
+		s.aliases = a.Matcher()
+	})
+	hw, err := machine.Hardware("/sys", s.aliases)
+	if s.firmware != nil {
+		hw.Firmware = s.firmware.Missing()
+	}
+	return hw, err
 }
 
 // Config is the user-data in force (GET /v1/config).
@@ -69,6 +89,11 @@ func (s *system) Status() wire.System {
 	st.MemoryKB.Used, st.MemoryKB.Total = used, total
 	s.mu.Lock()
 	st.Storage = s.storage
+	if s.firmware != nil {
+		for _, f := range s.firmware.Missing() {
+			st.Problems = append(st.Problems, "firmware: "+f)
+		}
+	}
 	if s.storageProblem != "" {
 		st.Problems = append(st.Problems, s.storageProblem)
 	}

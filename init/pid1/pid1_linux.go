@@ -4,23 +4,21 @@
 package pid1
 
 import (
-	"berth.dev/berth/internal/console"
 	"context"
 	"fmt"
 	"log"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"runtime/debug"
 	"sync"
 	"time"
+
+	"berth.dev/berth/internal/console"
 
 	"golang.org/x/sys/unix"
 
 	"berth.dev/berth/init/early"
 	"berth.dev/berth/init/shutdown"
-	"berth.dev/berth/internal/cmdline"
-	"berth.dev/berth/internal/kmod"
 	"berth.dev/berth/internal/osrelease"
 	"berth.dev/berth/internal/reaper"
 )
@@ -46,6 +44,9 @@ type pid1 struct {
 	sysdDone chan struct{}
 	// console is the console log level the machine booted with.
 	console consoleLevel
+	// drivers is closed once the machine's devices have their drivers
+	// (the coldplug at boot is done).
+	drivers chan struct{}
 }
 
 // Main runs PID 1. It does not return; on a panic it shuts the machine
@@ -57,6 +58,7 @@ func Main() {
 		down:     make(chan shutdown.Action, 1),
 		sysdStop: make(chan struct{}),
 		sysdDone: make(chan struct{}),
+		drivers:  make(chan struct{}),
 	}
 	defer p.recoverAndReboot("main")
 	p.run()
@@ -98,26 +100,6 @@ func (p *pid1) run() {
 	p.goSafe("sysd", p.superviseSysd)
 	p.goSafe("trial", p.watchTrial)
 	p.shutdown(<-p.down)
-}
-
-// loadModules loads the root image's boot list and berth.modules=.
-// A module that fails is named with the error; boot goes on.
-func (p *pid1) loadModules() {
-	var names []string
-	if raw, err := os.ReadFile(modulesList); err == nil {
-		names = kmod.ParseList(string(raw))
-	} else {
-		p.log.Printf("modules: %v", err)
-	}
-	if raw, err := os.ReadFile("/proc/cmdline"); err == nil {
-		names = append(names, cmdline.Parse(string(raw)).List("berth.modules")...)
-	}
-	for _, err := range kmod.LoadAllNice(names, 10) {
-		p.log.Print(err)
-	}
-	if err := os.MkdirAll(filepath.Dir(kmod.DoneFile), 0o755); err == nil {
-		os.WriteFile(kmod.DoneFile, nil, 0o644)
-	}
 }
 
 // request asks for a shutdown; later requests are ignored.

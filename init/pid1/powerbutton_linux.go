@@ -18,8 +18,10 @@ const (
 // watchPowerButton calls press when an ACPI power button (QEMU's
 // system_powerdown) is pressed. Without acpid or logind nobody else turns
 // that key into a shutdown. The devices appear once the button and evdev
-// modules are loaded, so it looks for a while before giving up.
+// modules are loaded (evdev by hotplug, once the button's input device is
+// announced), so it looks for a while after the coldplug before giving up.
 func (p *pid1) watchPowerButton(press func()) {
+	<-p.drivers
 	var devs []string
 	for i := 0; i < 50 && len(devs) == 0; i++ {
 		devs = powerButtons()

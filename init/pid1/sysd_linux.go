@@ -1,11 +1,12 @@
 package pid1
 
 import (
-	"berth.dev/berth/internal/reaper"
 	"os"
 	"os/exec"
 	"syscall"
 	"time"
+
+	"berth.dev/berth/internal/reaper"
 )
 
 // superviseSysd keeps sysd running: it restarts it with backoff whenever it

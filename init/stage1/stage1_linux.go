@@ -4,7 +4,6 @@
 package stage1
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -23,7 +22,6 @@ import (
 	"berth.dev/berth/init/shutdown"
 	"berth.dev/berth/internal/blockdev"
 	"berth.dev/berth/internal/cmdline"
-	"berth.dev/berth/internal/kmod"
 	"berth.dev/berth/internal/osrelease"
 )
 
@@ -85,13 +83,10 @@ func run(l *log.Logger) error {
 		return err
 	}
 	rootLabel := layout.RootLabel(slot)
-	loadModules(l, rootLabel, layout.LabelState)
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	parts := blockdev.WaitLabels(ctx, rootLabel, layout.LabelState)
-	cancel()
+	parts, unclaimed := findPartitions(l, rootLabel, layout.LabelState)
 	rootDev, ok := parts[rootLabel]
 	if !ok {
-		return fmt.Errorf("slot %s: no partition labelled %s found (have %v)", slot, rootLabel, keys(parts))
+		return fmt.Errorf("slot %s: no partition labelled %s found (have %v); %s", slot, rootLabel, keys(parts), describeUnclaimed(unclaimed))
 	}
 	v, err := rootVerity(params)
 	if err == nil {
@@ -128,28 +123,6 @@ func run(l *log.Logger) error {
 		return fmt.Errorf("switch to the root of slot %s: %w", slot, err)
 	}
 	return errors.New("switch_root returned")
-}
-
-// loadModules loads the initramfs module list group by group ("-" ends a
-// group) and stops once the partitions with the given labels are there:
-// under emulation every module costs time, and storage drivers for
-// hardware that does not hold the boot disk (AHCI on a virtio machine)
-// are loaded later from the root. A module that fails is named and boot
-// goes on: the device it serves may not be needed.
-func loadModules(l *log.Logger, labels ...string) {
-	raw, err := os.ReadFile(modulesList)
-	if err != nil {
-		l.Printf("modules: %v", err)
-		return
-	}
-	for _, group := range kmod.Groups(kmod.ParseList(string(raw))) {
-		for _, err := range kmod.LoadAll(group) {
-			l.Print(err)
-		}
-		if found := blockdev.ByLabel("/sys/class/block"); hasAll(found, labels) {
-			return
-		}
-	}
 }
 
 func hasAll(m map[string]string, keys []string) bool {

@@ -54,6 +54,28 @@ func LoadAllNice(names []string, nice int) []error {
 	return errs
 }
 
+// ModulesDir is the running kernel's module tree, /lib/modules/RELEASE.
+func ModulesDir() string {
+	var u unix.Utsname
+	_ = unix.Uname(&u)
+	return filepath.Join("/lib/modules", unix.ByteSliceToString(u.Release[:]))
+}
+
+// ReadAliases reads dir/modules.alias; the error names the file.
+func ReadAliases(dir string) (Aliases, error) {
+	name := filepath.Join(dir, "modules.alias")
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	a, err := ParseAliases(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return a, nil
+}
+
 // Modprobe is the /sbin/modprobe the kernel runs for on-demand loads.
 func Modprobe(args []string, stderr io.Writer) int {
 	req, err := parseModprobeArgs(args)
@@ -61,16 +83,10 @@ func Modprobe(args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	var u unix.Utsname
-	_ = unix.Uname(&u)
-	dir := filepath.Join("/lib/modules", unix.ByteSliceToString(u.Release[:]))
-	var aliases Aliases
-	if f, err := os.Open(filepath.Join(dir, "modules.alias")); err == nil {
-		aliases, err = ParseAliases(f)
-		f.Close()
-		if err != nil {
-			fmt.Fprintln(stderr, "modprobe:", err)
-		}
+	dir := ModulesDir()
+	aliases, err := ReadAliases(dir)
+	if err != nil && !os.IsNotExist(err) {
+		fmt.Fprintln(stderr, "modprobe:", err)
 	}
 	p, err := kmodule.NewProber(kmodule.ProbeOpts{})
 	if err != nil {

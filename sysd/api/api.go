@@ -36,6 +36,7 @@ type System interface {
 	Poweroff() error
 	Config() *wire.UserData // the user-data in force, with its source and diagnostics
 	Network() wire.Net      // links, addresses, routes, leases, DNS
+	Hardware() (wire.Hardware, error)
 }
 
 // Handler returns the /v1/ routes; up may be nil (no updater).
@@ -61,6 +62,14 @@ func Handler(svcs Services, sys System, up Updates) http.Handler {
 	})
 	mux.HandleFunc("GET /v1/network", func(w http.ResponseWriter, r *http.Request) {
 		reply(w, http.StatusOK, sys.Network())
+	})
+	mux.HandleFunc("GET /v1/hardware", func(w http.ResponseWriter, r *http.Request) {
+		hw, err := sys.Hardware()
+		if err != nil && len(hw.Devices) == 0 {
+			fail(w, err)
+			return
+		}
+		reply(w, http.StatusOK, hw)
 	})
 	mux.HandleFunc("GET /v1/services", func(w http.ResponseWriter, r *http.Request) {
 		reply(w, http.StatusOK, svcs.List())

@@ -8,8 +8,9 @@ import (
 )
 
 // FollowKmsg copies the kernel's log (/dev/kmsg records:
-// "PRIO,SEQ,USEC,FLAGS;TEXT") into l, from the start of the boot.
-func FollowKmsg(l *Log) {
+// "PRIO,SEQ,USEC,FLAGS;TEXT") into l, from the start of the boot, and
+// shows each message to observe (nil for none).
+func FollowKmsg(l *Log, observe func(text string)) {
 	f, err := os.Open("/dev/kmsg")
 	if err != nil {
 		l.Printf("kernel log: %v", err)
@@ -27,6 +28,9 @@ func FollowKmsg(l *Log) {
 		}
 		if text, ok := KmsgText(string(buf[:n])); ok {
 			l.Printf("%s", text)
+			if observe != nil {
+				observe(text)
+			}
 		}
 	}
 }

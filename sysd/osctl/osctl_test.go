@@ -76,6 +76,13 @@ func (s *sys) Network() wire.Net {
 	return wire.Net{Online: true, Links: []wire.Link{{Name: "eth0", Up: true, Mode: "dhcp", Addresses: []string{"10.0.2.15/24"},
 		Lease: &wire.Lease{Address: "10.0.2.15/24", Server: "10.0.2.2", Router: "10.0.2.2"}}}, Routes: []string{"default via 10.0.2.2 dev eth0"}, DNS: []string{"10.0.2.3"}}
 }
+func (s *sys) Hardware() (wire.Hardware, error) {
+	return wire.Hardware{Devices: []wire.Device{
+		{Path: "/devices/pci0000:00/0000:00:02.0", Bus: "pci", Modalias: "pci:v00008086d000010D3sv00001AF4sd00001100bc02sc00i00", Driver: "e1000e", Names: []string{"eth0"}, Modules: []string{"e1000e"}},
+		{Path: "/devices/pci0000:00/0000:00:1f.3", Bus: "pci", Modalias: "pci:v00008086d00002930sv00001AF4sd00001100bc0Csc05i00"},
+		{Path: "/devices/pci0000:00/0000:00:05.0", Bus: "pci", Modalias: "pci:v000015ADd000007C0sv000015ADsd000007C0bc01sc00i00", Modules: []string{"vmw_pvscsi"}},
+	}, Firmware: []string{"e100 (0000:00:06.0) asked for firmware e100/d101m_ucode.bin, which this image does not have"}}, nil
+}
 
 // serveAPI serves sysd's API with fakes behind it on a socket, until the
 // test ends, and returns the socket.
@@ -207,6 +214,26 @@ func TestConfigValidate(t *testing.T) {
 	}
 	if code, out, _ := run("config", "show"); code != 0 || !strings.Contains(out, "fw_cfg") {
 		t.Fatalf("show: code %d\n%s", code, out)
+	}
+}
+
+func TestHardware(t *testing.T) {
+	_, _, run := serve(t)
+	code, out, _ := run("hw")
+	for _, want := range []string{
+		"pci  0000:00:02.0  e1000e", "eth0",
+		"0000:00:05.0  - (vmw_pvscsi did not bind)",
+		"unclaimed: 1 with no driver in this image, 1 whose driver did not bind (0000:00:05.0)",
+		"firmware: e100 (0000:00:06.0) asked for firmware e100/d101m_ucode.bin",
+	} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("os-ctl hw: code %d, no %q in:\n%s", code, want, out)
+		}
+	}
+	code, out, _ = run("hw", "--json")
+	var hw wire.Hardware
+	if code != 0 || json.Unmarshal([]byte(out), &hw) != nil || len(hw.Devices) != 3 || hw.Devices[0].Driver != "e1000e" {
+		t.Fatalf("code %d:\n%s", code, out)
 	}
 }
 

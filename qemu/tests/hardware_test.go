@@ -1,0 +1,132 @@
+package tests
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"berth.dev/berth/qemu"
+	"berth.dev/berth/qemu/vmtest"
+)
+
+// hwSet is one machine of the hardware matrix: a disk controller and a
+// NIC of the kind hypervisors and PCs have, and the drivers coldplug must
+// find for them.
+type hwSet struct {
+	name      string
+	hw        qemu.Hardware
+	uefi      bool   // boot the disk through OVMF and systemd-boot
+	disk      string // the root's device name
+	diskDrv   string // the controller's driver, loaded by stage 1
+	nicDrv    string // the NIC's driver (a regular expression), loaded by PID 1's coldplug
+	hotplugNC bool   // also hot-plug an e1000e on its own network
+}
+
+// Each machine boots to SSH with user-data from a cloud-localds CD-ROM on
+// its disk's controller (q35's SATA for NVMe), read by sysd's first
+// search, before any service starts. One boot per hardware set serves
+// every check for that set.
+func TestHardwareMatrix(t *testing.T) {
+	t.Parallel()
+	b := vmtest.FindBuild(t)
+	signer, key := sshKey(t)
+	for _, set := range []hwSet{
+		{name: "ahci+e1000e", hw: qemu.Hardware{Disk: "ahci", NIC: "e1000e"}, uefi: true, disk: "sda", diskDrv: "ahci", nicDrv: "e1000e"},
+		{name: "pvscsi+vmxnet3", hw: qemu.Hardware{Disk: "pvscsi", NIC: "vmxnet3", HotplugPorts: 1}, disk: "sda", diskDrv: "vmw_pvscsi", nicDrv: "vmxnet3", hotplugNC: true},
+		{name: "nvme+e1000", hw: qemu.Hardware{Disk: "nvme", NIC: "e1000"}, disk: "nvme0n1", diskDrv: "nvme", nicDrv: "e1000"},
+		{name: "lsi+rtl8139", hw: qemu.Hardware{Disk: "lsi", NIC: "rtl8139"}, disk: "sda", diskDrv: "sym53c8xx", nicDrv: "8139cp|8139too"},
+	} {
+		t.Run(set.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			set.hw.CDROM = cloudLocalds(t, dir, fmt.Sprintf("#cloud-config\nhostname: hw-%s\nssh_authorized_keys:\n  - %s\n",
+				strings.NewReplacer("+", "-").Replace(set.name), key), "instance-id: iid-hw\n")
+			cfg := qemu.Config{Disk: b.Disk}
+			if !set.uefi {
+				cfg = direct(b, "A")
+			}
+			cfg.Dir = dir
+			cfg.Hardware = set.hw
+			port := freePort(t)
+			cfg.Forwards = []qemu.Forward{{Host: port, Guest: 22}}
+			vm := vmtest.Start(t, cfg)
+
+			// Stage 1 loads the controller's driver because a device
+			// asked for it, and finds the slot on it.
+			vm.MustExpect(t, `^berth: drivers: (.* )?`+regexp.QuoteMeta(set.diskDrv)+`( .*)? \(for \d+ devices, \d+ rounds\)$`, bootTimeout)
+			vm.MustExpect(t, `^berth: root: slot A from ROOT-A \(/dev/`+set.disk+`p?2\), verified by dm-verity`, bootTimeout)
+			// The seed is read by the first search: no "none found".
+			vm.MustExpect(t, `^berth: user-data: from nocloud:/dev/sr0, instance iid-hw$`, bootTimeout)
+			if l, err := vm.Console.Seen(regexp.MustCompile(`^berth: user-data: none found`), time.Second); err == nil {
+				t.Errorf("the first search missed the CD-ROM: %s", l.Text)
+			}
+			expectReady(t, vm, "A")
+			// PID 1's coldplug runs beside sysd: before or after ready.
+			if _, err := vm.Console.Seen(regexp.MustCompile(`^berth: drivers: (.* )?(`+set.nicDrv+`)( .*)? \(coldplug\)$`), 2*time.Minute); err != nil {
+				t.Fatalf("PID 1's coldplug did not load the NIC's driver: %v\n%s", err, vm.Console.Tail(40))
+			}
+
+			c, err := dialSSH(t, port, &ssh.ClientConfig{User: "berth", Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)},
+				HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 30 * time.Second}, 4*time.Minute)
+			if err != nil {
+				t.Fatalf("ssh through the %s NIC: %v\n%s", set.hw.NIC, err, vm.Console.Tail(30))
+			}
+			defer c.Close()
+			hw := run(t, c, "sudo -n os-ctl hw; hostname")
+			for _, re := range []string{
+				`(?m)^pci\s+\S+\s+(` + set.nicDrv + `)\s+eth0\s+pci:`,
+				`(?m)^pci\s+\S+\s+` + regexp.QuoteMeta(set.diskDrv) + `\s`,
+				`(?m)^unclaimed: \d+ with no driver in this image`,
+				`(?m)^hw-` + regexp.QuoteMeta(strings.NewReplacer("+", "-").Replace(set.name)) + `$`,
+			} {
+				if !regexp.MustCompile(re).MatchString(hw) {
+					t.Errorf("os-ctl hw; hostname: no match for %s in:\n%s", re, hw)
+				}
+			}
+			if set.hotplugNC {
+				hotplugNIC(t, vm, c)
+			}
+		})
+	}
+}
+
+// hotplugNIC adds an e1000e on a user network of its own with QMP, as an
+// admin adds a NIC to a running VM: PID 1 loads its driver from the
+// kernel's event, and sysd configures it like a NIC present at boot.
+func hotplugNIC(t *testing.T, vm *vmtest.VM, c *ssh.Client) {
+	q, err := vm.QMP()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.Execute("netdev_add", map[string]any{"type": "user", "id": "net1"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.Execute("device_add", map[string]any{"driver": "e1000e", "netdev": "net1", "bus": "hp0", "id": "nic1", "romfile": ""}); err != nil {
+		t.Fatal(err)
+	}
+	vm.MustExpect(t, `^berth: drivers: e1000e for pci \S+ \(hotplug\)$`, 2*time.Minute)
+	vm.MustExpect(t, `^berth: network: eth1: DHCP lease 10\.0\.2\.15/24 from 10\.0\.2\.2`, 2*time.Minute)
+	out := run(t, c, "sudo -n os-ctl net")
+	if !regexp.MustCompile(`(?m)^eth1\s+up\s+dhcp\s.*10\.0\.2\.15/24 from 10\.0\.2\.2, bound`).MatchString(out) {
+		t.Errorf("os-ctl net does not list the hot-plugged NIC with its lease:\n%s", out)
+	}
+}
+
+// cloudLocalds makes a NoCloud ISO with Debian's cloud-localds.
+func cloudLocalds(t *testing.T, dir, userData, metaData string) string {
+	t.Helper()
+	ud, md, iso := filepath.Join(dir, "user-data"), filepath.Join(dir, "meta-data"), filepath.Join(dir, "seed.iso")
+	os.WriteFile(ud, []byte(userData), 0o644)
+	os.WriteFile(md, []byte(metaData), 0o644)
+	if out, err := exec.Command("cloud-localds", iso, ud, md).CombinedOutput(); err != nil {
+		t.Fatalf("cloud-localds (Debian's cloud-image-utils): %v: %s", err, out)
+	}
+	return iso
+}
