@@ -132,11 +132,25 @@ func Images(out string, logf func(string, ...any)) error {
 	}
 	// The release's version and its root's hash name this disk.
 	seed := []byte(r.Version + "\x00" + r.Parts["root.img"].SHA256)
-	paths, err := ConvertDisk(filepath.Join(out, "disk.img"), filepath.Join(out, "images"), seed, time.Unix(r.SourceDateEpoch, 0))
+	disk, dir, epoch := filepath.Join(out, "disk.img"), filepath.Join(out, "images"), time.Unix(r.SourceDateEpoch, 0)
+	paths, err := ConvertDisk(disk, dir, seed, epoch)
+	if err == nil {
+		err = writeOVA(disk, dir, r.Version, epoch)
+		paths = append(paths, filepath.Join(dir, "berth.ova"))
+	}
 	for _, p := range paths {
 		if st, err := os.Stat(p); err == nil {
 			logf("%s: %.1f MiB", p, float64(st.Size())/(1<<20))
 		}
 	}
 	return err
+}
+
+// writeOVA packs dir's berth.vmdk, made from disk, into dir/berth.ova.
+func writeOVA(disk, dir, version string, epoch time.Time) error {
+	st, err := os.Stat(disk)
+	if err != nil {
+		return fmt.Errorf("ova: %w", err)
+	}
+	return WriteOVA(filepath.Join(dir, "berth.ova"), filepath.Join(dir, "berth.vmdk"), st.Size(), version, epoch)
 }

@@ -17,6 +17,8 @@ import (
 // BootSample is one measured boot.
 type BootSample struct {
 	FirstLine time.Duration // QEMU start → PID 1's first line
+	RootUp    time.Duration // stage 1's first line → the root mounted
+	Stage2    time.Duration // stage 1's first line → stage 2's
 	Ready     time.Duration // QEMU start → the ready line
 	UsedKB    int64         // MemTotal − MemAvailable right after ready
 	SysdRSSKB int64         // sysd's own resident memory then
@@ -27,10 +29,12 @@ type BootSample struct {
 }
 
 var (
-	firstRE = regexp.MustCompile(`^berth: init stage 1 `)
-	readyRE = regexp.MustCompile(`^berth: ready `)
-	memRE   = regexp.MustCompile(`^berth: memory used_kb=(\d+) total_kb=\d+ sysd_rss_kb=(\d+)`)
-	floorRE = regexp.MustCompile(`^floor: first line`)
+	firstRE  = regexp.MustCompile(`^berth: init stage 1 `)
+	readyRE  = regexp.MustCompile(`^berth: ready `)
+	rootRE   = regexp.MustCompile(`^berth: root: slot `)
+	stage2RE = regexp.MustCompile(`^berth: init stage 2 `)
+	memRE    = regexp.MustCompile(`^berth: memory used_kb=(\d+) total_kb=\d+ sysd_rss_kb=(\d+)`)
+	floorRE  = regexp.MustCompile(`^floor: first line`)
 	// PID 1 announces that the power button works.
 	watchingRE = regexp.MustCompile(`berth: power button: watching`)
 	sysdRE     = regexp.MustCompile(`^berth: sysd starting`)
@@ -60,6 +64,12 @@ func MeasureBoot(cfg Config) (BootSample, error) {
 		return s, err
 	}
 	s.FirstLine = first.At.Sub(vm.Started())
+	if l, err := vm.Console.Seen(rootRE, time.Second); err == nil {
+		s.RootUp = l.At.Sub(first.At)
+	}
+	if l, err := vm.Console.Seen(stage2RE, time.Second); err == nil {
+		s.Stage2 = l.At.Sub(first.At)
+	}
 	s.Ready = ready.At.Sub(vm.Started())
 	s.UsedKB, _ = strconv.ParseInt(m[1], 10, 64)
 	s.SysdRSSKB, _ = strconv.ParseInt(m[2], 10, 64)

@@ -67,7 +67,8 @@ type Config struct {
 type Hardware struct {
 	// Disk is the boot disk's controller: "" or "virtio" (virtio-blk),
 	// "ahci" (q35's SATA), "nvme", "pvscsi" (VMware), "lsi" (LSI
-	// 53C895A), "virtio-scsi".
+	// 53C895A), "virtio-scsi", "am53c974" (AMD's PCscsi, whose driver
+	// the initramfs does not carry).
 	Disk string
 	// NIC is QEMU's device name: "" for virtio-net-pci; e1000e, e1000,
 	// vmxnet3, rtl8139.
@@ -97,8 +98,8 @@ func (h Hardware) args(overlay string) ([]string, error) {
 		a = append(a, "-device", "ide-hd,bus=ide.0,drive=disk0")
 	case "nvme":
 		a = append(a, "-device", "nvme,drive=disk0,serial=berth0")
-	case "pvscsi", "lsi", "virtio-scsi":
-		hba := map[string]string{"pvscsi": "pvscsi", "lsi": "lsi53c895a", "virtio-scsi": "virtio-scsi-pci"}[h.Disk]
+	case "pvscsi", "lsi", "virtio-scsi", "am53c974":
+		hba := map[string]string{"pvscsi": "pvscsi", "lsi": "lsi53c895a", "virtio-scsi": "virtio-scsi-pci", "am53c974": "am53c974"}[h.Disk]
 		a = append(a, "-device", hba+",id=hba", "-device", "scsi-hd,bus=hba.0,drive=disk0")
 		if h.CDROM != "" {
 			cd = []string{"-device", "scsi-cd,bus=hba.0,drive=cd0"}

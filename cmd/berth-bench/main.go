@@ -41,7 +41,7 @@ func run(buildDir string, n, mem, cpus, starts, upgrades int) error {
 	}
 	base := qemu.BuildAt(build).Direct("A")
 	base.MemoryMB, base.CPUs = mem, cpus
-	var first, ready, used, rss, floor, firstBoot, online, search, allUp, allUpUsed, unverified []float64
+	var rootUp, toStage2, first, ready, used, rss, floor, firstBoot, online, search, allUp, allUpUsed, unverified []float64
 	for i := 0; i < n; i++ {
 		// Alternate so that a change in machine load hits both alike.
 		cfg := base
@@ -81,6 +81,8 @@ func run(buildDir string, n, mem, cpus, starts, upgrades int) error {
 			}
 		}
 		first = append(first, s.FirstLine.Seconds())
+		rootUp = append(rootUp, s.RootUp.Seconds())
+		toStage2 = append(toStage2, s.Stage2.Seconds())
 		ready = append(ready, s.Ready.Seconds())
 		used = append(used, float64(s.UsedKB)/1024)
 		rss = append(rss, float64(s.SysdRSSKB)/1024)
@@ -100,6 +102,8 @@ func run(buildDir string, n, mem, cpus, starts, upgrades int) error {
 		}
 		row("floor: QEMU start → first line", qemu.Summarize(floor), "s")
 		row("berth: QEMU start → PID 1 first line", qemu.Summarize(first), "s")
+		row("stage 1: /init → root mounted", qemu.Summarize(rootUp), "s")
+		row("stage 1: /init → stage 2", qemu.Summarize(toStage2), "s")
 		row("berth: QEMU start → ready line", qemu.Summarize(ready), "s")
 		row("first boot (creates STATE): QEMU start → ready", qemu.Summarize(firstBoot), "s")
 		row("ready, root not verified (no berth.verity)", qemu.Summarize(unverified), "s")

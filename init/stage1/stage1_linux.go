@@ -83,11 +83,13 @@ func run(l *log.Logger) error {
 		return err
 	}
 	rootLabel := layout.RootLabel(slot)
-	parts, unclaimed := findPartitions(l, rootLabel, layout.LabelState)
+	drivers := startDrivers(l)
+	parts, unclaimed := drivers.findPartitions(rootLabel, layout.LabelState)
 	rootDev, ok := parts[rootLabel]
 	if !ok {
 		return fmt.Errorf("slot %s: no partition labelled %s found (have %v); %s", slot, rootLabel, keys(parts), describeUnclaimed(unclaimed))
 	}
+	drivers.waitFixed()
 	v, err := rootVerity(params)
 	if err == nil {
 		err = mountRoot(rootDev, v)
@@ -119,6 +121,7 @@ func run(l *log.Logger) error {
 	if err := early.Run(stateSteps(stateDev != ""), func(s string) { l.Print(s) }); err != nil {
 		return fmt.Errorf("prepare /etc and /var: %w", err)
 	}
+	drivers.finish()
 	if err := switchRoot(newRoot, stage2); err != nil {
 		return fmt.Errorf("switch to the root of slot %s: %w", slot, err)
 	}

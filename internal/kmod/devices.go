@@ -91,8 +91,19 @@ func readDevice(sysfs, link string, needAlias bool) (Device, bool) {
 	if needAlias && d.Modalias == "" {
 		return Device{}, false
 	}
-	real, err := filepath.EvalSymlinks(link)
+	// The links of /sys/bus and /sys/class point at the device's own
+	// directory: one readlink says where it is (EvalSymlinks would
+	// stat every component, which a scan of every device pays for
+	// under emulation).
+	target, err := os.Readlink(link)
 	if err != nil {
+		return Device{}, false
+	}
+	if !filepath.IsAbs(target) {
+		target = filepath.Join(filepath.Dir(link), target)
+	}
+	real := filepath.Clean(target)
+	if _, err := os.Lstat(real); err != nil {
 		return Device{}, false
 	}
 	if rel, err := filepath.Rel(sysfs, real); err == nil {

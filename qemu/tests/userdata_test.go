@@ -204,7 +204,9 @@ func clockNear(out string, want time.Time) bool {
 }
 
 // The seed as Debian's cloud-localds makes it by default (ISO9660) on a
-// CD-ROM: found once the CD-ROM driver is loaded, after the first search.
+// SATA CD-ROM beside a virtio disk, as Proxmox attaches it: stage 1's
+// coldplug loads the CD-ROM's drivers, so sysd's first search finds it,
+// before any service starts.
 func TestNoCloudISOFromCloudLocalds(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -217,6 +219,9 @@ func TestNoCloudISOFromCloudLocalds(t *testing.T) {
 	vm, sh := bootSeeded(t, dir, []string{"-cdrom", iso})
 	if _, err := vm.Console.Seen(regexp.MustCompile(`^berth: user-data: from nocloud:/dev/sr0, instance iid-iso$`), time.Minute); err != nil {
 		t.Fatal(err)
+	}
+	if l, err := vm.Console.Seen(regexp.MustCompile(`^berth: user-data: none found`), 0); err == nil {
+		t.Errorf("the first search missed the CD-ROM: %s", l.Text)
 	}
 	deadline := time.Now().Add(time.Minute)
 	for {
