@@ -65,7 +65,7 @@ $(BUILD)/disk.img: $(IMAGE_INPUTS) $(VERSION_STAMP) | $(BUILD)/.deps
 	@touch $@
 	@ls -l $(BUILD)/release $(BUILD)/disk.img
 
-# The disk for hypervisors: build/images/berth.{qcow2,vmdk,vhd}.
+# The disk for hypervisors: build/images/berth.{qcow2,vmdk,ova,vhd}.
 images: $(BUILD)/images/.done
 $(BUILD)/images/.done: $(BUILD)/disk.img
 	$(BIN)/berth-image images -out $(BUILD)
