@@ -91,9 +91,37 @@ func (m *Manager) Run(ctx context.Context) error {
 			m.stopAll()
 			return nil
 		case u := <-updates:
+			if u.Header.Type == unix.RTM_DELLINK {
+				m.forget(u.Link)
+				continue
+			}
 			m.consider(ctx, u.Link)
 		}
 	}
+}
+
+// forget drops a link that is gone (a NIC unplugged): its DHCP client
+// stops, without asking anything of a device that is no more, and the
+// link leaves the status. A NIC plugged in later under the same name is
+// a new link.
+func (m *Manager) forget(l netlink.Link) {
+	name := l.Attrs().Name
+	m.mu.Lock()
+	_, known := m.links[name]
+	run := m.running[name]
+	delete(m.links, name)
+	delete(m.running, name)
+	m.mu.Unlock()
+	if !known {
+		return
+	}
+	if run != nil {
+		run.cancel()
+		<-run.done
+	}
+	m.Logf("network: %s: removed", name)
+	m.writeResolvConf()
+	m.check()
 }
 
 // ethernet reports whether l is a real (or virtual machine's) Ethernet

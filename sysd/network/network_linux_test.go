@@ -55,6 +55,12 @@ func client(mode string) int {
 		return 1
 	}
 	hold, _ := time.ParseDuration(os.Getenv("BERTH_NET_HOLD"))
+	if mode == "unplug" {
+		// The NIC goes away, as a hot-unplugged one does.
+		if l, err := netlink.LinkByName("v1"); err == nil {
+			netlink.LinkDel(l)
+		}
+	}
 	time.Sleep(hold)
 	json.NewEncoder(os.Stdout).Encode(m.Status())
 	cancel()
@@ -147,7 +153,7 @@ func serve(t *testing.T, srv netns.NsHandle, lease time.Duration, requests *atom
 	return s
 }
 
-func runClient(t *testing.T, ns, mode, hold string) (wire.Net, string) {
+func runClient(t *testing.T, ns, mode, hold string) (st wire.Net, resolvConf, log string) {
 	t.Helper()
 	self, _ := os.Executable()
 	resolv := filepath.Join(t.TempDir(), "resolv.conf")
@@ -159,13 +165,12 @@ func runClient(t *testing.T, ns, mode, hold string) (wire.Net, string) {
 	if err != nil {
 		t.Fatalf("client: %v\n%s", err, stderr.String())
 	}
-	var st wire.Net
 	if err := json.Unmarshal(out, &st); err != nil {
 		t.Fatalf("client output: %v\n%s\n%s", err, out, stderr.String())
 	}
 	b, _ := os.ReadFile(resolv)
 	t.Logf("client log:\n%s", stderr.String())
-	return st, string(b)
+	return st, string(b), stderr.String()
 }
 
 func linkOf(st wire.Net, name string) wire.Link {
@@ -182,7 +187,7 @@ func TestDHCPLeaseRenewAndRelease(t *testing.T) {
 	var requests atomic.Int32
 	serve(t, srv, 4*time.Second, &requests)
 	// Held 3 s past a 4 s lease's T1 (2 s): at least one renewal.
-	st, resolv := runClient(t, cli, "dhcp", "3s")
+	st, resolv, _ := runClient(t, cli, "dhcp", "3s")
 	v1 := linkOf(st, "v1")
 	if !st.Online || v1.Lease == nil || v1.Lease.Address != "10.9.0.50/24" || v1.Lease.Router != "10.9.0.1" || v1.Mode != "dhcp" {
 		t.Fatalf("status: %+v", st)
@@ -200,7 +205,7 @@ func TestDHCPLeaseRenewAndRelease(t *testing.T) {
 
 func TestStaticConfiguration(t *testing.T) {
 	_, cli := pair(t)
-	st, resolv := runClient(t, cli, "static", "0s")
+	st, resolv, _ := runClient(t, cli, "static", "0s")
 	v1 := linkOf(st, "v1")
 	if v1.Mode != "static" || v1.MTU != 1400 || v1.Lease != nil || !slices.Contains(v1.Addresses, "10.9.0.77/24") {
 		t.Fatalf("v1: %+v", v1)
@@ -212,5 +217,24 @@ func TestStaticConfiguration(t *testing.T) {
 	}
 	if !strings.Contains(resolv, "nameserver 10.9.0.53\nsearch example.net\n") {
 		t.Errorf("resolv.conf:\n%s", resolv)
+	}
+}
+
+// A NIC that goes away while it holds a lease is forgotten: its DHCP
+// client stops without errors piling up, and the status drops it.
+func TestUnpluggedLinkIsForgotten(t *testing.T) {
+	srv, cli := pair(t)
+	var requests atomic.Int32
+	serve(t, srv, time.Hour, &requests)
+	st, _, log := runClient(t, cli, "unplug", "6s")
+	if l := linkOf(st, "v1"); l.Name != "" {
+		t.Errorf("the unplugged link is still in the status: %+v", l)
+	}
+	_, after, ok := strings.Cut(log, "network: v1: removed\n")
+	if !ok {
+		t.Fatalf("no removal in the log:\n%s", log)
+	}
+	if strings.Contains(after, "v1") {
+		t.Errorf("the removed link is still talked about:\n%s", after)
 	}
 }
