@@ -16,7 +16,7 @@ func TestParseUevent(t *testing.T) {
 		t.Errorf("ParseUevent = %+v", ev)
 	}
 	for _, bad := range []string{
-		"libudev\x00\xfe\xed\xca\xfe",                  // udevd's rebroadcast
+		"libudev\x00\xfe\xed\xca\xfe",                           // udevd's rebroadcast
 		"add@/devices/x\x00ACTION=remove\x00DEVPATH=/devices/x", // disagrees
 		"add@/devices/x\x00ACTION=add\x00garbage",
 		"",
