@@ -16,12 +16,7 @@ import (
 // each back as the same disk, and the VHD footer's checksum holds.
 func TestConvertDiskIsReproducible(t *testing.T) {
 	dir := t.TempDir()
-	disk := filepath.Join(dir, "disk.img")
-	data := bytes.Repeat([]byte("berth disk "), 100000)
-	if err := os.WriteFile(disk, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	os.Truncate(disk, 4<<20)
+	disk := testDisk(t, dir)
 	epoch := time.Unix(1700000000, 0)
 	a, err := ConvertDisk(disk, filepath.Join(dir, "a"), []byte("seed"), epoch)
 	if err != nil {
@@ -56,4 +51,17 @@ func TestConvertDiskIsReproducible(t *testing.T) {
 			}
 		}
 	}
+}
+
+// testDisk writes a 4 MiB raw disk into dir: text, then zeros.
+func testDisk(t *testing.T, dir string) string {
+	t.Helper()
+	disk := filepath.Join(dir, "disk.img")
+	if err := os.WriteFile(disk, bytes.Repeat([]byte("berth disk "), 100000), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(disk, 4<<20); err != nil {
+		t.Fatal(err)
+	}
+	return disk
 }

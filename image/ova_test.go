@@ -22,9 +22,7 @@ import (
 // as the raw disk.
 func TestWriteOVA(t *testing.T) {
 	dir := t.TempDir()
-	disk := filepath.Join(dir, "disk.img")
-	os.WriteFile(disk, bytes.Repeat([]byte("berth ova "), 50000), 0o644)
-	os.Truncate(disk, 4<<20)
+	disk := testDisk(t, dir)
 	epoch := time.Unix(1700000000, 0)
 	if _, err := ConvertDisk(disk, dir, []byte("seed"), epoch); err != nil {
 		t.Fatal(err)

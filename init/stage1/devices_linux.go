@@ -55,11 +55,8 @@ func startDrivers(l *log.Logger) *drivers {
 			d.fixed <- []error{fmt.Errorf("modules: %w", err)}
 			return
 		}
-		var errs []error
-		for _, group := range kmod.Groups(kmod.ParseList(string(raw))) {
-			errs = append(errs, kmod.LoadAll(group)...)
-		}
-		d.fixed <- errs
+		// LoadAll keeps the list's "-" barriers: crc32c before ext4.
+		d.fixed <- kmod.LoadAll(kmod.ParseList(string(raw)))
 	}()
 	cp, err := kmod.NewColdplug(0)
 	if err != nil {

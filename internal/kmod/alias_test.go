@@ -78,11 +78,3 @@ func TestParseList(t *testing.T) {
 		t.Fatalf("got %v", got)
 	}
 }
-
-func TestGroups(t *testing.T) {
-	got := Groups([]string{"-", "a", "b", "-", "c", "-", "-"})
-	want := [][]string{{"a", "b"}, {"c"}}
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("got %v", got)
-	}
-}

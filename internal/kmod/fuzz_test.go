@@ -13,8 +13,9 @@ func FuzzParseAliases(f *testing.F) {
 		a, err := ParseAliases(strings.NewReader(s))
 		if err == nil {
 			a.Resolve("pci:v00008086d000010D3sv00008086sd0000A01Fbc02sc00i00")
+			a.Matcher().Match("pci:v00008086d000010D3sv00008086sd0000A01Fbc02sc00i00")
 		}
-		Groups(ParseList(s))
+		ParseList(s)
 		parseModprobeArgs(strings.Fields(s))
 	})
 }

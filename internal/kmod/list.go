@@ -17,26 +17,6 @@ func ParseList(s string) []string {
 	return out
 }
 
-// Groups splits a list at its "-" barriers.
-func Groups(list []string) [][]string {
-	var out [][]string
-	var cur []string
-	for _, n := range list {
-		if n == "-" {
-			if len(cur) > 0 {
-				out = append(out, cur)
-			}
-			cur = nil
-			continue
-		}
-		cur = append(cur, n)
-	}
-	if len(cur) > 0 {
-		out = append(out, cur)
-	}
-	return out
-}
-
 // DoneFile is created by PID 1 when it has loaded the root's module list,
 // so that sysd knows when devices that need those modules have appeared.
 const DoneFile = "/run/berth/modules-loaded"
