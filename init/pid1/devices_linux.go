@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 
@@ -43,18 +44,25 @@ func (p *pid1) driversAtBoot() (*kmod.UeventConn, *kmod.Coldplug) {
 	if err != nil {
 		p.log.Printf("drivers: %v: devices that appear after boot get no driver", err)
 	}
-	var names []string
-	if raw, err := os.ReadFile(modulesList); err == nil {
-		names = kmod.ParseList(string(raw))
-	} else {
-		p.log.Printf("modules: %v", err)
-	}
-	if raw, err := os.ReadFile("/proc/cmdline"); err == nil {
-		names = append(names, cmdline.Parse(string(raw)).List("berth.modules")...)
-	}
-	for _, err := range kmod.LoadAllNice(names, 10) {
-		p.log.Print(err)
-	}
+	// The boot list loads beside the coldplug: the network card's
+	// driver must not wait for Docker's netfilter modules.
+	var list sync.WaitGroup
+	list.Add(1)
+	go func() {
+		defer list.Done()
+		var names []string
+		if raw, err := os.ReadFile(modulesList); err == nil {
+			names = kmod.ParseList(string(raw))
+		} else {
+			p.log.Printf("modules: %v", err)
+		}
+		if raw, err := os.ReadFile("/proc/cmdline"); err == nil {
+			names = append(names, cmdline.Parse(string(raw)).List("berth.modules")...)
+		}
+		for _, err := range kmod.LoadAllNice(names, 10) {
+			p.log.Print(err)
+		}
+	}()
 	cp, err := kmod.NewColdplug(10)
 	if err != nil {
 		p.log.Printf("drivers: %v: no driver is loaded for the machine's devices", err)
@@ -65,6 +73,7 @@ func (p *pid1) driversAtBoot() (*kmod.UeventConn, *kmod.Coldplug) {
 		}
 		p.log.Printf("drivers: %s (coldplug)", strings.Join(loaded, " "))
 	}
+	list.Wait()
 	if err := os.MkdirAll(filepath.Dir(kmod.DoneFile), 0o755); err == nil {
 		os.WriteFile(kmod.DoneFile, nil, 0o644)
 	}
