@@ -1,6 +1,7 @@
 package osctl
 
 import (
+	"flag"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -12,7 +13,8 @@ import (
 // hw is `os-ctl hw`: the devices the kernel lists, the driver bound to
 // each, and what no driver claimed.
 func (c *client) hw(args []string) error {
-	_, asJSON, err := flags("hw", args, nil)
+	var all *bool
+	_, asJSON, err := flags("hw", args, func(fs *flag.FlagSet) { all = fs.Bool("all", false, "") })
 	if err != nil {
 		return err
 	}
@@ -27,7 +29,14 @@ func (c *client) hw(args []string) error {
 	w := tabwriter.NewWriter(c.env.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "BUS\tDEVICE\tDRIVER\tPROVIDES\tMODALIAS")
 	var none, unbound []string
+	hidden := 0
 	for _, d := range hw.Devices {
+		// ACPI nodes without a driver describe devices listed on their
+		// own buses (or nothing a driver serves): noise, unless asked.
+		if !*all && d.Bus == "acpi" && d.Driver == "" && len(d.Modules) == 0 {
+			hidden++
+			continue
+		}
 		drv := d.Driver
 		if d.Class {
 			drv = "(class device)"
@@ -53,6 +62,9 @@ func (c *client) hw(args []string) error {
 		fmt.Fprintf(c.env.Stdout, ", %d whose driver did not bind (%s)", len(unbound), strings.Join(unbound, " "))
 	}
 	fmt.Fprintln(c.env.Stdout)
+	if hidden > 0 {
+		fmt.Fprintf(c.env.Stdout, "(%d ACPI nodes without a driver not shown: --all)\n", hidden)
+	}
 	for _, f := range hw.Firmware {
 		fmt.Fprintln(c.env.Stdout, "firmware: "+f)
 	}

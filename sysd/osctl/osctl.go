@@ -42,7 +42,7 @@ const usage = `usage: os-ctl COMMAND [ARGS]
   service start|stop|restart NAME
   service enable|disable NAME [--now]  persist across boots (--now: start or stop too)
   net [--json]                         links, addresses, DHCP leases, routes, DNS
-  hw [--json]                          devices, the driver bound to each, what no driver claimed
+  hw [--all] [--json]                  devices, the driver bound to each, what no driver claimed
   config validate FILE                 check user-data as sysd would read it (works on any host)
   config show                          the user-data in force, its source and its problems
   reload                               read unit files again; start new enabled services

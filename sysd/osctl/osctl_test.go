@@ -81,6 +81,7 @@ func (s *sys) Hardware() (wire.Hardware, error) {
 		{Path: "/devices/pci0000:00/0000:00:02.0", Bus: "pci", Modalias: "pci:v00008086d000010D3sv00001AF4sd00001100bc02sc00i00", Driver: "e1000e", Names: []string{"eth0"}, Modules: []string{"e1000e"}},
 		{Path: "/devices/pci0000:00/0000:00:1f.3", Bus: "pci", Modalias: "pci:v00008086d00002930sv00001AF4sd00001100bc0Csc05i00"},
 		{Path: "/devices/pci0000:00/0000:00:05.0", Bus: "pci", Modalias: "pci:v000015ADd000007C0sv000015ADsd000007C0bc01sc00i00", Modules: []string{"vmw_pvscsi"}},
+		{Path: "/devices/LNXSYSTM:00/LNXSYBUS:00", Bus: "acpi", Modalias: "acpi:LNXSYBUS:"},
 	}, Firmware: []string{"e100 (0000:00:06.0) asked for firmware e100/d101m_ucode.bin, which this image does not have"}}, nil
 }
 
@@ -225,14 +226,21 @@ func TestHardware(t *testing.T) {
 		"0000:00:05.0  - (vmw_pvscsi did not bind)",
 		"unclaimed: 1 with no driver in this image, 1 whose driver did not bind (0000:00:05.0)",
 		"firmware: e100 (0000:00:06.0) asked for firmware e100/d101m_ucode.bin",
+		"(1 ACPI nodes without a driver not shown: --all)",
 	} {
 		if code != 0 || !strings.Contains(out, want) {
 			t.Errorf("os-ctl hw: code %d, no %q in:\n%s", code, want, out)
 		}
 	}
+	if strings.Contains(out, "LNXSYBUS") {
+		t.Errorf("os-ctl hw shows an ACPI node without a driver:\n%s", out)
+	}
+	if code, out, _ = run("hw", "--all"); code != 0 || !strings.Contains(out, "LNXSYBUS") {
+		t.Errorf("os-ctl hw --all: code %d:\n%s", code, out)
+	}
 	code, out, _ = run("hw", "--json")
 	var hw wire.Hardware
-	if code != 0 || json.Unmarshal([]byte(out), &hw) != nil || len(hw.Devices) != 3 || hw.Devices[0].Driver != "e1000e" {
+	if code != 0 || json.Unmarshal([]byte(out), &hw) != nil || len(hw.Devices) != 4 || hw.Devices[0].Driver != "e1000e" {
 		t.Fatalf("code %d:\n%s", code, out)
 	}
 }
