@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -33,6 +34,7 @@ type Manager struct {
 	online   chan struct{}
 	isOnline bool
 	running  map[string]*dhcpRun
+	retry    chan netlink.Link // links whose driver was still loading
 }
 
 type link struct {
@@ -58,6 +60,7 @@ func (m *Manager) init() {
 		m.online = make(chan struct{})
 		m.links = map[string]*link{}
 		m.running = map[string]*dhcpRun{}
+		m.retry = make(chan netlink.Link, 16)
 	}
 }
 
@@ -90,6 +93,10 @@ func (m *Manager) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			m.stopAll()
 			return nil
+		case l := <-m.retry:
+			if cur, err := netlink.LinkByIndex(l.Attrs().Index); err == nil {
+				m.consider(ctx, cur)
+			}
 		case u := <-updates:
 			if u.Header.Type == unix.RTM_DELLINK {
 				m.forget(u.Link)
@@ -124,6 +131,24 @@ func (m *Manager) forget(l netlink.Link) {
 	m.check()
 }
 
+// driverReady says whether the link's driver module has finished
+// loading. A driver registers its interface before its probe ends (e100
+// sets up its command block pool after register_netdev), and a link set
+// up in between can oops the kernel, as it did here when coldplug loaded
+// e100 while sysd watched for new links. A built-in driver, or a link
+// without a device, is ready.
+func driverReady(name string) bool {
+	mod, err := os.Readlink(filepath.Join("/sys/class/net", name, "device/driver/module"))
+	if err != nil {
+		return true
+	}
+	state, err := os.ReadFile(filepath.Join("/sys/module", filepath.Base(mod), "initstate"))
+	if err != nil {
+		return true
+	}
+	return strings.TrimSpace(string(state)) == "live"
+}
+
 // ethernet reports whether l is a real (or virtual machine's) Ethernet
 // device: not loopback, not a bridge, veth or anything Docker makes.
 func ethernet(l netlink.Link) bool {
@@ -149,9 +174,22 @@ func (m *Manager) consider(ctx context.Context, l netlink.Link) {
 		return
 	}
 	a := l.Attrs()
-	carrier := a.RawFlags&unix.IFF_LOWER_UP != 0
 	m.mu.Lock()
 	st, ok := m.links[a.Name]
+	m.mu.Unlock()
+	if (!ok || !st.seen) && !driverReady(a.Name) {
+		// Looked at again shortly, from Run's loop.
+		time.AfterFunc(100*time.Millisecond, func() {
+			select {
+			case m.retry <- l:
+			case <-ctx.Done():
+			}
+		})
+		return
+	}
+	carrier := a.RawFlags&unix.IFF_LOWER_UP != 0
+	m.mu.Lock()
+	st, ok = m.links[a.Name]
 	if !ok {
 		st = &link{name: a.Name, mac: a.HardwareAddr.String(), cfg: m.match(a.Name, a.HardwareAddr.String())}
 		m.links[a.Name] = st
