@@ -27,7 +27,7 @@ type hwSet struct {
 	diskDrv   string // the controller's driver, loaded by stage 1
 	nicDrv    string // the NIC's driver (a regular expression), loaded by PID 1's coldplug
 	hotplugNC bool   // also hot-plug an e1000e on its own network
-	// firmware adds an Intel 82559 whose e100 driver asks for microcode
+	// firmware adds an Intel 82551 whose e100 driver asks for microcode
 	// the image does not carry (Debian has it in non-free firmware).
 	firmware bool
 }
@@ -60,7 +60,7 @@ func TestHardwareMatrix(t *testing.T) {
 			port := freePort(t)
 			cfg.Forwards = []qemu.Forward{{Host: port, Guest: 22}}
 			if set.firmware {
-				cfg.Extra = []string{"-netdev", "user,id=nfw", "-device", "i82559b,netdev=nfw,romfile="}
+				cfg.Extra = []string{"-netdev", "user,id=nfw", "-device", "i82551,netdev=nfw,romfile="}
 			}
 			vm := vmtest.Start(t, cfg)
 
@@ -98,7 +98,7 @@ func TestHardwareMatrix(t *testing.T) {
 			}
 			if set.firmware {
 				st := run(t, c, "sudo -n os-ctl status; sudo -n os-ctl hw")
-				if !regexp.MustCompile(`firmware: e100 \(0000:\S+\) asked for firmware e100/d101m_ucode\.bin, which this image does not have`).MatchString(st) {
+				if !regexp.MustCompile(`firmware: e100 \(0000:\S+\) asked for firmware e100/d102e_ucode\.bin, which this image does not have`).MatchString(st) {
 					t.Errorf("the microcode e100 asked for in vain is not named:\n%s", st)
 				}
 			}

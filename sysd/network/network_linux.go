@@ -135,18 +135,26 @@ func (m *Manager) forget(l netlink.Link) {
 // loading. A driver registers its interface before its probe ends (e100
 // sets up its command block pool after register_netdev), and a link set
 // up in between can oops the kernel, as it did here when coldplug loaded
-// e100 while sysd watched for new links. A built-in driver, or a link
+// e100 while sysd watched for new links. The module is found by the
+// driver's name and by the driver's module link, which the kernel adds
+// only after the driver's first probes. A built-in driver, or a link
 // without a device, is ready.
 func driverReady(name string) bool {
-	mod, err := os.Readlink(filepath.Join("/sys/class/net", name, "device/driver/module"))
-	if err != nil {
-		return true
+	dev := filepath.Join("/sys/class/net", name, "device")
+	var mods []string
+	if drv, err := os.Readlink(filepath.Join(dev, "driver")); err == nil {
+		mods = append(mods, strings.ReplaceAll(filepath.Base(drv), "-", "_"))
 	}
-	state, err := os.ReadFile(filepath.Join("/sys/module", filepath.Base(mod), "initstate"))
-	if err != nil {
-		return true
+	if mod, err := os.Readlink(filepath.Join(dev, "driver", "module")); err == nil {
+		mods = append(mods, filepath.Base(mod))
 	}
-	return strings.TrimSpace(string(state)) == "live"
+	for _, m := range mods {
+		state, err := os.ReadFile(filepath.Join("/sys/module", m, "initstate"))
+		if err == nil && strings.TrimSpace(string(state)) != "live" {
+			return false
+		}
+	}
+	return true
 }
 
 // ethernet reports whether l is a real (or virtual machine's) Ethernet
