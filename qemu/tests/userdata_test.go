@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -210,12 +209,7 @@ func clockNear(out string, want time.Time) bool {
 func TestNoCloudISOFromCloudLocalds(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	ud, md, iso := filepath.Join(dir, "user-data"), filepath.Join(dir, "meta-data"), filepath.Join(dir, "seed.iso")
-	os.WriteFile(ud, []byte("#cloud-config\nhostname: from-iso\n"), 0o644)
-	os.WriteFile(md, []byte("instance-id: iid-iso\n"), 0o644)
-	if out, err := exec.Command("cloud-localds", iso, ud, md).CombinedOutput(); err != nil {
-		t.Fatalf("cloud-localds (Debian's cloud-image-utils): %v: %s", err, out)
-	}
+	iso := cloudLocalds(t, dir, "#cloud-config\nhostname: from-iso\n", "instance-id: iid-iso\n")
 	vm, sh := bootSeeded(t, dir, []string{"-cdrom", iso})
 	if _, err := vm.Console.Seen(regexp.MustCompile(`^berth: user-data: from nocloud:/dev/sr0, instance iid-iso$`), time.Minute); err != nil {
 		t.Fatal(err)
