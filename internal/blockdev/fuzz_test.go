@@ -13,6 +13,10 @@ func FuzzDisk(f *testing.F) {
 	f.Fuzz(func(t *testing.T, uevent string, head []byte) {
 		ParseUevent(strings.NewReader(uevent))
 		FSType(head)
+		// A volume label is found only where the fuzzed bytes hold it.
+		if VolumeType(head, "CIDATA") != "" && !bytes.Contains(bytes.ToUpper(head), []byte("CIDATA")) {
+			t.Fatalf("CIDATA found in bytes without it")
+		}
 		r := bytes.NewReader(head)
 		if k, err := Ext4At(r); err == nil && k == Ext4Present {
 			Ext4Clean(r)

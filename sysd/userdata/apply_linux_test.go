@@ -99,25 +99,6 @@ func TestApply(t *testing.T) {
 	}
 }
 
-func TestLabelType(t *testing.T) {
-	fat := make([]byte, 512)
-	fat[510], fat[511] = 0x55, 0xAA
-	copy(fat[0x52:], "FAT32   ")
-	copy(fat[0x47:], "cidata     ")
-	if LabelType(fat, "CIDATA") != "vfat" {
-		t.Error("FAT32 label not found")
-	}
-	iso := make([]byte, 0x8800)
-	copy(iso[0x8001:], "CD001")
-	copy(iso[0x8028:], "CIDATA                          ")
-	if LabelType(iso, "CIDATA") != "iso9660" {
-		t.Error("ISO9660 label not found")
-	}
-	if LabelType(make([]byte, 0x8800), "CIDATA") != "" {
-		t.Error("zeros recognised")
-	}
-}
-
 // Account files with short or broken lines (hand-edited, or written by an
 // older release from bad user-data) cost that entry, never sysd: applying
 // reports the file and entry and keeps every line it did not change.

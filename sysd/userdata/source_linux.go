@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"berth.dev/berth/internal/blockdev"
 )
 
 // FindNoCloud looks for a block device whose file system (vfat or
@@ -20,16 +22,7 @@ import (
 // at mnt and reads user-data, meta-data and network-config from it. It
 // returns nil when there is none.
 func FindNoCloud(mnt string, load func(module string)) (*Seed, error) {
-	ents, _ := os.ReadDir("/sys/class/block")
-	for _, e := range ents {
-		if n := e.Name(); strings.HasPrefix(n, "loop") || strings.HasPrefix(n, "ram") || strings.HasPrefix(n, "zram") {
-			continue
-		}
-		dev := "/dev/" + e.Name()
-		fstype := cidataType(dev)
-		if fstype == "" {
-			continue
-		}
+	if dev, fstype := blockdev.FindVolume("/sys/class/block", "CIDATA"); dev != "" {
 		if load != nil {
 			load(map[string]string{"vfat": "vfat", "iso9660": "isofs"}[fstype])
 		}
@@ -54,70 +47,34 @@ func FindNoCloud(mnt string, load func(module string)) (*Seed, error) {
 	return nil, nil
 }
 
-// readSeedFile reads one file of a seed, at most maxSize bytes: a seed is
-// outside input, and a huge file must not fill memory before a boot.
+// readSeedFile reads one file of a seed; a missing one is empty.
 func readSeedFile(dir, name string) ([]byte, error) {
-	f, err := os.Open(filepath.Join(dir, name))
+	b, err := ReadLimited(filepath.Join(dir, name))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("NoCloud: %w", err)
 	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("NoCloud: %w", err)
-	}
-	if len(b) > maxSize {
-		return nil, fmt.Errorf("NoCloud: %s is larger than %d MiB", name, maxSize>>20)
-	}
 	return b, nil
 }
 
-// cidataType returns "vfat" or "iso9660" when dev holds a file system
-// labelled CIDATA (either case), reading only its first 36 KiB.
-func cidataType(dev string) string {
-	f, err := os.Open(dev)
+// ReadLimited reads a user-data file, at most maxSize bytes: a seed is
+// outside input, and a huge file must not fill memory before a boot.
+func ReadLimited(path string) ([]byte, error) {
+	f, err := os.Open(path)
 	if err != nil {
-		return ""
+		return nil, err
 	}
 	defer f.Close()
-	// The boot sector first (FAT); the ISO9660 volume descriptor at 32 KiB
-	// only when that is not FAT: two small reads, not 34 KiB a device.
-	buf := make([]byte, 0x8800)
-	if n, _ := f.ReadAt(buf[:512], 0); n == 512 {
-		if t := LabelType(buf[:512], "CIDATA"); t != "" {
-			return t
-		}
-		if buf[510] == 0x55 && buf[511] == 0xAA && strings.HasPrefix(string(buf[0x36:0x3e])+string(buf[0x52:0x57]), "FAT") {
-			return ""
-		}
+	b, err := io.ReadAll(io.LimitReader(f, maxSize+1))
+	if err != nil {
+		return nil, err
 	}
-	if n, _ := f.ReadAt(buf[0x8000:0x8800], 0x8000); n < 0x800 {
-		return ""
+	if len(b) > maxSize {
+		return nil, fmt.Errorf("%s is larger than %d MiB", path, maxSize>>20)
 	}
-	return LabelType(buf, "CIDATA")
-}
-
-// LabelType recognises a FAT or ISO9660 file system with the given volume
-// label at the start of a device.
-func LabelType(b []byte, label string) string {
-	match := func(field []byte) bool {
-		return strings.EqualFold(strings.TrimRight(string(field), " \x00"), label)
-	}
-	if len(b) >= 0x8028+32 && string(b[0x8001:0x8006]) == "CD001" && match(b[0x8028:0x8028+32]) {
-		return "iso9660"
-	}
-	if len(b) >= 512 && b[510] == 0x55 && b[511] == 0xAA {
-		if string(b[0x52:0x57]) == "FAT32" && match(b[0x47:0x47+11]) {
-			return "vfat"
-		}
-		if strings.HasPrefix(string(b[0x36:0x3e]), "FAT") && match(b[0x2b:0x2b+11]) {
-			return "vfat"
-		}
-	}
-	return ""
+	return b, nil
 }
 
 // FwCfg reads opt/berth/user-data and opt/berth/meta-data from QEMU's
