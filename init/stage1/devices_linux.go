@@ -76,12 +76,13 @@ func (d *drivers) started(mods []string) {
 
 // findPartitions loads the drivers of the devices the machine has: one
 // coldplug pass over sysfs, then the kernel's uevents for the devices
-// each driver reveals, as udev would, until the partitions with the
-// given labels appear. Each load starts without waiting for the others.
+// each driver reveals, as udev would, until the block devices with the
+// given labels appear (look names what it sees: GPT partition labels,
+// or the live medium's volume label). Each load starts without waiting for the others.
 // When the labels never appear it returns what it found and the devices
 // that no driver claimed. A module that fails is named and boot goes
 // on: the device it serves may not be needed.
-func (d *drivers) findPartitions(labels ...string) (map[string]string, []kmod.Device) {
+func (d *drivers) findPartitions(look func() map[string]string, labels ...string) (map[string]string, []kmod.Device) {
 	_, started, err := d.cp.Start()
 	if err != nil {
 		d.l.Print(err)
@@ -108,7 +109,7 @@ func (d *drivers) findPartitions(labels ...string) (map[string]string, []kmod.De
 				progress = time.Now()
 			}
 		}
-		found := blockdev.ByLabel("/sys/class/block")
+		found := look()
 		if hasAll(found, labels) {
 			return found, nil
 		}
@@ -123,6 +124,22 @@ func (d *drivers) findPartitions(labels ...string) (map[string]string, []kmod.De
 			}
 			return found, unclaimed
 		}
+	}
+}
+
+// partitionLabels is what findPartitions looks for on an installed
+// machine: the GPT partitions' labels.
+func partitionLabels() map[string]string { return blockdev.ByLabel("/sys/class/block") }
+
+// liveVolume is what it looks for on a live boot: the medium whose
+// ISO9660 volume has label (a CD-ROM, or a USB stick the ISO was
+// written to).
+func liveVolume(label string) func() map[string]string {
+	return func() map[string]string {
+		if dev, fstype := blockdev.FindVolume("/sys/class/block", label); fstype == "iso9660" {
+			return map[string]string{label: dev}
+		}
+		return nil
 	}
 }
 

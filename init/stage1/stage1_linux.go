@@ -22,6 +22,7 @@ import (
 	"berth.dev/berth/init/shutdown"
 	"berth.dev/berth/internal/blockdev"
 	"berth.dev/berth/internal/cmdline"
+	"berth.dev/berth/internal/kmod"
 	"berth.dev/berth/internal/osrelease"
 )
 
@@ -82,12 +83,23 @@ func run(l *log.Logger) error {
 	if err != nil {
 		return err
 	}
-	rootLabel := layout.RootLabel(slot)
 	drivers := startDrivers(l)
-	parts, unclaimed := drivers.findPartitions(rootLabel, layout.LabelState)
-	rootDev, ok := parts[rootLabel]
-	if !ok {
-		return fmt.Errorf("slot %s: no partition labelled %s found (have %v); %s", slot, rootLabel, keys(parts), describeUnclaimed(unclaimed))
+	liveLabel, live := params.Live()
+	var rootDev, rootName string
+	var parts map[string]string
+	if live {
+		rootName = "the live medium " + liveLabel
+		if rootDev, err = drivers.findLive(liveLabel); err != nil {
+			return err
+		}
+	} else {
+		rootName = layout.RootLabel(slot)
+		var unclaimed []kmod.Device
+		parts, unclaimed = drivers.findPartitions(partitionLabels, rootName, layout.LabelState)
+		var ok bool
+		if rootDev, ok = parts[rootName]; !ok {
+			return fmt.Errorf("slot %s: no partition labelled %s found (have %v); %s", slot, rootName, keys(parts), describeUnclaimed(unclaimed))
+		}
 	}
 	drivers.waitFixed()
 	v, err := rootVerity(params)
@@ -95,19 +107,24 @@ func run(l *log.Logger) error {
 		err = mountRoot(rootDev, v)
 	}
 	if err != nil {
-		err = fmt.Errorf("slot %s: partition %s (%s) is missing or unreadable: %w", slot, rootLabel, rootDev, err)
+		err = fmt.Errorf("slot %s: %s (%s) is missing or unreadable: %w", slot, rootName, rootDev, err)
+		if live {
+			return err
+		}
 		if nerr := noteFailure(parts[layout.LabelState], "stage 1: "+err.Error()); nerr != nil {
 			l.Printf("STATE: could not leave a note of this failure for the updater: %v", nerr)
 		}
 		return err
 	}
 	if v == nil {
-		l.Printf("root: slot %s from %s (%s), NOT verified: its boot entry has no %s (a release made before dm-verity)", slot, rootLabel, rootDev, layout.VerityParam)
+		l.Printf("root: slot %s from %s (%s), NOT verified: its boot entry has no %s (a release made before dm-verity)", slot, rootName, rootDev, layout.VerityParam)
 	} else {
-		l.Printf("root: slot %s from %s (%s), verified by dm-verity (root hash %s)", slot, rootLabel, rootDev, v.RootHash)
+		l.Printf("root: slot %s from %s (%s), verified by dm-verity (root hash %s)", slot, rootName, rootDev, v.RootHash)
 	}
 	stateDev, ok := parts[layout.LabelState]
 	switch {
+	case live:
+		l.Printf("STATE: this is the live system: /etc and /var live in memory; os-ctl install puts Berth on a disk")
 	case !ok:
 		l.Printf("STATE: no partition labelled STATE: /etc and /var live in memory this boot and are lost at shutdown")
 	default:
@@ -218,8 +235,7 @@ func mountState(l *log.Logger, dev string) error {
 	switch {
 	case kind == blockdev.Ext4Blank:
 		l.Printf("STATE: %s has no file system: creating ext4 (first boot, or the partition was wiped)", dev)
-		if out, err := rootCommand(mke2fs, "-t", "ext4", "-q", "-F", "-L", layout.LabelState,
-			"-E", "lazy_itable_init=1,lazy_journal_init=1", dev).CombinedOutput(); err != nil {
+		if out, err := rootCommand(mke2fs, layout.StateMkfsArgs(dev)...).CombinedOutput(); err != nil {
 			return fmt.Errorf("mke2fs %s: %w: %s", dev, err, strings.TrimSpace(string(out)))
 		}
 	case kind == blockdev.Ext4Damaged:

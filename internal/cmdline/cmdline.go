@@ -20,6 +20,7 @@ var Known = map[string]string{
 	"berth.debug_shell":     "a root shell on ttyS1 (debug-shell.service); never on a machine others can reach through that port",
 	"berth.modules":         "extra kernel modules to load at boot, comma separated",
 	"berth.test.grow_pause": "tests only: stop growing STATE after this GPT step (backup, primary), for a power cut",
+	"berth.live":            "the installer medium's live system: the root from the ISO9660 volume with this label, STATE in memory (make iso)",
 	"berth.verity":          "the root's dm-verity tree, BLOCKS:ROOTHASH:SALT (the boot entry has it from the release)",
 }
 
@@ -135,4 +136,11 @@ func split(line string) []string {
 		words = append(words, cur.String())
 	}
 	return words
+}
+
+// Live returns berth.live's volume label when this boot is the installer
+// medium's live system.
+func (p Params) Live() (label string, ok bool) {
+	v, ok := p.All["berth.live"]
+	return v, ok && v != ""
 }
