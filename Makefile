@@ -12,10 +12,10 @@ GOBUILD := CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=false -ldflags="-s -w -
 # for `make ssh`; runc (to check sysd's containers against it),
 # cloud-image-utils (cloud-localds makes NoCloud seeds), iproute2 (network
 # namespaces) and tmux (the terminal `make run` is tested in) only for tests.
-HOST_PKGS := qemu-system-x86 qemu-utils ovmf systemd-boot-efi squashfs-tools cryptsetup-bin mtools dosfstools gdisk e2fsprogs kmod dpkg apt runc cloud-image-utils iproute2 tmux openssh-client
+HOST_PKGS := qemu-system-x86 qemu-utils ovmf systemd-boot-efi squashfs-tools cryptsetup-bin mtools dosfstools xorriso gdisk e2fsprogs kmod dpkg apt runc cloud-image-utils iproute2 tmux openssh-client
 TEST_TIMEOUT ?= 60m
 
-.PHONY: all deps image images test-releases run ssh test unit portable bench fuzz lock binaries clean
+.PHONY: all deps image images iso test-releases run ssh test unit portable bench fuzz lock binaries clean
 # A target whose recipe fails leaves no half-made file that looks up to date.
 .DELETE_ON_ERROR:
 
@@ -71,6 +71,13 @@ $(BUILD)/images/.done: $(BUILD)/disk.img
 	$(BIN)/berth-image images -out $(BUILD)
 	@touch $@
 
+# The installer medium: build/images/berth.iso, a hybrid ISO (UEFI from a
+# CD-ROM, or written to a USB stick) that boots the live system and
+# installs Berth on a disk (docs/install.md).
+iso: $(BUILD)/images/berth.iso
+$(BUILD)/images/berth.iso: $(BUILD)/disk.img
+	$(BIN)/berth-image iso -out $(BUILD)
+
 # Releases the update tests install over the image: 0.2.0 is the image
 # under a newer version; 0.3.0 carries a service that fails, so its health
 # gate fails.
@@ -109,7 +116,7 @@ unit: portable
 	$(GO) test ./...
 
 # TESTFLAGS: more go test flags (-v shows each test's time, -run picks some).
-test: image images test-releases portable
+test: image images iso test-releases portable
 	$(GO) vet ./...
 	BERTH_BUILD=$(CURDIR)/$(BUILD) $(GO) test -timeout $(TEST_TIMEOUT) -count=1 $(TESTFLAGS) ./...
 

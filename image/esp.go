@@ -27,7 +27,12 @@ func MakeESP(out string, sizeMB int64, files []ESPFile) error {
 	if err := os.Truncate(out, sizeMB*layout.MiB); err != nil {
 		return err
 	}
-	if err := run("mkfs.vfat", "-F", "32", "-n", layout.LabelESP, "-i", "0xBE47B007", "--invariant", out); err != nil {
+	// FAT32 wants 32 MiB and more; a smaller ESP (the ISO's) is FAT16.
+	fat := "32"
+	if sizeMB < 64 {
+		fat = "16"
+	}
+	if err := run("mkfs.vfat", "-F", fat, "-n", layout.LabelESP, "-i", "0xBE47B007", "--invariant", out); err != nil {
 		return err
 	}
 	dirs := map[string]bool{}

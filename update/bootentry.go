@@ -34,6 +34,19 @@ options %[5]s
 `, slot, release, generation, layout.ESPDir(slot), layout.Cmdline(slot, v))
 }
 
+// LiveEntry renders the installer medium's one entry: the release, its
+// kernel and initramfs under layout.LiveESPDir, and the live command line
+// (the root from the medium, STATE in memory).
+func LiveEntry(release string, v *layout.Verity) string {
+	return fmt.Sprintf(`# berth-release %[1]s
+title   Berth %[1]s (live system and installer)
+sort-key berth
+linux   %[2]s/vmlinuz
+initrd  %[2]s/initrd.img
+options %[3]s
+`, release, layout.LiveESPDir, layout.LiveCmdline(v))
+}
+
 // EntryInfo is what the updater reads back from an entry's content.
 type EntryInfo struct {
 	Release    string

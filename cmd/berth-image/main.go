@@ -1,5 +1,6 @@
 // Command berth-image builds Berth's disk image and release parts
-// (`build`), converts the disk for hypervisors (`images`), or refreshes
+// (`build`), converts the disk for hypervisors (`images`), makes the installer
+// ISO (`iso`), or refreshes
 // rootfs/packages.lock (`lock`).
 package main
 
@@ -16,7 +17,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: berth-image build|images|lock [flags]")
+		fmt.Fprintln(os.Stderr, "usage: berth-image build|images|iso|lock [flags]")
 		os.Exit(2)
 	}
 	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
@@ -40,6 +41,8 @@ func main() {
 		err = image.Build(c)
 	case "images":
 		err = image.Images(c.Out, c.Logf)
+	case "iso":
+		err = image.ISO(c.Out, c.Logf)
 	case "lock":
 		var l image.Lock
 		if l, err = image.MakeLock(c.Rootfs); err == nil {
@@ -48,7 +51,7 @@ func main() {
 			}
 		}
 	default:
-		err = fmt.Errorf("unknown command %q: use build, images or lock", os.Args[1])
+		err = fmt.Errorf("unknown command %q: use build, images, iso or lock", os.Args[1])
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "berth-image:", err)
