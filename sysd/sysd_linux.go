@@ -22,6 +22,7 @@ import (
 	"berth.dev/berth/sysd/api/wire"
 	"berth.dev/berth/sysd/cgroup"
 	"berth.dev/berth/sysd/datasource"
+	"berth.dev/berth/sysd/install"
 	"berth.dev/berth/sysd/logs"
 	"berth.dev/berth/sysd/machine"
 	"berth.dev/berth/sysd/network"
@@ -58,6 +59,14 @@ func Main(stdout io.Writer) int {
 	if err != nil {
 		l.Printf("sysd: %v", err)
 		slot = "?"
+	}
+	// The installer medium's live system runs no slot: it does not
+	// update, and it installs.
+	_, live := params.Live()
+	var installer *install.Installer
+	if live {
+		slot = "live"
+		installer = install.Live()
 	}
 	l.Printf("sysd starting pid=%d", os.Getpid())
 	// Orphans of services sharing the host's PID namespace come to sysd,
@@ -142,8 +151,13 @@ func Main(stdout io.Writer) int {
 		line, problem := storage.AtBoot(context.Background(), l.Printf, params, eff.Config.Berth.GrowState())
 		sys.setStorage(line, problem)
 	}()
-	upd := agent.New(l, stdout, r, version, slot, sys.Reboot)
-	upd.Configure(eff.Config.Berth.Update)
+	var upd *agent.Agent
+	if !live {
+		upd = agent.New(l, stdout, r, version, slot, sys.Reboot)
+		upd.Configure(eff.Config.Berth.Update)
+	} else {
+		l.Printf("update: this is the live system: it does not update; os-ctl install puts Berth on a disk")
+	}
 	host, err := machine.EnsureHostname(id)
 	if err != nil {
 		l.Printf("sysd: %v", err)
@@ -181,7 +195,10 @@ func Main(stdout io.Writer) int {
 			}
 			neff, late := datasource.Apply(l, seed, runner.Run)
 			sys.setUserData(neff)
-			upd.Configure(neff.Config.Berth.Update)
+			if upd != nil {
+				upd.Configure(neff.Config.Berth.Update)
+			}
+			install.FromUserData(installer, l.Printf, neff.Config.Berth.Install, seed.UserData, sys.Reboot)
 			if err := m.Reload(); err != nil {
 				l.Printf("sysd: %v", err)
 			}
@@ -198,8 +215,16 @@ func Main(stdout io.Writer) int {
 	}
 	m.StartAll()
 	go late()
-	go upd.RunGate(netCtx, m.List)
-	go upd.Loop(netCtx)
+	var updates api.Updates
+	if upd != nil {
+		updates = upd
+		go upd.RunGate(netCtx, m.List)
+		go upd.Loop(netCtx)
+	}
+	var installs api.Installs
+	if installer != nil {
+		installs = installer
+	}
 
 	sys.bootMS = console.SinceBootMS()
 	if ln, err := api.Listen(wire.DefaultSocket); err != nil {
@@ -207,7 +232,7 @@ func Main(stdout io.Writer) int {
 	} else {
 		sys.net = netm
 		go func() {
-			if err := http.Serve(ln, api.Handler(m, sys, upd)); err != nil {
+			if err := http.Serve(ln, api.Handler(m, sys, updates, installs)); err != nil {
 				l.Printf("sysd: API: %v", err)
 			}
 		}()
@@ -220,6 +245,9 @@ func Main(stdout io.Writer) int {
 		l.Printf("memory used_kb=%d total_kb=%d sysd_rss_kb=%d", used, total, machine.SelfRSS())
 	}
 	go announceAllUp(l, m, sys)
+	if seed != nil {
+		install.FromUserData(installer, l.Printf, eff.Config.Berth.Install, seed.UserData, sys.Reboot)
+	}
 
 	s := <-sigs
 	l.Printf("sysd stopping (%v): stopping services", s)

@@ -40,9 +40,10 @@ type System interface {
 }
 
 // Handler returns the /v1/ routes; up may be nil (no updater).
-func Handler(svcs Services, sys System, up Updates) http.Handler {
+func Handler(svcs Services, sys System, up Updates, in Installs) http.Handler {
 	mux := http.NewServeMux()
 	updateRoutes(mux, up)
+	installRoutes(mux, in, sys.Reboot)
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
 		st := sys.Status()
 		for _, s := range svcs.List() {

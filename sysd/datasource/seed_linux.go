@@ -7,18 +7,21 @@ package datasource
 
 import (
 	"context"
+	"errors"
 	"os"
 	"strings"
 	"time"
 
 	"berth.dev/berth/internal/cmdline"
 	"berth.dev/berth/internal/kmod"
+	"berth.dev/berth/internal/layout"
 	"berth.dev/berth/sysd/userdata"
 )
 
 // Local tries the datasources that need no network, in the documented
 // order: NoCloud (a CIDATA volume), then, unless the kernel command line
-// names a URL (which comes before it), QEMU's fw_cfg.
+// names a URL (which comes before them), QEMU's fw_cfg and the user-data
+// the installer left on STATE.
 func Local(l interface{ Printf(string, ...any) }, fwcfg bool) *userdata.Seed {
 	if s := noCloud(l); s != nil {
 		return s
@@ -26,6 +29,26 @@ func Local(l interface{ Printf(string, ...any) }, fwcfg bool) *userdata.Seed {
 	if !fwcfg {
 		return nil
 	}
+	if s := fwCfg(l); s != nil {
+		return s
+	}
+	return installed(l, layout.InstalledUserData)
+}
+
+// installed reads the user-data os-ctl install (or berth.install) left on
+// the installed disk's STATE for its boots.
+func installed(l interface{ Printf(string, ...any) }, path string) *userdata.Seed {
+	b, err := userdata.ReadLimited(path)
+	if err != nil {
+		if !errors.Is(err, os.ErrNotExist) {
+			l.Printf("user-data: %v", err)
+		}
+		return nil
+	}
+	return &userdata.Seed{Source: "installed:" + path, UserData: b}
+}
+
+func fwCfg(l interface{ Printf(string, ...any) }) *userdata.Seed {
 	// fw_cfg exists only under QEMU; its ports are touched only there.
 	if vendor, _ := os.ReadFile("/sys/class/dmi/id/sys_vendor"); strings.TrimSpace(string(vendor)) != "QEMU" {
 		return nil

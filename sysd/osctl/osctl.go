@@ -48,6 +48,8 @@ const usage = `usage: os-ctl COMMAND [ARGS]
   reload                               read unit files again; start new enabled services
   logs NAME [-f] [-n N] [--json]       a service's log; NAME may be sysd or kernel
   reboot | poweroff
+  install --disk DEV|largest [--user-data FILE] [--force] [--reboot]
+                                       from the installer ISO's live system: put Berth on a disk
   upgrade [--channel C] [--version V] [--no-reboot] [--allow-downgrade] [--dry-run] [--download-only]
                                        install the channel's release in the other slot and boot it
   rollback                             boot the other slot's release (it must have passed its health gate)
@@ -108,6 +110,8 @@ func run(env Env) error {
 		return c.channel(args)
 	case "reload":
 		return c.post("/v1/reload", nil)
+	case "install":
+		return c.install(args)
 	case "reboot", "poweroff":
 		return c.post("/v1/"+cmd, nil)
 	case "notify":

@@ -93,7 +93,7 @@ func serveAPI(t *testing.T, f *fake, s *sys, up api.Updates) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: api.Handler(f, s, up)}
+	srv := &http.Server{Handler: api.Handler(f, s, up, nil)}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 	return sock

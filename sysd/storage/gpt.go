@@ -84,8 +84,8 @@ func Encode(g *gpt.GPT) (entries, header []byte, err error) {
 	return entries, header, nil
 }
 
-// writeTable writes g's entries, then its header, and syncs the disk.
-func writeTable(f *os.File, g *gpt.GPT) error {
+// WriteTable writes g's entries, then its header, and syncs the disk.
+func WriteTable(f *os.File, g *gpt.GPT) error {
 	entries, header, err := Encode(g)
 	if err != nil {
 		return err

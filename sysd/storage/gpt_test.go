@@ -69,7 +69,7 @@ func TestPlanOnTheImageTable(t *testing.T) {
 		}
 		defer f.Close()
 		for _, g := range gs {
-			if err := writeTable(f, g); err != nil {
+			if err := WriteTable(f, g); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -85,13 +85,13 @@ func Grow(ctx context.Context, dev string, pause func(step string) error) (Resul
 	if changed || perr != nil || berr != nil {
 		// The backup first: until the primary is written, the primary
 		// still describes the old layout and points at the old backup.
-		if err := writeTable(f, newBack); err != nil {
+		if err := WriteTable(f, newBack); err != nil {
 			return r, fmt.Errorf("grow %s: backup GPT: %w", dev, err)
 		}
 		if err := pause("backup"); err != nil {
 			return r, err
 		}
-		if err := writeTable(f, newPrim); err != nil {
+		if err := WriteTable(f, newPrim); err != nil {
 			return r, fmt.Errorf("grow %s: primary GPT: %w", dev, err)
 		}
 		if err := pause("primary"); err != nil {

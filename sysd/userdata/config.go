@@ -100,6 +100,16 @@ type Berth struct {
 	Sysctl   map[string]string `json:"sysctl,omitempty"`
 	Modules  []string          `json:"modules,omitempty"`
 	Storage  *Storage          `json:"storage,omitempty"`
+	Install  *Install          `json:"install,omitempty"`
+}
+
+// Install is an unattended install from the installer medium's live
+// system: the whole user-data goes onto the installed disk, for its first
+// boot. An installed machine ignores it.
+type Install struct {
+	Disk   string `json:"disk"` // /dev/sda, or "largest"
+	Reboot bool   `json:"reboot"`
+	Force  bool   `json:"force,omitempty"`
 }
 
 // Storage is what sysd does with the disk.

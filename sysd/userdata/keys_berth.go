@@ -138,6 +138,23 @@ func (p *parser) berth(n *yaml.Node, path string, b *Berth) {
 			p.fields(n, path, map[string]handler{"grow": setBool(&st.Grow)}, nil)
 			b.Storage = st
 		},
+		"install": func(p *parser, n *yaml.Node, path string) {
+			in := &Install{}
+			p.fields(n, path, map[string]handler{
+				"disk":   setStr(&in.Disk),
+				"reboot": setBool(&in.Reboot),
+				"force":  setBool(&in.Force),
+			}, nil)
+			if in.Disk == "" {
+				p.errorf(n, path, "write disk: /dev/sda, or disk: largest", "names no disk: nothing is installed")
+				return
+			}
+			if in.Disk != "largest" && !strings.HasPrefix(in.Disk, "/dev/") {
+				p.errorf(n, join(path, "disk"), "write disk: /dev/sda, or disk: largest", "%q is neither a device (/dev/…) nor largest: nothing is installed", in.Disk)
+				return
+			}
+			b.Install = in
+		},
 	}, nil)
 }
 

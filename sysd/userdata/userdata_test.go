@@ -252,3 +252,23 @@ func TestStorageGrow(t *testing.T) {
 		t.Fatalf("grow: sometimes: grow %v, %v", c.Berth.GrowState(), ds)
 	}
 }
+
+func TestInstall(t *testing.T) {
+	c, ds := parse(t, "#cloud-config\nberth:\n  install:\n    disk: largest\n    reboot: true\n")
+	if len(ds) != 0 || c.Berth.Install == nil || *c.Berth.Install != (Install{Disk: "largest", Reboot: true}) {
+		t.Fatalf("largest: %+v, %v", c.Berth.Install, ds)
+	}
+	for src, line := range map[string]int{
+		"#cloud-config\nberth:\n  install:\n    reboot: true\n":                     4,
+		"#cloud-config\nberth:\n  install:\n    disk: sda\n":                        4,
+		"#cloud-config\nberth:\n  install:\n    disk: /dev/sda\n    force: maybe\n": 5,
+	} {
+		c, ds := parse(t, src)
+		if len(ds) != 1 || ds[0].Line != line || !strings.HasPrefix(ds[0].Key, "berth.install") {
+			t.Errorf("%q: %v", src, ds)
+		}
+		if line != 5 && c.Berth.Install != nil {
+			t.Errorf("%q: install %+v from a bad entry", src, c.Berth.Install)
+		}
+	}
+}
