@@ -75,11 +75,15 @@ type Hardware struct {
 	NIC string
 	// CDROM is an ISO (a cloud-localds seed) on the disk's controller,
 	// or on q35's SATA controller when that one has no CD-ROMs (virtio,
-	// NVMe).
+	// NVMe); its QEMU device id is "seed" (QMP eject takes it out).
 	CDROM string
 	// HotplugPorts adds that many empty PCIe root ports (hp0, hp1, …)
 	// for device_add.
 	HotplugPorts int
+	// Installer is an installer ISO on q35's SATA controller, after the
+	// disk in the firmware's boot order: a blank disk falls through to
+	// it, an installed one boots first, as on a PC with the disk first.
+	Installer string
 }
 
 // args is the QEMU arguments for the disk (drive id disk0), the CD-ROM
@@ -89,20 +93,26 @@ func (h Hardware) args(overlay string) ([]string, error) {
 	var cd []string
 	if h.CDROM != "" {
 		a = append(a, "-drive", "if=none,id=cd0,format=raw,media=cdrom,readonly=on,file="+h.CDROM)
-		cd = []string{"-device", "ide-cd,bus=ide.1,drive=cd0"}
+		cd = []string{"-device", "ide-cd,bus=ide.1,drive=cd0,id=seed"}
+	}
+	boot := ""
+	if h.Installer != "" {
+		boot = ",bootindex=0"
+		a = append(a, "-drive", "if=none,id=inst0,format=raw,media=cdrom,readonly=on,file="+h.Installer,
+			"-device", "ide-cd,bus=ide.2,drive=inst0,id=installer,bootindex=1")
 	}
 	switch h.Disk {
 	case "", "virtio":
-		a = append(a, "-device", "virtio-blk-pci,drive=disk0")
+		a = append(a, "-device", "virtio-blk-pci,drive=disk0"+boot)
 	case "ahci":
-		a = append(a, "-device", "ide-hd,bus=ide.0,drive=disk0")
+		a = append(a, "-device", "ide-hd,bus=ide.0,drive=disk0"+boot)
 	case "nvme":
-		a = append(a, "-device", "nvme,drive=disk0,serial=berth0")
+		a = append(a, "-device", "nvme,drive=disk0,serial=berth0"+boot)
 	case "pvscsi", "lsi", "virtio-scsi", "am53c974":
 		hba := map[string]string{"pvscsi": "pvscsi", "lsi": "lsi53c895a", "virtio-scsi": "virtio-scsi-pci", "am53c974": "am53c974"}[h.Disk]
-		a = append(a, "-device", hba+",id=hba", "-device", "scsi-hd,bus=hba.0,drive=disk0")
+		a = append(a, "-device", hba+",id=hba", "-device", "scsi-hd,bus=hba.0,drive=disk0"+boot)
 		if h.CDROM != "" {
-			cd = []string{"-device", "scsi-cd,bus=hba.0,drive=cd0"}
+			cd = []string{"-device", "scsi-cd,bus=hba.0,drive=cd0,id=seed"}
 		}
 	default:
 		return nil, fmt.Errorf("hardware: unknown disk controller %q", h.Disk)

@@ -1,0 +1,127 @@
+package tests
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"berth.dev/berth/qemu"
+	"berth.dev/berth/qemu/vmtest"
+)
+
+// The installer ISO, as a bare-metal user meets it: a PC with a blank
+// 8 GiB SATA disk first in its boot order, the ISO in a drive after it,
+// and a NoCloud seed whose user-data says berth.install: {disk: largest,
+// reboot: true}. The firmware falls through the blank disk to the ISO;
+// the live system runs from it, installs unattended on the largest disk
+// it may use (a larger one holding partitions and a too-small one are
+// refused by name), and reboots. The firmware then starts the disk, which
+// boots with the user-data the installer left on STATE (the seed is out
+// by then): SSH takes the key, the host name is set, STATE fills the disk.
+func TestISOInstallsUnattended(t *testing.T) {
+	t.Parallel()
+	b := vmtest.FindBuild(t)
+	iso := filepath.Join(b.Dir, "images", "berth.iso")
+	if _, err := os.Stat(iso); err != nil {
+		t.Fatalf("%v: make test builds the ISO (make iso)", err)
+	}
+	dir := t.TempDir()
+	blank := filepath.Join(dir, "blank.raw")
+	small := filepath.Join(dir, "small.raw")
+	used := filepath.Join(dir, "used.raw")
+	for p, size := range map[string]int64{blank: 8 << 30, small: 1 << 30, used: 12 << 30} {
+		if err := os.WriteFile(p, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Truncate(p, size); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out, err := exec.Command("sgdisk", "-n", "1:0:+100M", "-c", "1:photos", used).CombinedOutput(); err != nil {
+		t.Fatalf("sgdisk: %v: %s", err, out)
+	}
+	signer, key := sshKey(t)
+	seed := cloudLocalds(t, dir, fmt.Sprintf("#cloud-config\nhostname: installed-from-iso\nssh_authorized_keys:\n  - %s\nberth:\n  install:\n    disk: largest\n    reboot: true\n", key),
+		"instance-id: iid-install\n")
+
+	cfg := qemu.Config{Dir: filepath.Join(dir, "vm"), Disk: blank, MemoryMB: 1024,
+		Hardware: qemu.Hardware{Disk: "ahci", NIC: "e1000e", CDROM: seed, Installer: iso}}
+	port := freePort(t)
+	cfg.Forwards = []qemu.Forward{{Host: port, Guest: 22}}
+	for i, p := range []string{small, used} {
+		cfg.Extra = append(cfg.Extra, "-drive", fmt.Sprintf("if=none,id=extra%d,format=raw,file=%s", i, p),
+			"-device", fmt.Sprintf("virtio-blk-pci,drive=extra%d", i))
+	}
+	vm := vmtest.Start(t, cfg)
+
+	// The live system: the root from the medium, STATE in memory.
+	vm.MustExpect(t, `^berth: root: slot A from the live medium BERTH_LIVE \(/dev/loop\d+\), verified by dm-verity`, bootTimeout)
+	vm.MustExpect(t, `^berth: STATE: this is the live system`, bootTimeout)
+	vm.MustExpect(t, `^berth: ready version=\S+ slot=live boot_ms=\d+$`, bootTimeout)
+	vm.MustExpect(t, `^berth: install: disk: installing Berth \S+ on /dev/sda \(8\.0 GiB\)$`, 2*time.Minute)
+	vm.MustExpect(t, `^berth: install: done: Berth \S+ installed on /dev/sda in [\d.]+s$`, 5*time.Minute)
+	// Out with the seed before the machine is back: the installed boot
+	// must take its user-data from STATE.
+	q, err := vm.QMP()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.Execute("eject", map[string]any{"id": "seed", "force": true}); err != nil {
+		t.Fatalf("eject the seed: %v", err)
+	}
+	vm.MustExpect(t, `^berth: install: rebooting into the installed system$`, time.Minute)
+
+	// The installed machine, from the disk the firmware now starts.
+	vm.MustExpect(t, `^berth: root: slot A from ROOT-A \(/dev/sda2\), verified by dm-verity`, bootTimeout)
+	vm.MustExpect(t, `^berth: user-data: from installed:/var/lib/berth/install/user-data`, bootTimeout)
+	expectReady(t, vm, "A")
+	installed := time.Since(vm.Started())
+	t.Logf("install time, QEMU start to the installed machine's ready line: %.1fs", installed.Seconds())
+
+	c, err := dialSSH(t, port, &ssh.ClientConfig{User: "berth", Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)},
+		HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 30 * time.Second}, 4*time.Minute)
+	if err != nil {
+		t.Fatalf("ssh with the install's key: %v\n%s", err, vm.Console.Tail(30))
+	}
+	defer c.Close()
+	out := run(t, c, "hostname; df -B1 --output=size /var | tail -1; sudo -n os-ctl status")
+	lines := strings.SplitN(out, "\n", 3)
+	if lines[0] != "installed-from-iso" {
+		t.Errorf("hostname %q, want the install's user-data's", lines[0])
+	}
+	// STATE is what the 8 GiB disk has after ESP and the two slots
+	// (1.7 GiB), less ext4's own.
+	if n, err := strconv.ParseInt(strings.TrimSpace(lines[1]), 10, 64); err != nil || n < 6<<30 {
+		t.Errorf("/var is %q bytes, want STATE to fill the 8 GiB disk", lines[1])
+	}
+	if !regexp.MustCompile(`(?m)^storage:\s+/dev/sda4, 6\.\d GiB \(fills its disk\)$`).MatchString(out) {
+		t.Errorf("os-ctl status says nothing of STATE filling the disk:\n%s", out)
+	}
+	// Why "largest" passed over the bigger disk and the small one.
+	for _, re := range []string{
+		`^berth: install: disk: passed over: /dev/vda is too small: 1\.0 GiB, and Berth needs 3\.\d GiB: not touched$`,
+		`^berth: install: disk: passed over: /dev/vdb holds partitions \(vdb1 photos\): not touched \(--force`,
+	} {
+		if _, err := vm.Console.Seen(regexp.MustCompile(re), time.Second); err != nil {
+			t.Errorf("no line %s", re)
+		}
+	}
+	// An installed machine installs nothing: os-ctl install says so.
+	s, err := c.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	refusal, err := s.CombinedOutput("sudo -n os-ctl install --disk /dev/vda")
+	s.Close()
+	if err == nil || !strings.Contains(string(refusal), "install runs on the installer medium's live system") {
+		t.Errorf("os-ctl install on an installed machine: %v: %s", err, refusal)
+	}
+}
