@@ -120,7 +120,7 @@ test: image images iso test-releases portable
 	$(GO) vet ./...
 	BERTH_BUILD=$(CURDIR)/$(BUILD) $(GO) test -timeout $(TEST_TIMEOUT) -count=1 $(TESTFLAGS) ./...
 
-bench: image test-releases
+bench: image iso test-releases
 	$(GO) run ./cmd/berth-bench -build $(BUILD) -n $${N:-5} -smp $${SMP:-1}
 
 # Every fuzz target (each parser of outside input has one) for FUZZTIME;

@@ -21,14 +21,15 @@ func main() {
 	cpus := flag.Int("smp", 1, "virtual CPUs")
 	starts := flag.Int("starts", 100, "container starts of each runtime (0: skip)")
 	upgrades := flag.Int("upgrades", 3, "os-ctl upgrade runs (0: skip)")
+	installs := flag.Int("installs", 1, "unattended installs from the ISO (0: skip)")
 	flag.Parse()
-	if err := run(*build, *n, *mem, *cpus, *starts, *upgrades); err != nil {
+	if err := run(*build, *n, *mem, *cpus, *starts, *upgrades, *installs); err != nil {
 		fmt.Fprintln(os.Stderr, "berth-bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(buildDir string, n, mem, cpus, starts, upgrades int) error {
+func run(buildDir string, n, mem, cpus, starts, upgrades, installs int) error {
 	build := buildDir
 	tmp, err := os.MkdirTemp("", "berth-bench")
 	if err != nil {
@@ -131,7 +132,34 @@ func run(buildDir string, n, mem, cpus, starts, upgrades int) error {
 	}
 	sizes(build)
 	if upgrades > 0 {
-		return upgradeRuns(tmp, build, upgrades)
+		if err := upgradeRuns(tmp, build, upgrades); err != nil {
+			return err
+		}
+	}
+	return installRuns(tmp, build, installs)
+}
+
+// installRuns times unattended installs from the ISO to a blank disk.
+func installRuns(tmp, build string, n int) error {
+	var live, inst, ready []float64
+	for i := 0; i < n; i++ {
+		s, err := qemu.MeasureInstall(qemu.BuildAt(build), filepath.Join(tmp, fmt.Sprintf("install%d", i)))
+		if err != nil {
+			return fmt.Errorf("install: %w", err)
+		}
+		live, inst, ready = append(live, s.LiveReady.Seconds()), append(inst, s.Install.Seconds()), append(ready, s.Installed.Seconds())
+	}
+	if n == 0 {
+		return nil
+	}
+	fmt.Printf("unattended install from the ISO to a blank 8 GiB SATA disk, OVMF, TCG, 1 vCPU, %d samples:\n", n)
+	fmt.Printf("%-40s %8s %8s %8s\n", "figure", "min", "median", "max")
+	for _, r := range []struct {
+		name string
+		xs   []float64
+	}{{"QEMU start → live system ready", live}, {"install (checks → STATE written)", inst}, {"QEMU start → installed machine ready", ready}} {
+		st := qemu.Summarize(r.xs)
+		fmt.Printf("%-40s %7.2fs %7.2fs %7.2fs\n", r.name, st.Min, st.Median, st.Max)
 	}
 	return nil
 }
