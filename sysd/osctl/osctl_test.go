@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -66,10 +67,10 @@ func (f *fake) Subscribe() (<-chan wire.Event, func()) {
 	return ch, func() {}
 }
 
-type sys struct{ rebooted bool }
+type sys struct{ rebooted atomic.Bool }
 
 func (s *sys) Status() wire.System    { return wire.System{Version: "1.2.3", Slot: "A"} }
-func (s *sys) Reboot() error          { s.rebooted = true; return nil }
+func (s *sys) Reboot() error          { s.rebooted.Store(true); return nil }
 func (s *sys) Poweroff() error        { return nil }
 func (s *sys) Config() *wire.UserData { return &wire.UserData{Source: "fw_cfg"} }
 func (s *sys) Network() wire.Net {
@@ -87,13 +88,17 @@ func (s *sys) Hardware() (wire.Hardware, error) {
 
 // serveAPI serves sysd's API with fakes behind it on a socket, until the
 // test ends, and returns the socket.
-func serveAPI(t *testing.T, f *fake, s *sys, up api.Updates) string {
+func serveAPI(t *testing.T, f *fake, s *sys, up api.Updates, in ...api.Installs) string {
 	sock := filepath.Join(t.TempDir(), "api.sock")
 	ln, err := api.Listen(sock)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: api.Handler(f, s, up, nil)}
+	var inst api.Installs
+	if len(in) > 0 {
+		inst = in[0]
+	}
+	srv := &http.Server{Handler: api.Handler(f, s, up, inst)}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 	return sock
@@ -138,8 +143,8 @@ func TestActionsAndErrors(t *testing.T) {
 	}
 	run("reload")
 	run("reboot")
-	if got := strings.Join(f.actions, ","); got != "enable a,start a,reload" || !s.rebooted {
-		t.Fatalf("actions %q rebooted %v", got, s.rebooted)
+	if got := strings.Join(f.actions, ","); got != "enable a,start a,reload" || !s.rebooted.Load() {
+		t.Fatalf("actions %q rebooted %v", got, s.rebooted.Load())
 	}
 	code, _, e := run("service", "start", "nope")
 	if code != 1 || e != "os-ctl: service start nope: no such service: nope\n" {
