@@ -125,3 +125,73 @@ func TestISOInstallsUnattended(t *testing.T) {
 		t.Errorf("os-ctl install on an installed machine: %v: %s", err, refusal)
 	}
 }
+
+// The same ISO written to a USB stick (the hybrid image's GPT): the
+// firmware starts the stick's ESP, stage 1 loads the USB host and
+// storage drivers and finds the medium on the stick's whole disk. The
+// admin then installs by hand over SSH: os-ctl install shows progress,
+// and a second install on the now used disk is refused until --force.
+func TestISOFromUSBStickInstallsByHand(t *testing.T) {
+	t.Parallel()
+	b := vmtest.FindBuild(t)
+	iso := filepath.Join(b.Dir, "images", "berth.iso")
+	if _, err := os.Stat(iso); err != nil {
+		t.Fatalf("%v: make test builds the ISO (make iso)", err)
+	}
+	dir := t.TempDir()
+	blank := filepath.Join(dir, "blank.raw")
+	if err := os.WriteFile(blank, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(blank, 6<<30); err != nil {
+		t.Fatal(err)
+	}
+	signer, key := sshKey(t)
+	ud := filepath.Join(dir, "user-data")
+	os.WriteFile(ud, []byte(fmt.Sprintf("#cloud-config\nssh_authorized_keys:\n  - %s\n", key)), 0o644)
+	port := freePort(t)
+	cfg := qemu.Config{Dir: filepath.Join(dir, "vm"), Disk: blank, MemoryMB: 1024, Forwards: []qemu.Forward{{Host: port, Guest: 22}},
+		Extra: []string{"-fw_cfg", "name=opt/berth/user-data,file=" + ud,
+			"-device", "qemu-xhci,id=xhci",
+			"-drive", "if=none,id=stick,format=raw,readonly=on,file=" + iso,
+			"-device", "usb-storage,bus=xhci.0,drive=stick"}}
+	vm := vmtest.Start(t, cfg)
+	vm.MustExpect(t, `^berth: live system: /run/berth/live/berth/root\.img from BERTH_LIVE on /dev/sd[a-z]$`, bootTimeout)
+	vm.MustExpect(t, `^berth: drivers: (.* )?usb_storage( .*)? \(for \d+ devices, \d+ passes\)$`, bootTimeout)
+	vm.MustExpect(t, `^berth: ready version=\S+ slot=live boot_ms=\d+$`, bootTimeout)
+
+	c, err := dialSSH(t, port, &ssh.ClientConfig{User: "berth", Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)},
+		HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 30 * time.Second}, 4*time.Minute)
+	if err != nil {
+		t.Fatalf("ssh into the live system: %v\n%s", err, vm.Console.Tail(30))
+	}
+	defer c.Close()
+	out := run(t, c, "printf '#cloud-config\\nhostname: by-hand\\n' > /tmp/ud; sudo -n os-ctl install --disk /dev/vda --user-data /tmp/ud")
+	for _, re := range []string{
+		`(?m)^disk: installing Berth \S+ on /dev/vda \(6\.0 GiB\)$`,
+		`(?m)^write slot A /dev/vda2: 100% `,
+		`(?m)^verify slot A /dev/vda2: 100% `,
+		`(?m)^done: Berth \S+ installed on /dev/vda in [\d.]+s$`,
+		`(?m)^installed; os-ctl reboot boots it`,
+	} {
+		if !regexp.MustCompile(re).MatchString(out) {
+			t.Errorf("os-ctl install: no line %s in:\n%s", re, out)
+		}
+	}
+	s, err := c.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := s.CombinedOutput("sudo -n os-ctl install --disk /dev/vda")
+	s.Close()
+	if err == nil || !strings.Contains(string(again), "/dev/vda holds partitions (vda1 ESP, vda2 ROOT-A, vda3 ROOT-B, vda4 STATE): not touched (--force") {
+		t.Errorf("a second install on the used disk: %v: %s", err, again)
+	}
+	// The table was grown: STATE reaches the disk's end.
+	check := run(t, c, "sudo -n cat /sys/class/block/vda4/size /sys/class/block/vda/size")
+	var part, disk int64
+	fmt.Sscan(check, &part, &disk)
+	if disk == 0 || disk-part > (1800<<20)/512 {
+		t.Errorf("STATE is %d of the disk's %d sectors: it does not reach the disk's end", part, disk)
+	}
+}
