@@ -128,7 +128,7 @@ func Build(c Config) error {
 		{c.work("entry-a.conf"), layout.EntriesDir + "/" + update.Entry{Slot: "A"}.Name()},
 		{filepath.Join(rel, "vmlinuz"), layout.ESPDir("A") + "/vmlinuz"},
 		{filepath.Join(rel, "initrd.img"), layout.ESPDir("A") + "/initrd.img"},
-	}); err != nil {
+	}, c.Epoch); err != nil {
 		return fmt.Errorf("ESP: %w", err)
 	}
 	return MakeDisk(filepath.Join(c.Out, "disk.img"), map[string]string{

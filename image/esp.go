@@ -6,7 +6,9 @@ import (
 	"os/exec"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 
 	"berth.dev/berth/internal/layout"
 )
@@ -17,9 +19,14 @@ const SystemdBootEFI = "/usr/lib/systemd/boot/efi/systemd-bootx64.efi"
 // ESPFile is one file to put on the ESP: Src on the host, Dst on the ESP.
 type ESPFile struct{ Src, Dst string }
 
-// MakeESP writes a FAT32 image of sizeMB holding files, with mkfs.vfat and
-// mtools: no loop device, no mount.
-func MakeESP(out string, sizeMB int64, files []ESPFile) error {
+// MakeESP writes a FAT image of sizeMB holding files, with mkfs.vfat and
+// mtools: no loop device, no mount. Every file and directory is stamped
+// with epoch (mtools reads SOURCE_DATE_EPOCH): the same inputs give the
+// same bytes.
+func MakeESP(out string, sizeMB int64, files []ESPFile, epoch time.Time) error {
+	mtools := func(name string, args ...string) error {
+		return runEnv([]string{"SOURCE_DATE_EPOCH=" + strconv.FormatInt(epoch.Unix(), 10)}, name, args...)
+	}
 	_ = os.Remove(out)
 	if err := os.WriteFile(out, nil, 0o644); err != nil {
 		return err
@@ -49,21 +56,24 @@ func MakeESP(out string, sizeMB int64, files []ESPFile) error {
 		return di < dj || di == dj && mk[i] < mk[j]
 	})
 	for _, d := range mk {
-		if err := run("mmd", "-i", out, "::"+d); err != nil {
+		if err := mtools("mmd", "-i", out, "::"+d); err != nil {
 			return err
 		}
 	}
 	for _, f := range files {
-		if err := run("mcopy", "-o", "-i", out, f.Src, "::"+f.Dst); err != nil {
+		if err := mtools("mcopy", "-o", "-i", out, f.Src, "::"+f.Dst); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func run(name string, args ...string) error {
+func run(name string, args ...string) error { return runEnv(nil, name, args...) }
+
+// runEnv runs a tool with env added to this process's environment.
+func runEnv(env []string, name string, args ...string) error {
 	cmd := exec.Command(name, args...)
-	cmd.Env = append(os.Environ(), "MTOOLS_SKIP_CHECK=1")
+	cmd.Env = append(append(os.Environ(), "MTOOLS_SKIP_CHECK=1"), env...)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, strings.TrimSpace(string(out)))
 	}

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"berth.dev/berth/internal/layout"
 	"berth.dev/berth/update"
@@ -27,6 +28,7 @@ func ISO(out string, logf func(string, ...any)) error {
 	if err != nil {
 		return fmt.Errorf("iso: %w (run make image first)", err)
 	}
+	epoch := time.Unix(r.SourceDateEpoch, 0)
 	work := filepath.Join(out, "work-iso")
 	if err := os.RemoveAll(work); err != nil {
 		return err
@@ -62,7 +64,7 @@ func ISO(out string, logf func(string, ...any)) error {
 		{entry, layout.EntriesDir + "/" + layout.LiveEntry},
 		{filepath.Join(rel, "vmlinuz"), layout.LiveESPDir + "/vmlinuz"},
 		{filepath.Join(rel, "initrd.img"), layout.LiveESPDir + "/initrd.img"},
-	}); err != nil {
+	}, epoch); err != nil {
 		return fmt.Errorf("iso: ESP: %w", err)
 	}
 
@@ -75,12 +77,13 @@ func ISO(out string, logf func(string, ...any)) error {
 	// image points at it: one copy serves the CD and the USB stick.
 	args := []string{"-as", "mkisofs", "-o", dst, "-V", layout.LiveLabel, "-r", "-iso-level", "3",
 		"-partition_offset", "16",
+		// The tree's files keep their build times otherwise.
+		"--set_all_file_dates", epoch.UTC().Format("20060102150405") + "00",
 		"-append_partition", "2", "0xef", esp, "-appended_part_as_gpt",
 		"-e", "--interval:appended_partition_2:all::", "-no-emul-boot",
 		tree}
 	cmd := exec.Command("xorriso", args...)
-	// xorriso takes every date and its volume UUID from it: the same
-	// release gives the same bytes.
+	// xorriso takes the volume's dates and UUID from it.
 	cmd.Env = append(os.Environ(), "SOURCE_DATE_EPOCH="+strconv.FormatInt(r.SourceDateEpoch, 10))
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("iso: xorriso %v: %w: %s", args, err, b)

@@ -8,6 +8,7 @@ import (
 
 	"berth.dev/berth/image"
 	"berth.dev/berth/qemu/vmtest"
+	"berth.dev/berth/update"
 )
 
 // TestRebuildIsByteIdentical builds the image a second time from the same
@@ -43,6 +44,18 @@ func TestRebuildIsByteIdentical(t *testing.T) {
 		if first.Parts[p] != second.Parts[p] {
 			t.Errorf("%s differs between two builds: %+v vs %+v", p, first.Parts[p], second.Parts[p])
 		}
+	}
+	// The installer ISO too: its ESP's file times, the ISO9660 dates and
+	// volume UUID all come from the release.
+	if err := image.ISO(out, t.Logf); err != nil {
+		t.Fatal(err)
+	}
+	a, err := update.HashFile(filepath.Join(b.Dir, "images", "berth.iso"))
+	if err != nil {
+		t.Fatalf("%v: make test builds the ISO (make iso)", err)
+	}
+	if c, err := update.HashFile(filepath.Join(out, "images", "berth.iso")); err != nil || a != c {
+		t.Errorf("berth.iso differs between two builds: %+v vs %+v (%v)", a, c, err)
 	}
 }
 
