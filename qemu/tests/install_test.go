@@ -129,8 +129,10 @@ func TestISOInstallsUnattended(t *testing.T) {
 // The same ISO written to a USB stick (the hybrid image's GPT): the
 // firmware starts the stick's ESP, stage 1 loads the USB host and
 // storage drivers and finds the medium on the stick's whole disk. The
-// admin then installs by hand over SSH: os-ctl install shows progress,
-// and a second install on the now used disk is refused until --force.
+// admin then installs by hand over SSH: first onto a disk that fails
+// writes inside slot A (QEMU's blkdebug), which the installer reports
+// with what it had written; then onto a good disk, with progress; a
+// second install on that now used disk is refused until --force.
 func TestISOFromUSBStickInstallsByHand(t *testing.T) {
 	t.Parallel()
 	b := vmtest.FindBuild(t)
@@ -146,6 +148,17 @@ func TestISOFromUSBStickInstallsByHand(t *testing.T) {
 	if err := os.Truncate(blank, 6<<30); err != nil {
 		t.Fatal(err)
 	}
+	// The failing disk: EIO for any write that touches slot A's 65th MiB
+	// (ROOT-A starts after 1 MiB and the 128 MiB ESP).
+	failing := filepath.Join(dir, "failing.raw")
+	if err := os.WriteFile(failing, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(failing, 6<<30); err != nil {
+		t.Fatal(err)
+	}
+	inject := filepath.Join(dir, "blkdebug.conf")
+	os.WriteFile(inject, []byte(fmt.Sprintf("[inject-error]\nevent = \"pwritev\"\nerrno = \"5\"\nsector = \"%d\"\n", (1+128+64)<<20/512)), 0o644)
 	signer, key := sshKey(t)
 	ud := filepath.Join(dir, "user-data")
 	os.WriteFile(ud, []byte(fmt.Sprintf("#cloud-config\nssh_authorized_keys:\n  - %s\n", key)), 0o644)
@@ -154,7 +167,9 @@ func TestISOFromUSBStickInstallsByHand(t *testing.T) {
 		Extra: []string{"-fw_cfg", "name=opt/berth/user-data,file=" + ud,
 			"-device", "qemu-xhci,id=xhci",
 			"-drive", "if=none,id=stick,format=raw,readonly=on,file=" + iso,
-			"-device", "usb-storage,bus=xhci.0,drive=stick"}}
+			"-device", "usb-storage,bus=xhci.0,drive=stick",
+			"-drive", "if=none,id=failing,format=raw,file.driver=blkdebug,file.config=" + inject + ",file.image.driver=file,file.image.filename=" + failing,
+			"-device", "virtio-blk-pci,drive=failing"}}
 	vm := vmtest.Start(t, cfg)
 	vm.MustExpect(t, `^berth: live system: /run/berth/live/berth/root\.img from BERTH_LIVE on /dev/sd[a-z]$`, bootTimeout)
 	vm.MustExpect(t, `^berth: drivers: (.* )?usb_storage( .*)? \(for \d+ devices, \d+ passes\)$`, bootTimeout)
@@ -166,6 +181,15 @@ func TestISOFromUSBStickInstallsByHand(t *testing.T) {
 		t.Fatalf("ssh into the live system: %v\n%s", err, vm.Console.Tail(30))
 	}
 	defer c.Close()
+	s, err := c.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	failed, err := s.CombinedOutput("sudo -n os-ctl install --disk /dev/vdb")
+	s.Close()
+	if err == nil || !regexp.MustCompile(`install on /dev/vdb: slot A: .*input/output error.* \(written: partition table, ESP; the disk does not boot Berth until an install ends\)`).Match(failed) {
+		t.Errorf("an install onto a disk that fails inside slot A: %v:\n%s", err, failed)
+	}
 	out := run(t, c, "printf '#cloud-config\\nhostname: by-hand\\n' > /tmp/ud; sudo -n os-ctl install --disk /dev/vda --user-data /tmp/ud")
 	for _, re := range []string{
 		`(?m)^disk: installing Berth \S+ on /dev/vda \(6\.0 GiB\)$`,
@@ -178,7 +202,7 @@ func TestISOFromUSBStickInstallsByHand(t *testing.T) {
 			t.Errorf("os-ctl install: no line %s in:\n%s", re, out)
 		}
 	}
-	s, err := c.NewSession()
+	s, err = c.NewSession()
 	if err != nil {
 		t.Fatal(err)
 	}
