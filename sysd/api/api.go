@@ -217,6 +217,28 @@ func reply(w http.ResponseWriter, code int, v any) {
 	enc.Encode(v)
 }
 
+// ndjson is a streamed answer, one JSON value a line. The status goes out
+// with the first line: until then a handler may still answer with a
+// plain error.
+type ndjson struct {
+	w       http.ResponseWriter
+	enc     *json.Encoder
+	started bool
+}
+
+func newNDJSON(w http.ResponseWriter) *ndjson { return &ndjson{w: w, enc: json.NewEncoder(w)} }
+
+// line sends v now.
+func (s *ndjson) line(v any) {
+	if !s.started {
+		s.started = true
+		s.w.Header().Set("Content-Type", "application/x-ndjson")
+		s.w.WriteHeader(http.StatusOK)
+	}
+	s.enc.Encode(v)
+	flush(s.w)
+}
+
 func flush(w http.ResponseWriter) {
 	if f, ok := w.(http.Flusher); ok {
 		f.Flush()

@@ -31,36 +31,22 @@ func installRoutes(mux *http.ServeMux, in Installs, reboot func() error) {
 			reply(w, http.StatusBadRequest, wire.Error{Error: "install request: " + err.Error()})
 			return
 		}
-		enc := json.NewEncoder(w)
-		started := false
-		start := func() {
-			if !started {
-				started = true
-				w.Header().Set("Content-Type", "application/x-ndjson")
-				w.WriteHeader(http.StatusOK)
-			}
-		}
-		res, err := in.Install(r.Context(), req, func(p update.Progress) {
-			start()
-			enc.Encode(wire.InstallLine{Progress: &p})
-			flush(w)
-		})
+		out := newNDJSON(w)
+		res, err := in.Install(r.Context(), req, func(p update.Progress) { out.line(wire.InstallLine{Progress: &p}) })
 		var refusal *install.Refusal
-		if !started && (errors.Is(err, install.ErrBusy) || errors.As(err, &refusal)) {
+		if !out.started && (errors.Is(err, install.ErrBusy) || errors.As(err, &refusal)) {
 			reply(w, http.StatusConflict, wire.Error{Error: err.Error()})
 			return
 		}
-		if !started && err != nil {
+		if !out.started && err != nil {
 			reply(w, http.StatusInternalServerError, wire.Error{Error: err.Error()})
 			return
 		}
-		start()
 		line := wire.InstallLine{Result: &res, Done: true}
 		if err != nil {
 			line.Error = err.Error()
 		}
-		enc.Encode(line)
-		flush(w)
+		out.line(line)
 		if err == nil && req.Reboot {
 			// The answer is out; the reboot stops sysd.
 			go reboot()

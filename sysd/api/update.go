@@ -40,35 +40,21 @@ func updateRoutes(mux *http.ServeMux, up Updates) {
 				return
 			}
 		}
-		enc := json.NewEncoder(w)
-		started := false
-		start := func() {
-			if !started {
-				started = true
-				w.Header().Set("Content-Type", "application/x-ndjson")
-				w.WriteHeader(http.StatusOK)
-			}
-		}
-		a, err := up.Upgrade(r.Context(), opt, func(p update.Progress) {
-			start()
-			enc.Encode(wire.UpgradeLine{Progress: &p})
-			flush(w)
-		})
-		if errors.Is(err, update.ErrBusy) && !started {
+		out := newNDJSON(w)
+		a, err := up.Upgrade(r.Context(), opt, func(p update.Progress) { out.line(wire.UpgradeLine{Progress: &p}) })
+		if errors.Is(err, update.ErrBusy) && !out.started {
 			reply(w, http.StatusConflict, wire.Error{Error: err.Error() + ": see os-ctl status"})
 			return
 		}
-		if errors.Is(err, update.ErrRefused) && !started {
+		if errors.Is(err, update.ErrRefused) && !out.started {
 			reply(w, http.StatusConflict, wire.Error{Error: err.Error()})
 			return
 		}
-		start()
 		line := wire.UpgradeLine{Attempt: &a, Done: true}
 		if err != nil {
 			line.Error = err.Error()
 		}
-		enc.Encode(line)
-		flush(w)
+		out.line(line)
 	})
 	mux.HandleFunc("POST /v1/update/rollback", func(w http.ResponseWriter, r *http.Request) {
 		to, err := up.Rollback()

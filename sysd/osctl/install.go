@@ -1,16 +1,13 @@
 package osctl
 
 import (
-	"bufio"
-	"bytes"
-	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 
 	"berth.dev/berth/sysd/api/wire"
 	"berth.dev/berth/sysd/userdata"
+	"berth.dev/berth/update"
 )
 
 // install puts Berth on a disk from the live system, through sysd (which
@@ -44,43 +41,17 @@ func (c *client) install(args []string) error {
 			return fmt.Errorf("install: %s has %d errors: fix them (os-ctl config validate %s); nothing was written", udFile, n, udFile)
 		}
 	}
-	body, _ := json.Marshal(req)
-	resp, err := c.env.HTTP.Post("http://sysd/v1/install", "application/json", bytes.NewReader(body))
-	if err != nil {
-		return fmt.Errorf("cannot reach sysd on %s: %w", c.env.Socket, unwrapURL(err))
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode >= 300 {
-		b, _ := io.ReadAll(resp.Body)
-		return fmt.Errorf("install: %w", apiError(b, resp.Status))
-	}
-	show := newProgressView(c.env.Stdout)
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		var line wire.InstallLine
-		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
-			return fmt.Errorf("install: sysd said %q: %w", sc.Text(), err)
-		}
-		if line.Progress != nil {
-			show.progress(*line.Progress)
-		}
-		if !line.Done {
-			continue
-		}
-		show.end()
-		if line.Error != "" {
-			return fmt.Errorf("install: %s", line.Error)
-		}
-		if !req.Reboot {
-			fmt.Fprintf(c.env.Stdout, "installed; os-ctl reboot boots it once the medium is out (or the disk comes first in the boot order)\n")
-			return nil
-		}
+	line, err := postStream(c, "install", "/v1/install", req,
+		func(l *wire.InstallLine) *update.Progress { return l.Progress }, func(l *wire.InstallLine) bool { return l.Done })
+	switch {
+	case err != nil:
+		return err
+	case line.Error != "":
+		return fmt.Errorf("install: %s", line.Error)
+	case req.Reboot:
 		fmt.Fprintf(c.env.Stdout, "installed; rebooting\n")
-		return nil
+	default:
+		fmt.Fprintf(c.env.Stdout, "installed; os-ctl reboot boots it once the medium is out (or the disk comes first in the boot order)\n")
 	}
-	show.end()
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("install: %w", err)
-	}
-	return fmt.Errorf("install: sysd ended the answer early (is it restarting?)")
+	return nil
 }

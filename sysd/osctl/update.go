@@ -34,50 +34,61 @@ func (c *client) upgrade(args []string) error {
 	if err != nil {
 		return err
 	}
-	body, _ := json.Marshal(opt)
-	resp, err := c.env.HTTP.Post("http://sysd/v1/update", "application/json", bytes.NewReader(body))
+	line, err := postStream(c, "upgrade", "/v1/update", opt,
+		func(l *wire.UpgradeLine) *update.Progress { return l.Progress }, func(l *wire.UpgradeLine) bool { return l.Done })
 	if err != nil {
-		return fmt.Errorf("cannot reach sysd on %s: %w", c.env.Socket, unwrapURL(err))
+		return err
+	}
+	a := line.Attempt
+	switch {
+	case line.Error != "":
+		return fmt.Errorf("upgrade: %s", line.Error)
+	case opt.DryRun:
+		fmt.Fprintf(c.env.Stdout, "would install %s into slot %s (dry run)\n", a.To.Version, a.To.Slot)
+	case a.Result == update.ResultDownloaded:
+		fmt.Fprintf(c.env.Stdout, "%s downloaded and verified; os-ctl upgrade installs it\n", a.To.Version)
+	case a.Result == update.ResultInstalled:
+		fmt.Fprintf(c.env.Stdout, "%s installed in slot %s; it boots at the next reboot (os-ctl reboot)\n", a.To.Version, a.To.Slot)
+	default:
+		fmt.Fprintf(c.env.Stdout, "%s installed in slot %s; rebooting\n", a.To.Version, a.To.Slot)
+	}
+	return nil
+}
+
+// postStream posts body to path and shows the progress of sysd's NDJSON
+// answer (POST /v1/update, /v1/install) until its last line, which it
+// returns; op names the command in errors.
+func postStream[L any](c *client, op, path string, body any, progress func(*L) *update.Progress, done func(*L) bool) (L, error) {
+	var last L
+	raw, _ := json.Marshal(body)
+	resp, err := c.env.HTTP.Post("http://sysd"+path, "application/json", bytes.NewReader(raw))
+	if err != nil {
+		return last, fmt.Errorf("cannot reach sysd on %s: %w", c.env.Socket, unwrapURL(err))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 300 {
 		b, _ := io.ReadAll(resp.Body)
-		return fmt.Errorf("upgrade: %w", apiError(b, resp.Status))
+		return last, fmt.Errorf("%s: %w", op, apiError(b, resp.Status))
 	}
 	show := newProgressView(c.env.Stdout)
+	defer show.end()
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
-		var line wire.UpgradeLine
-		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
-			return fmt.Errorf("upgrade: sysd said %q: %w", sc.Text(), err)
+		var l L
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			return last, fmt.Errorf("%s: sysd said %q: %w", op, sc.Text(), err)
 		}
-		if line.Progress != nil {
-			show.progress(*line.Progress)
+		if p := progress(&l); p != nil {
+			show.progress(*p)
 		}
-		if !line.Done {
-			continue
+		if done(&l) {
+			return l, nil
 		}
-		show.end()
-		a := line.Attempt
-		switch {
-		case line.Error != "":
-			return fmt.Errorf("upgrade: %s", line.Error)
-		case opt.DryRun:
-			fmt.Fprintf(c.env.Stdout, "would install %s into slot %s (dry run)\n", a.To.Version, a.To.Slot)
-		case a.Result == update.ResultDownloaded:
-			fmt.Fprintf(c.env.Stdout, "%s downloaded and verified; os-ctl upgrade installs it\n", a.To.Version)
-		case a.Result == update.ResultInstalled:
-			fmt.Fprintf(c.env.Stdout, "%s installed in slot %s; it boots at the next reboot (os-ctl reboot)\n", a.To.Version, a.To.Slot)
-		default:
-			fmt.Fprintf(c.env.Stdout, "%s installed in slot %s; rebooting\n", a.To.Version, a.To.Slot)
-		}
-		return nil
 	}
-	show.end()
 	if err := sc.Err(); err != nil {
-		return fmt.Errorf("upgrade: %w", err)
+		return last, fmt.Errorf("%s: %w", op, err)
 	}
-	return fmt.Errorf("upgrade: sysd ended the answer early (is it restarting?)")
+	return last, fmt.Errorf("%s: sysd ended the answer early (is it restarting?)", op)
 }
 
 // progressView prints progress: a line per step, and on a terminal a
