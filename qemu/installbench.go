@@ -25,10 +25,7 @@ func MeasureInstall(b Build, dir string) (InstallSample, error) {
 		return s, err
 	}
 	disk := filepath.Join(dir, "blank.raw")
-	if err := os.WriteFile(disk, nil, 0o644); err != nil {
-		return s, err
-	}
-	if err := os.Truncate(disk, 8<<30); err != nil {
+	if err := BlankDisk(disk, 8<<30); err != nil {
 		return s, err
 	}
 	ud := filepath.Join(dir, "user-data")

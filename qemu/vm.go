@@ -146,6 +146,15 @@ type VM struct {
 	term    terminal // Interactive: the terminal the console shows on
 }
 
+// BlankDisk creates path as a sparse file of size bytes: a new, empty
+// disk for a machine.
+func BlankDisk(path string, size int64) error {
+	if err := os.WriteFile(path, nil, 0o644); err != nil {
+		return err
+	}
+	return os.Truncate(path, size)
+}
+
 // Overlay is the VM's copy-on-write disk in dir.
 func Overlay(dir string) string { return filepath.Join(dir, "disk.qcow2") }
 

@@ -28,20 +28,13 @@ import (
 // by then): SSH takes the key, the host name is set, STATE fills the disk.
 func TestISOInstallsUnattended(t *testing.T) {
 	t.Parallel()
-	b := vmtest.FindBuild(t)
-	iso := filepath.Join(b.Dir, "images", "berth.iso")
-	if _, err := os.Stat(iso); err != nil {
-		t.Fatalf("%v: make test builds the ISO (make iso)", err)
-	}
+	iso := findISO(t, vmtest.FindBuild(t))
 	dir := t.TempDir()
 	blank := filepath.Join(dir, "blank.raw")
 	small := filepath.Join(dir, "small.raw")
 	used := filepath.Join(dir, "used.raw")
 	for p, size := range map[string]int64{blank: 8 << 30, small: 1 << 30, used: 12 << 30} {
-		if err := os.WriteFile(p, nil, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Truncate(p, size); err != nil {
+		if err := qemu.BlankDisk(p, size); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -135,27 +128,16 @@ func TestISOInstallsUnattended(t *testing.T) {
 // second install on that now used disk is refused until --force.
 func TestISOFromUSBStickInstallsByHand(t *testing.T) {
 	t.Parallel()
-	b := vmtest.FindBuild(t)
-	iso := filepath.Join(b.Dir, "images", "berth.iso")
-	if _, err := os.Stat(iso); err != nil {
-		t.Fatalf("%v: make test builds the ISO (make iso)", err)
-	}
+	iso := findISO(t, vmtest.FindBuild(t))
 	dir := t.TempDir()
 	blank := filepath.Join(dir, "blank.raw")
-	if err := os.WriteFile(blank, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Truncate(blank, 6<<30); err != nil {
-		t.Fatal(err)
-	}
 	// The failing disk: EIO for any write that touches slot A's 65th MiB
 	// (ROOT-A starts after 1 MiB and the 128 MiB ESP).
 	failing := filepath.Join(dir, "failing.raw")
-	if err := os.WriteFile(failing, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Truncate(failing, 6<<30); err != nil {
-		t.Fatal(err)
+	for _, p := range []string{blank, failing} {
+		if err := qemu.BlankDisk(p, 6<<30); err != nil {
+			t.Fatal(err)
+		}
 	}
 	inject := filepath.Join(dir, "blkdebug.conf")
 	os.WriteFile(inject, []byte(fmt.Sprintf("[inject-error]\nevent = \"pwritev\"\nerrno = \"5\"\nsector = \"%d\"\n", (1+128+64)<<20/512)), 0o644)
@@ -218,4 +200,13 @@ func TestISOFromUSBStickInstallsByHand(t *testing.T) {
 	if disk == 0 || disk-part > (1800<<20)/512 {
 		t.Errorf("STATE is %d of the disk's %d sectors: it does not reach the disk's end", part, disk)
 	}
+}
+
+// findISO is make iso's installer ISO.
+func findISO(t *testing.T, b qemu.Build) string {
+	iso := filepath.Join(b.Dir, "images", "berth.iso")
+	if _, err := os.Stat(iso); err != nil {
+		t.Fatalf("%v: make test builds the ISO (make iso)", err)
+	}
+	return iso
 }
