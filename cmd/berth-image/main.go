@@ -1,7 +1,6 @@
 // Command berth-image builds Berth's disk image and release parts
-// (`build`), converts the disk for hypervisors (`images`), makes the installer
-// ISO (`iso`), or refreshes
-// rootfs/packages.lock (`lock`).
+// (`build`), converts the disk for hypervisors (`images`), makes the
+// installer ISO (`iso`), or refreshes rootfs/packages.lock (`lock`).
 package main
 
 import (

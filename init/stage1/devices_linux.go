@@ -77,9 +77,9 @@ func (d *drivers) started(mods []string) {
 // findPartitions loads the drivers of the devices the machine has: one
 // coldplug pass over sysfs, then the kernel's uevents for the devices
 // each driver reveals, as udev would, until the block devices with the
-// given labels appear (look names what it sees: GPT partition labels,
-// or the live medium's volume label). Each load starts without waiting for the others.
-// When the labels never appear it returns what it found and the devices
+// given labels appear (look names what it sees: GPT partition labels, or
+// the live medium's volume label). Each load starts without waiting for
+// the others. When the labels never appear it returns what it found and the devices
 // that no driver claimed. A module that fails is named and boot goes
 // on: the device it serves may not be needed.
 func (d *drivers) findPartitions(look func() map[string]string, labels ...string) (map[string]string, []kmod.Device) {
