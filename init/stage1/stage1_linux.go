@@ -107,10 +107,10 @@ func run(l *log.Logger) error {
 		err = mountRoot(rootDev, v)
 	}
 	if err != nil {
-		err = fmt.Errorf("slot %s: %s (%s) is missing or unreadable: %w", slot, rootName, rootDev, err)
 		if live {
-			return err
+			return fmt.Errorf("slot %s: %s (%s) is missing or unreadable: %w", slot, rootName, rootDev, err)
 		}
+		err = fmt.Errorf("slot %s: partition %s (%s) is missing or unreadable: %w", slot, rootName, rootDev, err)
 		if nerr := noteFailure(parts[layout.LabelState], "stage 1: "+err.Error()); nerr != nil {
 			l.Printf("STATE: could not leave a note of this failure for the updater: %v", nerr)
 		}
