@@ -61,10 +61,12 @@ func ConvertDisk(disk, dir string, seed []byte, epoch time.Time) ([]string, erro
 // vhdEpoch is where VHD time stamps count from: 2000-01-01 00:00 UTC.
 var vhdEpoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 
-var vmdkCID = regexp.MustCompile(`\nCID=[0-9a-f]{8}\n`)
+// qemu-img prints the CID without leading zeros: one in sixteen has
+// fewer than 8 digits.
+var vmdkCID = regexp.MustCompile(`\nCID=([0-9a-f]{1,8})\n`)
 
 // fixVMDK replaces the descriptor's random content ID with one from seed,
-// in place (same length).
+// in place: as many digits as it had, the first not zero.
 func fixVMDK(path string, seed []byte, _ time.Time) error {
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
@@ -73,12 +75,17 @@ func fixVMDK(path string, seed []byte, _ time.Time) error {
 	defer f.Close()
 	head := make([]byte, 64<<10)
 	n, _ := f.ReadAt(head, 0)
-	loc := vmdkCID.FindIndex(head[:n])
+	loc := vmdkCID.FindSubmatchIndex(head[:n])
 	if loc == nil {
 		return fmt.Errorf("%s: no CID in the descriptor", path)
 	}
 	sum := sha256.Sum256(seed)
-	if _, err := f.WriteAt([]byte(fmt.Sprintf("\nCID=%x\n", sum[:4])), int64(loc[0])); err != nil {
+	digits := loc[3] - loc[2]
+	cid := []byte(fmt.Sprintf("%x", sum[:4])[8-digits:])
+	if cid[0] == '0' {
+		cid[0] = '1'
+	}
+	if _, err := f.WriteAt(cid, int64(loc[2])); err != nil {
 		return err
 	}
 	return f.Sync()

@@ -65,3 +65,18 @@ func testDisk(t *testing.T, dir string) string {
 	}
 	return disk
 }
+
+// qemu-img writes the CID without leading zeros; the fix keeps its length
+// (the descriptor is rewritten in place) and gives it no leading zero.
+func TestFixVMDKShortCID(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "d.vmdk")
+	os.WriteFile(p, []byte("# Disk DescriptorFile\nversion=1\nCID=abc12\nparentCID=ffffffff\n"), 0o644)
+	if err := fixVMDK(p, []byte("seed"), time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(p)
+	m := vmdkCID.FindSubmatch(b)
+	if m == nil || len(m[1]) != 5 || m[1][0] == '0' || !strings.HasSuffix(string(b), "\nparentCID=ffffffff\n") {
+		t.Fatalf("fixed descriptor:\n%s", b)
+	}
+}
