@@ -9,7 +9,7 @@ func VolumeType(b []byte, label string) string {
 	match := func(field []byte) bool {
 		return strings.EqualFold(strings.TrimRight(string(field), " \x00"), label)
 	}
-	if len(b) >= 0x8028+32 && string(b[0x8001:0x8006]) == "CD001" && match(b[0x8028:0x8028+32]) {
+	if ISO9660(b) && len(b) >= 0x8028+32 && match(b[0x8028:0x8028+32]) {
 		return "iso9660"
 	}
 	if isFAT(b) {
@@ -22,6 +22,10 @@ func VolumeType(b []byte, label string) string {
 	}
 	return ""
 }
+
+// ISO9660 says whether b, a device's first 34 KiB, holds an ISO9660
+// volume descriptor at 32 KiB.
+func ISO9660(b []byte) bool { return len(b) >= 0x8006 && string(b[0x8001:0x8006]) == "CD001" }
 
 // isFAT says whether b begins with a FAT boot sector.
 func isFAT(b []byte) bool {

@@ -18,6 +18,7 @@ import (
 
 	"berth.dev/berth/internal/blockdev"
 	"berth.dev/berth/internal/layout"
+	"berth.dev/berth/sysd/userdata"
 )
 
 // ErrBusy is an install asked for while one runs.
@@ -25,7 +26,7 @@ var ErrBusy = errors.New("an install is already running")
 
 // Largest is the disk name that asks for the largest disk the installer
 // may use.
-const Largest = "largest"
+const Largest = userdata.LargestDisk
 
 // MinSize is the smallest disk Berth fits on: the image's layout.
 func MinSize() int64 {
@@ -89,11 +90,8 @@ func (m Machine) Check(name string, force bool) (Disk, error) {
 	if exists(filepath.Join(dir, "partition")) {
 		return refuse(false, "is a partition: give the whole disk")
 	}
-	switch {
-	case strings.HasPrefix(n, "sr"):
-		return refuse(false, "is a CD-ROM drive")
-	case strings.HasPrefix(n, "loop"), strings.HasPrefix(n, "ram"), strings.HasPrefix(n, "zram"), strings.HasPrefix(n, "dm-"):
-		return refuse(false, "is a virtual device, not a disk")
+	if what := notADisk(n); what != "" {
+		return refuse(false, "%s", what)
 	}
 	sectors, err := readInt(filepath.Join(dir, "size"))
 	if err != nil {
@@ -140,7 +138,7 @@ func (m Machine) Candidates(force bool) ([]Disk, []error) {
 	var refused []error
 	for _, e := range ents {
 		n := e.Name()
-		if exists(filepath.Join(m.SysBlock, n, "partition")) || virtual(n) {
+		if exists(filepath.Join(m.SysBlock, n, "partition")) || notADisk(n) != "" {
 			continue
 		}
 		d, err := m.Check(n, force)
@@ -154,28 +152,36 @@ func (m Machine) Candidates(force bool) ([]Disk, []error) {
 	return ok, refused
 }
 
-// Choose resolves a disk name, or Largest, to the disk to install to.
-func (m Machine) Choose(name string, force bool) (Disk, error) {
+// Choose resolves a disk name, or Largest, to the disk to install to;
+// for Largest it also returns why each other disk was passed over.
+func (m Machine) Choose(name string, force bool) (Disk, []error, error) {
 	if name != Largest {
-		return m.Check(name, force)
+		d, err := m.Check(name, force)
+		return d, nil, err
 	}
 	ok, refused := m.Candidates(force)
 	if len(ok) == 0 {
 		if len(refused) == 0 {
-			return Disk{}, errors.New("no disk found: os-ctl hw lists the devices and their drivers")
+			return Disk{}, nil, errors.New("no disk found: os-ctl hw lists the devices and their drivers")
 		}
-		return Disk{}, fmt.Errorf("no disk can be installed to: %w", errors.Join(refused...))
+		return Disk{}, refused, fmt.Errorf("no disk can be installed to: %w", errors.Join(refused...))
 	}
-	return ok[0], nil
+	return ok[0], refused, nil
 }
 
-func virtual(n string) bool {
-	for _, p := range []string{"loop", "ram", "zram", "dm-", "sr", "md"} {
+// notADisk says what a block device named n is when it is no disk the
+// firmware can boot from: a CD-ROM drive, or a virtual device (loop, RAM,
+// device mapper, software RAID); "" for a disk.
+func notADisk(n string) string {
+	if strings.HasPrefix(n, "sr") {
+		return "is a CD-ROM drive"
+	}
+	for _, p := range []string{"loop", "ram", "zram", "dm-", "md"} {
 		if strings.HasPrefix(n, p) {
-			return true
+			return "is a virtual device, not a disk"
 		}
 	}
-	return false
+	return ""
 }
 
 // partition is one of a disk's partitions as the kernel sees them.
@@ -264,10 +270,10 @@ func holds(head []byte) string {
 	if t := blockdev.FSType(head); t != "" {
 		return "a file system (" + t + ")"
 	}
-	if len(head) >= 0x8006 && string(head[0x8001:0x8006]) == "CD001" {
+	if blockdev.ISO9660(head) {
 		return "a file system (iso9660)"
 	}
-	if len(head) > 0x440 && bytes.Equal(head[0x438:0x43a], []byte{0x53, 0xef}) {
+	if k, err := blockdev.Ext4At(bytes.NewReader(head)); err == nil && k == blockdev.Ext4Present {
 		return "a file system (ext2/3/4)"
 	}
 	return ""

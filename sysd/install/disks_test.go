@@ -93,6 +93,7 @@ func TestCheckRefusals(t *testing.T) {
 		fakeDisk{name: "vdg", sectors: 8 * gibSectors, dev: "254:96", holder: "dm-0"},
 		fakeDisk{name: "sdb", sectors: 30 * gibSectors, dev: "8:16", parts: map[string]string{"sdb1": ""}},
 		fakeDisk{name: "sr0", sectors: 1 * gibSectors, dev: "11:0"},
+		fakeDisk{name: "md0", sectors: 8 * gibSectors, dev: "9:0"},
 	)
 	for _, c := range []struct {
 		disk     string
@@ -112,6 +113,7 @@ func TestCheckRefusals(t *testing.T) {
 		{"/dev/vdg", true, "in use: /dev/vdg is held by dm-0", false},
 		{"/dev/sdb", true, "in use: /dev/sdb1 is mounted on /mnt", false},
 		{"/dev/sr0", true, "CD-ROM", false},
+		{"/dev/md0", true, "a virtual device", false},
 		{"/dev/nvme9n1", false, "not a block device", false},
 		{"/dev/../etc", false, "not a disk's device name", false},
 	} {
@@ -130,22 +132,21 @@ func TestCheckRefusals(t *testing.T) {
 
 	// largest: the 20 GiB disk holds partitions and sdb is in use; the
 	// blank 8 GiB one wins, and every refusal is named.
-	d, err := m.Choose(Largest, false)
+	d, refused, err := m.Choose(Largest, false)
 	if err != nil || d.Name != "vda" || d.Size != 8<<30 {
 		t.Fatalf("largest: %+v, %v", d, err)
 	}
-	if d, err := m.Choose(Largest, true); err != nil || d.Name != "vdc" {
-		t.Fatalf("largest, forced: %+v, %v", d, err)
-	}
-	_, refused := m.Candidates(false)
 	if len(refused) != 7 {
 		t.Errorf("refused %d disks, want 7: %v", len(refused), refused)
+	}
+	if d, _, err := m.Choose(Largest, true); err != nil || d.Name != "vdc" {
+		t.Fatalf("largest, forced: %+v, %v", d, err)
 	}
 }
 
 func TestChooseWithNothingUsable(t *testing.T) {
 	m := fakeMachine(t, "", fakeDisk{name: "vda", sectors: gibSectors, dev: "254:0"})
-	_, err := m.Choose(Largest, false)
+	_, _, err := m.Choose(Largest, false)
 	if err == nil || !strings.Contains(err.Error(), "no disk can be installed to") || !strings.Contains(err.Error(), "too small") {
 		t.Fatalf("got %v", err)
 	}

@@ -116,14 +116,13 @@ func (in *Installer) Install(ctx context.Context, opt wire.InstallRequest, repor
 	if opt.Disk == "" {
 		return wire.InstallResult{}, errors.New("name the disk to install to (/dev/sda), or largest")
 	}
-	if opt.Disk == Largest {
+	d, passed, err := in.Choose(opt.Disk, opt.Force)
+	if err == nil {
 		// Why a bigger disk was passed over is the first thing to ask.
-		_, refused := in.Candidates(opt.Force)
-		for _, e := range refused {
+		for _, e := range passed {
 			report(update.Progress{Stage: "disk", Msg: "passed over: " + e.Error()})
 		}
 	}
-	d, err := in.Choose(opt.Disk, opt.Force)
 	if err != nil {
 		return wire.InstallResult{}, err
 	}

@@ -103,11 +103,15 @@ type Berth struct {
 	Install  *Install          `json:"install,omitempty"`
 }
 
+// LargestDisk, as berth.install's disk, asks for the largest disk the
+// installer may use.
+const LargestDisk = "largest"
+
 // Install is an unattended install from the installer medium's live
 // system: the whole user-data goes onto the installed disk, for its first
 // boot. An installed machine ignores it.
 type Install struct {
-	Disk   string `json:"disk"` // /dev/sda, or "largest"
+	Disk   string `json:"disk"` // /dev/sda, or LargestDisk
 	Reboot bool   `json:"reboot"`
 	Force  bool   `json:"force,omitempty"`
 }

@@ -149,7 +149,7 @@ func (p *parser) berth(n *yaml.Node, path string, b *Berth) {
 				p.errorf(n, path, "write disk: /dev/sda, or disk: largest", "names no disk: nothing is installed")
 				return
 			}
-			if in.Disk != "largest" && !strings.HasPrefix(in.Disk, "/dev/") {
+			if in.Disk != LargestDisk && !strings.HasPrefix(in.Disk, "/dev/") {
 				p.errorf(n, join(path, "disk"), "write disk: /dev/sda, or disk: largest", "%q is neither a device (/dev/…) nor largest: nothing is installed", in.Disk)
 				return
 			}
