@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -82,11 +81,9 @@ func ISO(out string, logf func(string, ...any)) error {
 		"-append_partition", "2", "0xef", esp, "-appended_part_as_gpt",
 		"-e", "--interval:appended_partition_2:all::", "-no-emul-boot",
 		tree}
-	cmd := exec.Command("xorriso", args...)
-	// xorriso takes the volume's dates and UUID from it.
-	cmd.Env = append(os.Environ(), "SOURCE_DATE_EPOCH="+strconv.FormatInt(r.SourceDateEpoch, 10))
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("iso: xorriso %v: %w: %s", args, err, b)
+	// xorriso takes the volume's dates and UUID from SOURCE_DATE_EPOCH.
+	if err := runEnv([]string{"SOURCE_DATE_EPOCH=" + strconv.FormatInt(r.SourceDateEpoch, 10)}, "xorriso", args...); err != nil {
+		return fmt.Errorf("iso: %w", err)
 	}
 	if st, err := os.Stat(dst); err == nil {
 		logf("%s: %.1f MiB", dst, float64(st.Size())/(1<<20))
