@@ -65,8 +65,10 @@ var vhdEpoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 // fewer than 8 digits.
 var vmdkCID = regexp.MustCompile(`\nCID=([0-9a-f]{1,8})\n`)
 
-// fixVMDK replaces the descriptor's random content ID with one from seed,
-// in place: as many digits as it had, the first not zero.
+// fixVMDK replaces the descriptor's random content ID with 8 hex digits
+// from seed, in place: the descriptor's text after it moves into the
+// zero padding that ends the descriptor's sectors, so every conversion
+// has the same length and bytes.
 func fixVMDK(path string, seed []byte, _ time.Time) error {
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
@@ -75,17 +77,22 @@ func fixVMDK(path string, seed []byte, _ time.Time) error {
 	defer f.Close()
 	head := make([]byte, 64<<10)
 	n, _ := f.ReadAt(head, 0)
-	loc := vmdkCID.FindSubmatchIndex(head[:n])
+	head = head[:n]
+	loc := vmdkCID.FindSubmatchIndex(head)
 	if loc == nil {
 		return fmt.Errorf("%s: no CID in the descriptor", path)
 	}
-	sum := sha256.Sum256(seed)
-	digits := loc[3] - loc[2]
-	cid := []byte(fmt.Sprintf("%x", sum[:4])[8-digits:])
-	if cid[0] == '0' {
-		cid[0] = '1'
+	end := bytes.IndexByte(head[loc[3]:], 0)
+	if end < 0 {
+		return fmt.Errorf("%s: the descriptor has no zero padding", path)
 	}
-	if _, err := f.WriteAt(cid, int64(loc[2])); err != nil {
+	end += loc[3]
+	sum := sha256.Sum256(seed)
+	text := append([]byte(fmt.Sprintf("%08x", sum[:4])), head[loc[3]:end]...)
+	if loc[2]+len(text) > len(head) || bytes.IndexFunc(head[end:loc[2]+len(text)], func(r rune) bool { return r != 0 }) >= 0 {
+		return fmt.Errorf("%s: no room in the descriptor for an 8-digit CID", path)
+	}
+	if _, err := f.WriteAt(text, int64(loc[2])); err != nil {
 		return err
 	}
 	return f.Sync()

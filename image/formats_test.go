@@ -66,17 +66,18 @@ func testDisk(t *testing.T, dir string) string {
 	return disk
 }
 
-// qemu-img writes the CID without leading zeros; the fix keeps its length
-// (the descriptor is rewritten in place) and gives it no leading zero.
+// qemu-img writes the CID without leading zeros; the fix writes 8
+// digits, moving the rest of the descriptor into its zero padding.
 func TestFixVMDKShortCID(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "d.vmdk")
-	os.WriteFile(p, []byte("# Disk DescriptorFile\nversion=1\nCID=abc12\nparentCID=ffffffff\n"), 0o644)
+	desc := "# Disk DescriptorFile\nversion=1\nCID=abc12\nparentCID=ffffffff\n"
+	os.WriteFile(p, append([]byte(desc), make([]byte, 512-len(desc))...), 0o644)
 	if err := fixVMDK(p, []byte("seed"), time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	b, _ := os.ReadFile(p)
 	m := vmdkCID.FindSubmatch(b)
-	if m == nil || len(m[1]) != 5 || m[1][0] == '0' || !strings.HasSuffix(string(b), "\nparentCID=ffffffff\n") {
-		t.Fatalf("fixed descriptor:\n%s", b)
+	if m == nil || len(m[1]) != 8 || len(b) != 512 || !strings.HasSuffix(strings.TrimRight(string(b), "\x00"), "\nparentCID=ffffffff\n") {
+		t.Fatalf("fixed descriptor:\n%q", b)
 	}
 }
