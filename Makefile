@@ -8,11 +8,13 @@ BIN := $(BUILD)/bin
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
 export SOURCE_DATE_EPOCH
 GOBUILD := CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=false -ldflags="-s -w -buildid="
-# Debian packages the host needs to build and boot images, and openssh-client
+# Debian packages the host needs to build and boot images (the image's own
+# packages come through berth-image's own apt: rootfs/apt, build/apt; the
+# host gives only apt-get, dpkg-deb and Debian's archive keyring), and openssh-client
 # for `make ssh`; runc (to check sysd's containers against it),
 # cloud-image-utils (cloud-localds makes NoCloud seeds), iproute2 (network
 # namespaces) and tmux (the terminal `make run` is tested in) only for tests.
-HOST_PKGS := qemu-system-x86 qemu-utils ovmf systemd-boot-efi squashfs-tools cryptsetup-bin mtools dosfstools xorriso gdisk e2fsprogs kmod dpkg apt runc cloud-image-utils iproute2 tmux openssh-client
+HOST_PKGS := debian-archive-keyring qemu-system-x86 qemu-utils ovmf systemd-boot-efi squashfs-tools cryptsetup-bin mtools dosfstools xorriso gdisk e2fsprogs kmod dpkg apt runc cloud-image-utils iproute2 tmux openssh-client
 TEST_TIMEOUT ?= 60m
 
 .PHONY: all deps image images iso test-releases run ssh test unit portable bench fuzz lock binaries clean
@@ -61,7 +63,7 @@ $(BUILD)/disk.img: $(IMAGE_INPUTS) $(VERSION_STAMP) | $(BUILD)/.deps
 	$(build-binaries)
 	@# The release signing keys: made once, never committed (build/ is not).
 	@test -f $(BUILD)/keys/root.json || $(BIN)/berth-release init --keys $(BUILD)/keys
-	$(BIN)/berth-image build -version $(VERSION) -bin $(BIN) -out $(BUILD) -cache $(BUILD)/cache -trust $(BUILD)/keys/root.json
+	$(BIN)/berth-image build -version $(VERSION) -bin $(BIN) -out $(BUILD) -cache $(BUILD)/cache -apt $(BUILD)/apt -trust $(BUILD)/keys/root.json
 	@touch $@
 	@ls -l $(BUILD)/release $(BUILD)/disk.img
 
@@ -82,7 +84,7 @@ $(BUILD)/images/berth.iso: $(BUILD)/disk.img
 # under a newer version; 0.3.0 carries a service that fails, so its health
 # gate fails.
 TEST_RELEASES := $(BUILD)/test-releases
-RELEASE_BUILD = $(BIN)/berth-image build -no-disk -bin $(BIN) -cache $(BUILD)/cache -trust $(BUILD)/keys/root.json
+RELEASE_BUILD = $(BIN)/berth-image build -no-disk -bin $(BIN) -cache $(BUILD)/cache -apt $(BUILD)/apt -trust $(BUILD)/keys/root.json
 test-releases: $(TEST_RELEASES)/.done
 $(TEST_RELEASES)/.done: $(BUILD)/disk.img $(shell find qemu/tests/testdata/broken-release -type f 2>/dev/null)
 	$(RELEASE_BUILD) -version 0.2.0 -out $(TEST_RELEASES)/0.2.0
@@ -104,7 +106,7 @@ ssh:
 	@$(GO) run ./cmd/berth-vm ssh -build $(BUILD) -ssh $(SSH_PORT)
 
 lock: binaries
-	$(BIN)/berth-image lock -rootfs rootfs
+	$(BIN)/berth-image lock -rootfs rootfs -cache $(BUILD)/cache -apt $(BUILD)/apt
 
 # Linux-only code lives in _linux.go files: the tree builds and vets
 # for another OS too (editors, a developer's Mac).

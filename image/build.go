@@ -23,6 +23,9 @@ type Config struct {
 	Bin     string    // directory holding the built berth-init, sysd and berth-container-init
 	Out     string    // writes Out/disk.img and Out/release/
 	Cache   string    // downloaded .deb files, kept between builds
+	// Apt is the builder's apt state (lists, configuration): build/apt;
+	// empty means Out/apt.
+	Apt string
 	// TrustedRoot is the root.json of the release repository the image
 	// trusts for updates; empty: the image has none and cannot update.
 	TrustedRoot string
@@ -32,6 +35,14 @@ type Config struct {
 	// NoDisk skips disk.img: a release for the repository only.
 	NoDisk bool
 	Logf   func(format string, args ...any)
+}
+
+func (c Config) apt() Apt {
+	dir := c.Apt
+	if dir == "" {
+		dir = filepath.Join(c.Out, "apt")
+	}
+	return NewApt(c.Rootfs, dir, c.Cache)
 }
 
 func (c Config) work(p ...string) string {
@@ -166,7 +177,7 @@ func (k kernel) modDir() string { return filepath.Join(k.dir, "lib/modules", k.v
 // Debian's package leaves to its maintainer scripts.
 func unpackKernel(c Config, pkgs []Pkg) (kernel, error) {
 	k := kernel{dir: c.work("kernel")}
-	debs, err := Fetch(c.Cache, pkgs)
+	debs, err := c.apt().Fetch(pkgs)
 	if err != nil {
 		return k, err
 	}
@@ -297,7 +308,7 @@ func rootTree(c Config, k kernel, pkgs []Pkg) (Tree, error) {
 	// e2fsprogs: stage 1 runs mke2fs and e2fsck from here, before the
 	// switch, with the root's own loader and libraries; sysd runs
 	// fsck.fat on the ESP, and resize2fs when STATE grows.
-	debs, err := Fetch(c.Cache, pkgs)
+	debs, err := c.apt().Fetch(pkgs)
 	if err != nil {
 		return nil, err
 	}

@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -90,53 +89,6 @@ func ParseSimulation(out string) []Pkg {
 		}
 	}
 	return ps
-}
-
-// Resolve asks apt for the full dependency closure of names as if nothing
-// were installed (an empty status file), without recommends.
-func Resolve(names []string) ([]Pkg, error) {
-	args := append([]string{"-s", "-o", "Dir::State::status=/dev/null", "-o", "APT::Get::Show-Versions=1",
-		"install", "--no-install-recommends"}, names...)
-	out, err := exec.Command("apt-get", args...).CombinedOutput()
-	if err != nil {
-		return nil, fmt.Errorf("apt-get -s install %s: %w: %s", strings.Join(names, " "), err, lastLines(string(out), 5))
-	}
-	ps := ParseSimulation(string(out))
-	if len(ps) == 0 {
-		return nil, fmt.Errorf("apt-get -s install %s resolved nothing", strings.Join(names, " "))
-	}
-	return ps, nil
-}
-
-// Fetch downloads the packages into cache unless there already, with
-// apt-get, which checks them against the signed archive. It returns the
-// .deb paths in the order of pkgs.
-func Fetch(cache string, pkgs []Pkg) ([]string, error) {
-	if err := os.MkdirAll(cache, 0o755); err != nil {
-		return nil, err
-	}
-	var paths, missing []string
-	for _, p := range pkgs {
-		f := filepath.Join(cache, p.DebFile())
-		paths = append(paths, f)
-		if _, err := os.Stat(f); err != nil {
-			missing = append(missing, p.String())
-		}
-	}
-	if len(missing) > 0 {
-		cmd := exec.Command("apt-get", append([]string{"download"}, missing...)...)
-		cmd.Dir = cache
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("apt-get download %s: %w: %s\n(run `apt-get update`; if a pinned version has left the archive, run `make lock`)",
-				strings.Join(missing, " "), err, lastLines(string(out), 5))
-		}
-	}
-	for i, f := range paths {
-		if _, err := os.Stat(f); err != nil {
-			return nil, fmt.Errorf("package %s: apt-get download left no %s", pkgs[i], f)
-		}
-	}
-	return paths, nil
 }
 
 // Extract unpacks each .deb into dst (dpkg-deb -x: no maintainer script

@@ -62,7 +62,7 @@ func containerImages(c Config, lock Lock, root Tree) (map[string]int64, error) {
 // maintainer script runs), then the fixups those scripts would have made,
 // then rootfs/images/NAME/ on top.
 func imageTree(c Config, name string, pkgs []Pkg) (Tree, error) {
-	debs, err := Fetch(c.Cache, pkgs)
+	debs, err := c.apt().Fetch(pkgs)
 	if err != nil {
 		return nil, err
 	}

@@ -12,9 +12,12 @@ import (
 // package's dependencies (initramfs-tools, kmod…) are not part of Berth.
 const noDeps = "#!nodeps"
 
-// MakeLock resolves every rootfs/packages/GROUP.list against the host's apt
-// sources and writes rootfs/packages.lock.
-func MakeLock(rootfs string) (Lock, error) {
+// MakeLock resolves every rootfs/packages/GROUP.list against the sources
+// in rootfs/apt (fresh lists first) and writes rootfs/packages.lock.
+func MakeLock(rootfs string, a Apt) (Lock, error) {
+	if err := a.Update(); err != nil {
+		return nil, err
+	}
 	lists, err := filepath.Glob(filepath.Join(rootfs, "packages", "*.list"))
 	if err != nil || len(lists) == 0 {
 		return nil, fmt.Errorf("no package lists in %s/packages", rootfs)
@@ -26,7 +29,7 @@ func MakeLock(rootfs string) (Lock, error) {
 			return nil, err
 		}
 		names := moduleNames(string(raw)) // same syntax: a name a line, # comments
-		pkgs, err := Resolve(names)
+		pkgs, err := a.Resolve(names)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", list, err)
 		}

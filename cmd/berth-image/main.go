@@ -26,6 +26,7 @@ func main() {
 	fs.StringVar(&c.Bin, "bin", "build/bin", "directory with berth-init and sysd")
 	fs.StringVar(&c.Out, "out", "build", "output directory")
 	fs.StringVar(&c.Cache, "cache", "build/cache", "downloaded packages")
+	fs.StringVar(&c.Apt, "apt", "build/apt", "the builder's apt lists and configuration")
 	fs.StringVar(&c.TrustedRoot, "trust", "", "the release repository's root.json the image trusts (berth-release init makes it)")
 	fs.StringVar(&c.Overlay, "overlay", "", "a directory laid over the root file system (extra units, files)")
 	fs.BoolVar(&c.NoDisk, "no-disk", false, "write the release only, not disk.img")
@@ -44,7 +45,7 @@ func main() {
 		err = image.ISO(c.Out, c.Logf)
 	case "lock":
 		var l image.Lock
-		if l, err = image.MakeLock(c.Rootfs); err == nil {
+		if l, err = image.MakeLock(c.Rootfs, image.NewApt(c.Rootfs, c.Apt, c.Cache)); err == nil {
 			for g, ps := range l {
 				c.Logf("[%s] %d packages", g, len(ps))
 			}
