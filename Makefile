@@ -49,7 +49,7 @@ binaries: deps
 # Everything the image is made of. When none of it changed since the last
 # build (and VERSION is the same), `make image` and `make run` build
 # nothing.
-IMAGE_INPUTS := $(shell find $(addprefix cmd/,$(IMAGE_CMDS)) init sysd image rootfs update internal -type f 2>/dev/null) go.mod go.sum
+IMAGE_INPUTS := $(shell find $(addprefix cmd/,$(IMAGE_CMDS)) init sysd image rootfs update internal \( -type f -o -type d \) 2>/dev/null) go.mod go.sum
 # The stamp's name holds the version; making it removes the others, so
 # going back to an earlier VERSION builds again too.
 VERSION_STAMP := $(BUILD)/.image-version-$(VERSION)

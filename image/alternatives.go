@@ -60,7 +60,7 @@ func applyAlternatives(c Config, name string, t Tree) error {
 
 func addAlternatives(list, name string, alts []Alternative, t Tree) error {
 	for _, a := range alts {
-		if _, ok := t[a.Link]; ok {
+		if t.Has(a.Link) {
 			return fmt.Errorf("%s:%d: %s is already in image %s: drop the line", list, a.Line, a.Link, name)
 		}
 		target := a.Target

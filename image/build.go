@@ -125,7 +125,11 @@ func Build(c Config) error {
 	if c.NoDisk {
 		return nil
 	}
-	c.Logf("disk image")
+	c.Logf("disk image: boot loader %v", lock["boot"])
+	bootEFI, err := bootLoader(c, lock["boot"])
+	if err != nil {
+		return err
+	}
 	if err := os.WriteFile(c.work("entry-a.conf"), []byte(update.BootEntry("A", c.Version, 1, r.Verity)), 0o644); err != nil {
 		return err
 	}
@@ -134,7 +138,7 @@ func Build(c Config) error {
 	}
 	esp := c.work("esp.img")
 	if err := MakeESP(esp, layout.Layout[0].SizeMB, []ESPFile{
-		{SystemdBootEFI, layout.BootLoader},
+		{bootEFI, layout.BootLoader},
 		{c.work("loader.conf"), layout.LoaderConf},
 		{c.work("entry-a.conf"), layout.EntriesDir + "/" + update.Entry{Slot: "A"}.Name()},
 		{filepath.Join(rel, "vmlinuz"), layout.ESPDir("A") + "/vmlinuz"},
@@ -158,7 +162,7 @@ func readLock(path string) (Lock, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, g := range []string{"kernel", "root"} {
+	for _, g := range []string{"kernel", "boot", "root"} {
 		if len(l[g]) == 0 {
 			return nil, fmt.Errorf("%s: no [%s] group (run `make lock`)", path, g)
 		}
@@ -169,6 +173,7 @@ func readLock(path string) (Lock, error) {
 type kernel struct {
 	dir, ver string
 	dep      ModDep
+	builtin  map[string]bool // module names built into the kernel
 }
 
 func (k kernel) modDir() string { return filepath.Join(k.dir, "lib/modules", k.ver) }
@@ -184,6 +189,16 @@ func unpackKernel(c Config, pkgs []Pkg) (kernel, error) {
 	if err := Extract(debs, k.dir); err != nil {
 		return k, err
 	}
+	// Debian 13 ships the modules under /usr/lib/modules (merged /usr);
+	// depmod -b and the images keep them at /lib/modules.
+	if _, err := os.Stat(filepath.Join(k.dir, "usr/lib/modules")); err == nil {
+		if err := os.MkdirAll(filepath.Join(k.dir, "lib"), 0o755); err != nil {
+			return k, err
+		}
+		if err := os.Rename(filepath.Join(k.dir, "usr/lib/modules"), filepath.Join(k.dir, "lib/modules")); err != nil {
+			return k, fmt.Errorf("kernel package: %w", err)
+		}
+	}
 	vers, _ := filepath.Glob(filepath.Join(k.dir, "lib/modules/*"))
 	if len(vers) != 1 {
 		return k, fmt.Errorf("kernel package: want one lib/modules/VERSION, found %v", vers)
@@ -197,8 +212,31 @@ func unpackKernel(c Config, pkgs []Pkg) (kernel, error) {
 		return k, err
 	}
 	defer f.Close()
-	k.dep, err = ParseModDep(f)
-	return k, err
+	if k.dep, err = ParseModDep(f); err != nil {
+		return k, err
+	}
+	b, err := os.ReadFile(filepath.Join(k.modDir(), "modules.builtin"))
+	if err != nil {
+		return k, err
+	}
+	k.builtin = map[string]bool{}
+	for _, p := range strings.Fields(string(b)) {
+		k.builtin[ModName(p)] = true
+	}
+	return k, nil
+}
+
+// byName resolves a module list's names to module paths. A name built
+// into this kernel (Debian 13 builds virtio_pci in) needs no file: the
+// loader finds it in modules.builtin and counts it loaded.
+func (k kernel) byName(names []string) ([]string, error) {
+	var loadable []string
+	for _, n := range names {
+		if !k.builtin[strings.ReplaceAll(n, "-", "_")] {
+			loadable = append(loadable, n)
+		}
+	}
+	return k.dep.ByName(loadable)
 }
 
 func depmod(base, ver string) error {
@@ -210,12 +248,22 @@ func depmod(base, ver string) error {
 
 // stageModules puts the given modules (with their dependencies) in a
 // module tree of their own, runs depmod there so that modules.dep and
-// modules.alias list exactly them, and adds it to t.
+// modules.alias list exactly them, and adds it to t. Compressed modules
+// (Debian 13's .ko.xz) are staged decompressed: the loader then needs no
+// decompressor in the kernel or in PID 1, the image's compression does
+// better over plain ELF, and unchanged modules stay the same bytes for a
+// delta update.
 func stageModules(c Config, k kernel, name string, mods []string, t Tree) error {
 	base := c.work(name)
 	dst := filepath.Join(base, "lib/modules", k.ver)
 	for _, m := range k.dep.Closure(mods) {
-		if err := linkOrCopy(filepath.Join(k.modDir(), m), filepath.Join(dst, m)); err != nil {
+		var err error
+		if strings.HasSuffix(m, ".ko.xz") {
+			err = unxz(filepath.Join(k.modDir(), m), filepath.Join(dst, strings.TrimSuffix(m, ".xz")))
+		} else {
+			err = linkOrCopy(filepath.Join(k.modDir(), m), filepath.Join(dst, m))
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -247,7 +295,7 @@ func initrdTree(c Config, k kernel) (Tree, error) {
 		return nil, err
 	}
 	t.File("/etc/berth/modules", 0o644, list)
-	mods, err := k.dep.ByName(moduleNames(string(list)))
+	mods, err := k.byName(moduleNames(string(list)))
 	if err != nil {
 		return nil, fmt.Errorf("rootfs/modules/initrd.list: %w", err)
 	}
@@ -258,7 +306,7 @@ func initrdTree(c Config, k kernel) (Tree, error) {
 	if err != nil {
 		return nil, err
 	}
-	coldMods, err := k.dep.ByName(moduleNames(string(cold)))
+	coldMods, err := k.byName(moduleNames(string(cold)))
 	if err != nil {
 		return nil, fmt.Errorf("rootfs/modules/initrd.coldplug: %w", err)
 	}
@@ -316,6 +364,12 @@ func rootTree(c Config, k kernel, pkgs []Pkg) (Tree, error) {
 	if err := Extract(debs, pkgRoot); err != nil {
 		return nil, err
 	}
+	// Debian 13's packages install into /usr only; the programs keep the
+	// paths stage 1 runs them by (/sbin/mke2fs) through the aliases a
+	// merged-/usr system has.
+	if err := mergedUsr(pkgRoot); err != nil {
+		return nil, err
+	}
 	for _, bin := range []string{"/sbin/mke2fs", "/sbin/e2fsck", "/sbin/resize2fs", "/sbin/fsck.fat"} {
 		if err := AddELF(t, pkgRoot, bin); err != nil {
 			return nil, fmt.Errorf("root image: %w", err)
@@ -339,7 +393,7 @@ func rootTree(c Config, k kernel, pkgs []Pkg) (Tree, error) {
 		return nil, err
 	}
 	t.File("/etc/berth/modules", 0o644, list)
-	boot, err := k.dep.ByName(moduleNames(string(list)))
+	boot, err := k.byName(moduleNames(string(list)))
 	if err != nil {
 		return nil, fmt.Errorf("rootfs/modules/boot.list: %w", err)
 	}

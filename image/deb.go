@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -111,4 +112,19 @@ func lastLines(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// mergedUsr gives an extracted package tree the merged-/usr aliases
+// (/bin, /sbin, /lib, /lib64 pointing into /usr) where it has no such
+// directory of its own, as usrmerge or base-files would on a system.
+func mergedUsr(dir string) error {
+	for _, d := range []string{"bin", "sbin", "lib", "lib64"} {
+		if _, err := os.Lstat(filepath.Join(dir, d)); err == nil {
+			continue
+		}
+		if err := os.Symlink("usr/"+d, filepath.Join(dir, d)); err != nil {
+			return fmt.Errorf("merged /usr: %w", err)
+		}
+	}
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -13,8 +14,27 @@ import (
 	"berth.dev/berth/internal/layout"
 )
 
-// SystemdBootEFI is systemd-boot as Debian's systemd-boot-efi installs it.
-const SystemdBootEFI = "/usr/lib/systemd/boot/efi/systemd-bootx64.efi"
+// systemdBootEFI is systemd-boot where Debian's systemd-boot-efi
+// package installs it.
+const systemdBootEFI = "/usr/lib/systemd/boot/efi/systemd-bootx64.efi"
+
+// bootLoader extracts systemd-boot from the lock's [boot] package and
+// returns the EFI binary's path.
+func bootLoader(c Config, pkgs []Pkg) (string, error) {
+	debs, err := c.apt().Fetch(pkgs)
+	if err != nil {
+		return "", err
+	}
+	dir := c.work("boot")
+	if err := Extract(debs, dir); err != nil {
+		return "", err
+	}
+	p := filepath.Join(dir, systemdBootEFI)
+	if _, err := os.Stat(p); err != nil {
+		return "", fmt.Errorf("boot loader: the [boot] packages %v hold no %s", pkgs, systemdBootEFI)
+	}
+	return p, nil
+}
 
 // ESPFile is one file to put on the ESP: Src on the host, Dst on the ESP.
 type ESPFile struct{ Src, Dst string }

@@ -70,6 +70,9 @@ func imageTree(c Config, name string, pkgs []Pkg) (Tree, error) {
 	if err := Extract(debs, dir); err != nil {
 		return nil, err
 	}
+	if err := mergedUsr(dir); err != nil {
+		return nil, err
+	}
 	t := Tree{}
 	if err := t.CopyDir("/", dir); err != nil {
 		return nil, err
@@ -105,8 +108,8 @@ func imageTree(c Config, name string, pkgs []Pkg) (Tree, error) {
 		return nil, err
 	}
 	// dash's /bin/sh, which its maintainer script would make.
-	if _, ok := t["/bin/sh"]; !ok {
-		if _, ok := t["/bin/dash"]; ok {
+	if !t.Has("/bin/sh") {
+		if t.Has("/bin/dash") {
 			t.Symlink("/bin/sh", "dash")
 		}
 	}
@@ -218,7 +221,7 @@ func busyboxLinks(t Tree, dir string) error {
 	}
 	for _, p := range strings.Fields(string(out)) {
 		p = "/" + p
-		if _, ok := t[clean(p)]; !ok {
+		if !t.Has(p) {
 			t.Symlink(p, "/bin/busybox")
 		}
 	}

@@ -46,6 +46,12 @@ func ISO(out string, logf func(string, ...any)) error {
 	if err := diskParts(filepath.Join(out, "disk.img"), dir); err != nil {
 		return fmt.Errorf("iso: %w", err)
 	}
+	// The medium starts the disk's own boot loader: the one the image
+	// was built with (the lock's [boot] package).
+	bootEFI := filepath.Join(work, "systemd-boot.efi")
+	if err := espCopyOut(filepath.Join(out, "disk.img"), layout.BootLoader, bootEFI); err != nil {
+		return fmt.Errorf("iso: %w", err)
+	}
 
 	// The medium's own ESP: what the firmware starts.
 	entry := filepath.Join(work, layout.LiveEntry)
@@ -58,7 +64,7 @@ func ISO(out string, logf func(string, ...any)) error {
 	}
 	esp := filepath.Join(work, "esp.img")
 	if err := MakeESP(esp, liveESPMB, []ESPFile{
-		{SystemdBootEFI, layout.BootLoader},
+		{bootEFI, layout.BootLoader},
 		{loader, layout.LoaderConf},
 		{entry, layout.EntriesDir + "/" + layout.LiveEntry},
 		{filepath.Join(rel, "vmlinuz"), layout.LiveESPDir + "/vmlinuz"},
@@ -129,4 +135,15 @@ func diskParts(disk, dir string) error {
 		return err
 	}
 	return out.Close()
+}
+
+// espCopyOut copies one file off disk.img's ESP, with mtools (no mount).
+func espCopyOut(disk, name, dst string) error {
+	ext, _ := layout.Plan(layout.Layout)
+	e := ext[layout.LabelESP]
+	img := fmt.Sprintf("%s@@%d", disk, e.Offset())
+	if err := run("mcopy", "-n", "-i", img, "::"+name, dst); err != nil {
+		return fmt.Errorf("%s from %s's ESP: %w", name, disk, err)
+	}
+	return nil
 }

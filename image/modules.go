@@ -4,6 +4,10 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/ulikunitz/xz"
 	"path"
 	"sort"
 	"strings"
@@ -123,4 +127,29 @@ func ParsePrefixes(s string) (include, exclude []string) {
 		}
 	}
 	return include, exclude
+}
+
+// unxz writes the decompression of the .xz file src to dst.
+func unxz(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	r, err := xz.NewReader(bufio.NewReader(in))
+	if err != nil {
+		return fmt.Errorf("decompress %s: %w", src, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	out, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, r); err != nil {
+		out.Close()
+		return fmt.Errorf("decompress %s: %w", src, err)
+	}
+	return out.Close()
 }

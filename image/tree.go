@@ -41,15 +41,42 @@ type Tree map[string]Entry
 
 func clean(p string) string { return path.Clean("/" + p) }
 
-// Add puts e at p and creates the missing parent directories.
+// Add puts e at p and creates the missing parent directories. A parent
+// that is a link in the tree is followed (in a merged-/usr image, /bin/nc
+// lands in /usr/bin), and a directory added where a link to a directory
+// already is keeps the link.
 func (t Tree) Add(p string, e Entry) {
-	p = clean(p)
+	p = t.canonical(p)
+	if old, ok := t[p]; ok && old.Kind == Link && e.Kind == Dir {
+		if r, ok := t.Resolve(p); ok && t[r].Kind == Dir {
+			return
+		}
+	}
 	for d := path.Dir(p); d != "/"; d = path.Dir(d) {
 		if _, ok := t[d]; !ok {
 			t[d] = Entry{Kind: Dir, Mode: 0o755}
 		}
 	}
 	t[p] = e
+}
+
+// canonical is p with the links among its parent directories followed.
+func (t Tree) canonical(p string) string {
+	p = clean(p)
+	if p == "/" {
+		return p
+	}
+	if r, ok := t.Resolve(path.Dir(p)); ok {
+		return path.Join(r, path.Base(p))
+	}
+	return p
+}
+
+// Has says whether p is in the tree, following links in its parent
+// directories but not p itself.
+func (t Tree) Has(p string) bool {
+	_, ok := t[t.canonical(p)]
+	return ok
 }
 
 // Mkdir adds directories with mode.

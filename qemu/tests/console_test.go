@@ -206,8 +206,9 @@ func adminTools(t *testing.T, c *ssh.Client) {
 		{"sudo -n timeout 120 tcpdump -c1 -ni eth0 icmp >/tmp/td 2>&1 & for i in $(seq 100); do grep -q captured /tmp/td && break; ping -c1 -W1 10.0.2.2 >>/tmp/pings 2>&1; sleep 1; done; wait; cat /tmp/td; grep -q '^1 packet captured' /tmp/td || tail -5 /tmp/pings", `(?m)^1 packet captured$`},
 		// UTF-8 for everyone, tmux included.
 		{"locale | grep LC_CTYPE; tmux new-session -d -s t 'sleep 30' && tmux ls | cut -d: -f1", `^LC_CTYPE="C\.UTF-8"\nt\n$`},
-		// bash completes docker with the engine's own completion.
-		{"bash -lic '_completion_loader docker; complete -p docker' 2>/dev/null", `complete -F _docker docker\n$`},
+		// bash completes docker with the engine's own completion
+		// (_comp_load is bash-completion 2.12's loader).
+		{"bash -lic '_comp_load docker; complete -p docker' 2>/dev/null", `complete -F _docker docker\n$`},
 	}
 	for _, ck := range checks {
 		s, err := c.NewSession()

@@ -62,6 +62,9 @@ func httpGet(url string, timeout time.Duration) (string, error) {
 // docker) loads an image built offline, runs it, publishes a port the
 // host reaches, and keeps a volume and a --restart=always container
 // across a reboot. os-ctl shows console and docker up with their memory.
+// Docker's own CLI plugins work from the console: docker build (BuildKit
+// through buildx) from the loaded image, and a compose project with two
+// services, depends_on, a named volume and a published port.
 func TestDocker(t *testing.T) {
 	t.Parallel()
 	signer, key := sshKey(t)
@@ -70,10 +73,10 @@ func TestDocker(t *testing.T) {
 	os.WriteFile(ud, []byte(fmt.Sprintf("#cloud-config\nssh_authorized_keys:\n  - %s\nberth:\n  docker:\n    log-driver: json-file\n    log-opts: {max-size: 1m}\n", key)), 0o644)
 	b := vmtest.FindBuild(t)
 	img := busyboxImage(t, b, "berth-test/busybox:1")
-	sshPort, webPort := freePort(t), freePort(t)
+	sshPort, webPort, composePort := freePort(t), freePort(t), freePort(t)
 	cfg := direct(b, "A")
 	cfg.Dir = dir
-	cfg.Forwards = []qemu.Forward{{Host: sshPort, Guest: 22}, {Host: webPort, Guest: 8080}}
+	cfg.Forwards = []qemu.Forward{{Host: sshPort, Guest: 22}, {Host: webPort, Guest: 8080}, {Host: composePort, Guest: 8081}}
 	cfg.Extra = []string{"-fw_cfg", "name=opt/berth/user-data,file=" + ud}
 	keyCfg := &ssh.ClientConfig{User: "berth", Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)},
 		HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 30 * time.Second}
@@ -127,6 +130,8 @@ func TestDocker(t *testing.T) {
 		t.Errorf("os-ctl service ls: serial-login should be skipped:\n%s", out)
 	}
 
+	composeAndBuild(t, c, composePort)
+
 	// Reboot: the image, the volume and the container come back.
 	c.Close()
 	vm.PowerOff(t, 2*time.Minute)
@@ -138,5 +143,50 @@ func TestDocker(t *testing.T) {
 	}
 	if out := run(t, c, "docker images --format '{{.Repository}}:{{.Tag}}'"); !strings.Contains(out, "berth-test/busybox:1") {
 		t.Errorf("images after the reboot:\n%s", out)
+	}
+}
+
+// composeAndBuild builds an image FROM the loaded one with docker build
+// (BuildKit, through the buildx plugin), then brings a compose project up
+// and down: a one-shot service fills a named volume, the web service
+// waits for it (depends_on) and serves it on a published port.
+func composeAndBuild(t *testing.T, c *ssh.Client, port int) {
+	t.Helper()
+	for _, v := range []struct{ cmd, want string }{
+		{"docker compose version", `^Docker Compose version v?2\.`},
+		{"docker buildx version", `^github\.com/docker/buildx v?0\.`},
+	} {
+		if out := run(t, c, v.cmd); !regexp.MustCompile(v.want).MatchString(out) {
+			t.Errorf("%s: %q, want /%s/", v.cmd, out, v.want)
+		}
+	}
+	run(t, c, `mkdir -p ~/app && cd ~/app && printf 'FROM berth-test/busybox:1\nRUN echo built by buildkit > /built\nCMD ["cat", "/built"]\n' > Dockerfile`)
+	if out := run(t, c, "cd ~/app && docker build -t berth-test/built:1 . 2>&1 | tail -3; docker run --rm berth-test/built:1"); !strings.HasSuffix(out, "built by buildkit\n") {
+		t.Errorf("docker build and run:\n%s", out)
+	}
+	compose := `services:
+  seed:
+    image: berth-test/built:1
+    command: sh -c 'cp /built /data/index.html'
+    volumes: [data:/data]
+  web:
+    image: berth-test/busybox:1
+    depends_on:
+      seed: {condition: service_completed_successfully}
+    command: httpd -f -p 80 -h /data
+    ports: ["8081:80"]
+    volumes: [data:/data]
+volumes:
+  data:
+`
+	run(t, c, "mkdir -p ~/demo && cat > ~/demo/compose.yaml <<'EOF'\n"+compose+"EOF")
+	if out := run(t, c, "cd ~/demo && docker compose up -d 2>&1 && docker compose ps --all --format '{{.Service}} {{.State}}'"); !regexp.MustCompile(`(?m)^web running$`).MatchString(out) {
+		t.Errorf("docker compose up:\n%s", out)
+	}
+	if body, err := httpGet(fmt.Sprintf("http://127.0.0.1:%d/", port), time.Minute); err != nil || body != "built by buildkit\n" {
+		t.Errorf("GET the compose project's published port: %q, %v", body, err)
+	}
+	if out := run(t, c, "cd ~/demo && docker compose down --volumes 2>&1; docker ps -aq --filter label=com.docker.compose.project=demo | wc -l; docker volume ls -q --filter name=demo_data | wc -l"); !strings.HasSuffix(out, "0\n0\n") {
+		t.Errorf("docker compose down left containers or the volume:\n%s", out)
 	}
 }
