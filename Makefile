@@ -12,9 +12,10 @@ GOBUILD := CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=false -ldflags="-s -w -
 # packages come through berth-image's own apt: rootfs/apt, build/apt; the
 # host gives only apt-get, dpkg-deb and Debian's archive keyring), and openssh-client
 # for `make ssh`; runc (to check sysd's containers against it),
-# cloud-image-utils (cloud-localds makes NoCloud seeds), iproute2 (network
+# cloud-image-utils (cloud-localds makes NoCloud seeds), docker-registry (the
+# registries Docker pushes to and pulls from), iproute2 (network
 # namespaces) and tmux (the terminal `make run` is tested in) only for tests.
-HOST_PKGS := debian-archive-keyring qemu-system-x86 qemu-utils ovmf systemd-boot-efi squashfs-tools cryptsetup-bin mtools dosfstools xorriso gdisk e2fsprogs kmod dpkg apt runc cloud-image-utils iproute2 tmux openssh-client
+HOST_PKGS := debian-archive-keyring qemu-system-x86 qemu-utils ovmf squashfs-tools cryptsetup-bin mtools dosfstools xorriso gdisk e2fsprogs kmod dpkg apt runc cloud-image-utils iproute2 tmux docker-registry openssh-client
 TEST_TIMEOUT ?= 60m
 
 .PHONY: all deps image images iso test-releases run ssh test unit portable bench fuzz lock binaries clean
@@ -49,7 +50,7 @@ binaries: deps
 # Everything the image is made of. When none of it changed since the last
 # build (and VERSION is the same), `make image` and `make run` build
 # nothing.
-IMAGE_INPUTS := $(shell find $(addprefix cmd/,$(IMAGE_CMDS)) init sysd image rootfs update internal \( -type f -o -type d \) 2>/dev/null) go.mod go.sum
+IMAGE_INPUTS := $(shell find $(addprefix cmd/,$(IMAGE_CMDS)) init sysd image rootfs update internal -mindepth 1 \( -type f -o -type d \) 2>/dev/null) go.mod go.sum
 # The stamp's name holds the version; making it removes the others, so
 # going back to an earlier VERSION builds again too.
 VERSION_STAMP := $(BUILD)/.image-version-$(VERSION)
