@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"berth.dev/berth/internal/layout"
 	"berth.dev/berth/internal/osrelease"
 )
 
@@ -37,6 +38,12 @@ func containerImages(c Config, lock Lock, root Tree) (map[string]int64, error) {
 		}
 		if err := hostEtc(c, name, t, root); err != nil {
 			return nil, err
+		}
+		// The root's bundle as built, for user-data's ca_certs to add to.
+		if e, ok := root[layout.CABundle]; ok {
+			if _, dup := root[layout.CABundleBase]; !dup {
+				root.Add(layout.CABundleBase, e)
+			}
 		}
 		if err := mountPoints(c, name, t, root); err != nil {
 			return nil, err

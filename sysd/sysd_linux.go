@@ -194,6 +194,9 @@ func Main(stdout io.Writer) int {
 				return
 			}
 			neff, late := datasource.Apply(l, seed, runner.Run)
+			if len(seed.NetworkConfig) > 0 || len(seed.NetworkData) > 0 {
+				l.Printf("user-data: %s: its network configuration came after the network started: not applied", seed.Source)
+			}
 			sys.setUserData(neff)
 			if upd != nil {
 				upd.Configure(neff.Config.Berth.Update)

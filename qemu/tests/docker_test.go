@@ -70,7 +70,28 @@ func TestDocker(t *testing.T) {
 	signer, key := sshKey(t)
 	dir := t.TempDir()
 	ud := filepath.Join(dir, "user-data")
-	os.WriteFile(ud, []byte(fmt.Sprintf("#cloud-config\nssh_authorized_keys:\n  - %s\nberth:\n  docker:\n    log-driver: json-file\n    log-opts: {max-size: 1m}\n", key)), 0o644)
+	// Two registries on the host: one over TLS with a certificate from
+	// a CA only ca_certs makes trusted, one over plain HTTP, allowed by
+	// insecure-registries and reached through berth.proxy's HTTP proxy.
+	caPEM, cert, certKey := testPKI(t, dir)
+	tlsReg := startRegistry(t, dir, "tls-registry", cert, certKey)
+	httpReg := startRegistry(t, dir, "http-registry", "", "")
+	proxyPort, proxied := forwardProxy(t)
+	os.WriteFile(ud, []byte(fmt.Sprintf(`#cloud-config
+ssh_authorized_keys:
+  - %s
+ca_certs:
+  trusted:
+    - |
+%s
+berth:
+  docker:
+    log-driver: json-file
+    log-opts: {max-size: 1m}
+    insecure-registries: ["10.0.2.2:%d"]
+  proxy:
+    http: http://10.0.2.2:%d
+`, key, "      "+strings.ReplaceAll(strings.TrimSpace(caPEM), "\n", "\n      "), httpReg, proxyPort)), 0o644)
 	b := vmtest.FindBuild(t)
 	img := busyboxImage(t, b, "berth-test/busybox:1")
 	sshPort, webPort, composePort := freePort(t), freePort(t), freePort(t)
@@ -131,6 +152,16 @@ func TestDocker(t *testing.T) {
 	}
 
 	composeAndBuild(t, c, composePort)
+	pushPull(t, c, fmt.Sprintf("10.0.2.2:%d/berth/busybox:tls", tlsReg))
+	before := proxied.Load()
+	pushPull(t, c, fmt.Sprintf("10.0.2.2:%d/berth/busybox:plain", httpReg))
+	if proxied.Load() == before {
+		t.Errorf("the plain HTTP registry was not reached through berth.proxy's proxy")
+	}
+	// The same CA for the console's tools.
+	if out := run(t, c, fmt.Sprintf("curl -sS https://10.0.2.2:%d/v2/ -o /dev/null -w '%%{http_code}'", tlsReg)); out != "200" {
+		t.Errorf("curl with the ca_certs CA: %q", out)
+	}
 
 	// Reboot: the image, the volume and the container come back.
 	c.Close()
@@ -188,5 +219,15 @@ volumes:
 	}
 	if out := run(t, c, "cd ~/demo && docker compose down --volumes 2>&1; docker ps -aq --filter label=com.docker.compose.project=demo | wc -l; docker volume ls -q --filter name=demo_data | wc -l"); !strings.HasSuffix(out, "0\n0\n") {
 		t.Errorf("docker compose down left containers or the volume:\n%s", out)
+	}
+}
+
+// pushPull pushes the loaded image to ref, removes it locally, pulls it
+// back and runs it.
+func pushPull(t *testing.T, c *ssh.Client, ref string) {
+	t.Helper()
+	out := run(t, c, fmt.Sprintf("docker tag berth-test/busybox:1 %[1]s && docker push -q %[1]s && docker rmi %[1]s >/dev/null && docker pull -q %[1]s && docker run --rm %[1]s echo pulled", ref))
+	if !strings.HasSuffix(out, "pulled\n") {
+		t.Errorf("push, pull and run %s:\n%s", ref, out)
 	}
 }

@@ -157,29 +157,36 @@ berth:
 	}
 }
 
-// An EC2-style metadata service, reached through QEMU's guestfwd (which
-// needs the address inside the guest's network: the network is
-// 169.254.0.0/16 here). Each connection runs a tiny responder script.
+// An EC2-style metadata service that speaks only IMDSv2 (the default on
+// new AWS instances): a session token from PUT /latest/api/token, and
+// every GET without it refused. It is reached through QEMU's guestfwd
+// (which needs the address inside the guest's network: the network is
+// 169.254.0.0/16 here); each connection runs a tiny responder script.
 func TestMetadataService(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "instance-id"), []byte("i-0123456789\n"), 0o644)
 	os.WriteFile(filepath.Join(dir, "user-data"), []byte("#cloud-config\nhostname: from-metadata\n"), 0o644)
-	script := filepath.Join(dir, "imds.sh")
-	os.WriteFile(script, []byte(`#!/bin/sh
-read -r method path proto
-while read -r line; do [ "$(printf %s "$line" | tr -d '\r')" = "" ] && break; done
-case "$path" in
-/latest/meta-data/instance-id) f=`+dir+`/instance-id ;;
-/latest/user-data) f=`+dir+`/user-data ;;
-*) printf 'HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n'; exit 0 ;;
-esac
+	os.WriteFile(filepath.Join(dir, "token"), []byte("AQAEAberth-test-token=="), 0o644)
+	script := responder(t, dir, "imds.sh", `
+token=$(header x-aws-ec2-metadata-token)
+reply() { printf 'HTTP/1.0 %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n' "$1"; exit 0; }
+if [ "$method $path" = "PUT /latest/api/token" ]; then
+  [ -n "$(header x-aws-ec2-metadata-token-ttl-seconds)" ] || reply '400 Bad Request'
+  f=`+dir+`/token
+elif [ "$token" != "$(cat `+dir+`/token)" ]; then
+  reply '401 Unauthorized'
+else
+  case "$path" in
+  /latest/meta-data/instance-id) f=`+dir+`/instance-id ;;
+  /latest/user-data) f=`+dir+`/user-data ;;
+  *) reply '404 Not Found' ;;
+  esac
+fi
 printf 'HTTP/1.0 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n' "$(wc -c < "$f")"
 cat "$f"
-`), 0o755)
-	cfg := direct(vmtest.FindBuild(t), "A")
-	cfg.NetDev = "user,id=net0,net=169.254.0.0/16,host=169.254.0.2,dns=169.254.0.3,dhcpstart=169.254.0.15,guestfwd=tcp:169.254.169.254:80-cmd:" + script
-	vm, sh := bootShell(t, cfg)
+`)
+	vm, sh := bootShell(t, metadataMachine(t, script))
 	if _, err := vm.Console.Seen(regexp.MustCompile(`^berth: user-data: from ec2:http://169\.254\.169\.254, instance i-0123456789$`), 2*time.Minute); err != nil {
 		t.Fatal(err)
 	}
@@ -225,4 +232,41 @@ berth:
 	if st.Online || eth0(st).Lease != nil {
 		t.Errorf("network: %+v", st)
 	}
+}
+
+// metadataMachine is a machine on the network 169.254.0.0/16 whose
+// connections to 169.254.169.254:80, a metadata service's address, run
+// script on the host (QEMU's guestfwd, which needs the address inside the
+// guest's network).
+func metadataMachine(t *testing.T, script string) qemu.Config {
+	cfg := direct(vmtest.FindBuild(t), "A")
+	cfg.NetDev = "user,id=net0,net=169.254.0.0/16,host=169.254.0.2,dns=169.254.0.3,dhcpstart=169.254.0.15,guestfwd=tcp:169.254.169.254:80-cmd:" + script
+	return cfg
+}
+
+// responder writes an HTTP responder script for one connection: it
+// reads the request into $method and $path, and header NAME (lowercase)
+// prints a request header's value; body answers.
+func responder(t *testing.T, dir, name, body string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	head := `#!/bin/sh
+read -r method path proto
+headers=
+while read -r line; do
+  line=$(printf %s "$line" | tr -d '\r')
+  [ -z "$line" ] && break
+  headers="$headers$line
+"
+done
+header() {
+  printf %s "$headers" | while IFS= read -r h; do
+    [ "$(printf %s "${h%%:*}" | tr A-Z a-z)" = "$1" ] && printf %s "${h#*: }"
+  done
+}
+`
+	if err := os.WriteFile(p, []byte(head+body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

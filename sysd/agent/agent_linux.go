@@ -172,7 +172,10 @@ func (x *Agent) Configure(c *userdata.Update) {
 	x.u.Configure(update.Source{
 		Server: cfg.Server, Channel: cfg.Channel, Root: root,
 		MetadataDir: updateDir + "/metadata", Arch: runtime.GOARCH,
-		HTTP: &http.Client{Transport: &http.Transport{ResponseHeaderTimeout: 30 * time.Second}},
+		// berth.proxy, read at each request; CAs from the system bundle
+		// (ca_certs), which user-data writes before the agent starts.
+		HTTP: &http.Client{Transport: &http.Transport{ResponseHeaderTimeout: 30 * time.Second,
+			Proxy: update.ProxyFromFile(layout.ProxyEnv)}},
 	}, cfg.Tries)
 }
 

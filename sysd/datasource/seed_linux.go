@@ -19,11 +19,14 @@ import (
 )
 
 // Local tries the datasources that need no network, in the documented
-// order: NoCloud (a CIDATA volume), then, unless the kernel command line
-// names a URL (which comes before them), QEMU's fw_cfg and the user-data
-// the installer left on STATE.
+// order: NoCloud (a CIDATA volume), OpenStack's config drive (config-2),
+// then, unless the kernel command line names a URL (which comes before
+// them), QEMU's fw_cfg and the user-data the installer left on STATE.
 func Local(l interface{ Printf(string, ...any) }, fwcfg bool) *userdata.Seed {
 	if s := noCloud(l); s != nil {
+		return s
+	}
+	if s := configDrive(l); s != nil {
 		return s
 	}
 	if !fwcfg {
@@ -77,16 +80,28 @@ const (
 )
 
 func noCloud(l interface{ Printf(string, ...any) }) *userdata.Seed {
-	load := func(mod string) {
+	s, err := userdata.FindNoCloud("/run/berth/seed", loader(l))
+	if err != nil {
+		l.Printf("user-data: NoCloud: %v", err)
+	}
+	return s
+}
+
+func configDrive(l interface{ Printf(string, ...any) }) *userdata.Seed {
+	s, err := userdata.FindConfigDrive("/run/berth/seed", loader(l))
+	if err != nil {
+		l.Printf("user-data: config drive: %v", err)
+	}
+	return s
+}
+
+// loader loads a file system's module for a seed volume.
+func loader(l interface{ Printf(string, ...any) }) func(string) {
+	return func(mod string) {
 		for _, err := range kmod.LoadAll([]string{mod}) {
 			l.Printf("user-data: load %s: %v", mod, err)
 		}
 	}
-	s, err := userdata.FindNoCloud("/run/berth/seed", load)
-	if err != nil {
-		l.Printf("user-data: %v", err)
-	}
-	return s
 }
 
 // LaterNoCloud looks for a CIDATA volume again once PID 1 has loaded the
@@ -108,12 +123,16 @@ func LaterNoCloud(ctx context.Context, l interface{ Printf(string, ...any) }) *u
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	return noCloud(l)
+	if s := noCloud(l); s != nil {
+		return s
+	}
+	return configDrive(l)
 }
 
 // Network tries the datasources that need the network, once it is
 // online: the kernel command line's ds=nocloud;s=URL or berth.userdata=URL,
-// then the EC2-style metadata service with short timeouts.
+// then the metadata service (GCE's on Google's machines, else EC2's) with
+// short timeouts.
 func Network(ctx context.Context, online <-chan struct{}, url string, nocloud bool, logf func(string, ...any)) *userdata.Seed {
 	select {
 	case <-online:
@@ -131,12 +150,36 @@ func Network(ctx context.Context, online <-chan struct{}, url string, nocloud bo
 		return s
 	}
 	// In the background, after the boot: time enough for a slow metadata
-	// service (a loaded TCG host took over 2 s), none lost to the boot.
-	s, err := userdata.EC2(ctx, "http://169.254.169.254", 10*time.Second)
+	// service (a loaded TCG host took over 10 s for IMDSv2's three
+	// requests), none lost to the boot.
+	// Google's machines say so in their DMI data; every other machine is
+	// asked EC2's way (AWS, and the many clouds that copy it).
+	ask := userdata.EC2
+	if onGCE("/sys/class/dmi/id") {
+		ask = userdata.GCE
+	}
+	s, err := ask(ctx, metadataService, 30*time.Second)
 	if err != nil {
-		return nil // no metadata service: the usual case, not worth a line
+		// No metadata service is the usual case, not worth a line; a
+		// service that answered wrongly, or any trouble on GCE, is.
+		var st interface{ StatusCode() int }
+		if onGCE("/sys/class/dmi/id") || errors.As(err, &st) {
+			logf("user-data: metadata service: %v", err)
+		}
+		return nil
 	}
 	return s
+}
+
+// metadataService is the link-local address EC2's and GCE's metadata
+// services answer at.
+const metadataService = "http://169.254.169.254"
+
+// onGCE says whether DMI names Google Compute Engine.
+func onGCE(dmi string) bool {
+	product, _ := os.ReadFile(dmi + "/product_name")
+	vendor, _ := os.ReadFile(dmi + "/sys_vendor")
+	return strings.TrimSpace(string(product)) == "Google Compute Engine" || strings.TrimSpace(string(vendor)) == "Google"
 }
 
 // URL reads ds=nocloud;s=URL (NoCloud over HTTP: URL/user-data and

@@ -1,6 +1,7 @@
 package userdata
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -86,6 +87,8 @@ func (a *Applier) Early(c *Config) (errs []error) {
 	if c.Timezone != "" {
 		add(a.timezone(c.Timezone))
 	}
+	add(a.caBundle(c.CACerts))
+	add(a.proxy(c.Berth.Proxy))
 	if c.Berth.Docker != nil {
 		add(a.writeJSON("/etc/docker/daemon.json", c.Berth.Docker))
 	}
@@ -418,4 +421,58 @@ func (a *Applier) timezone(tz string) error {
 		return fmt.Errorf("timezone %s: %w", tz, err)
 	}
 	return a.write("/etc/timezone", []byte(tz+"\n"), 0o644)
+}
+
+// caBundle writes the system's CA bundle: the image's own, unless
+// ca_certs' remove_defaults, then ca_certs' trusted. Without ca_certs it
+// puts the image's back, so a bundle from an earlier boot's user-data (or
+// release) does not linger in /etc's persistent layer.
+func (a *Applier) caBundle(cc *CACerts) error {
+	base, err := os.ReadFile(a.path(layout.CABundleBase))
+	if errors.Is(err, os.ErrNotExist) {
+		if cc == nil {
+			return nil // an image without a bundle: nothing to restore
+		}
+	} else if err != nil {
+		return fmt.Errorf("ca_certs: %w", err)
+	}
+	want := base
+	if cc != nil {
+		if cc.RemoveDefaults {
+			want = nil
+		}
+		want = append([]byte(nil), want...)
+		for _, pem := range cc.Trusted {
+			want = append(want, pem...)
+		}
+	}
+	if cur, err := os.ReadFile(a.path(layout.CABundle)); err == nil && bytes.Equal(cur, want) {
+		return nil
+	}
+	if err := a.write(layout.CABundle, want, 0o644); err != nil {
+		return fmt.Errorf("ca_certs: %w", err)
+	}
+	return nil
+}
+
+// proxy writes berth.proxy for dockerd, containerd and the updater, or
+// removes what an earlier boot wrote.
+func (a *Applier) proxy(px *Proxy) error {
+	if px == nil {
+		if err := os.Remove(a.path(layout.ProxyEnv)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("berth.proxy: %w", err)
+		}
+		return nil
+	}
+	var b strings.Builder
+	b.WriteString("# From user-data's berth.proxy.\n")
+	for _, kv := range [][2]string{{"HTTP_PROXY", px.HTTP}, {"HTTPS_PROXY", px.HTTPS}, {"NO_PROXY", strings.Join(px.NoProxy, ",")}} {
+		if kv[1] != "" {
+			fmt.Fprintf(&b, "%s=%s\n%s=%s\n", kv[0], kv[1], strings.ToLower(kv[0]), kv[1])
+		}
+	}
+	if err := a.write(layout.ProxyEnv, []byte(b.String()), 0o644); err != nil {
+		return fmt.Errorf("berth.proxy: %w", err)
+	}
+	return nil
 }

@@ -27,6 +27,7 @@ type Config struct {
 	NTPServers        []string    `json:"ntp_servers,omitempty"`
 	Timezone          string      `json:"timezone,omitempty"`
 	Scripts           []Script    `json:"scripts,omitempty"` // #! parts, run once per instance
+	CACerts           *CACerts    `json:"ca_certs,omitempty"`
 	// Parts says where each part of the user-data came from and what it
 	// was, in order; a later part's keys replace an earlier one's.
 	Parts []Part `json:"parts"`
@@ -101,6 +102,22 @@ type Berth struct {
 	Modules  []string          `json:"modules,omitempty"`
 	Storage  *Storage          `json:"storage,omitempty"`
 	Install  *Install          `json:"install,omitempty"`
+	Proxy    *Proxy            `json:"proxy,omitempty"`
+}
+
+// CACerts is cloud-init's ca_certs: certificates (PEM) the machine
+// trusts beside, or with remove_defaults instead of, Debian's.
+type CACerts struct {
+	Trusted        []string `json:"trusted,omitempty"`
+	RemoveDefaults bool     `json:"remove_defaults,omitempty"`
+}
+
+// Proxy is berth.proxy: the HTTP(S) proxy dockerd, containerd and the
+// updater go through.
+type Proxy struct {
+	HTTP    string   `json:"http,omitempty"`
+	HTTPS   string   `json:"https,omitempty"`
+	NoProxy []string `json:"no_proxy,omitempty"`
 }
 
 // LargestDisk, as berth.install's disk, asks for the largest disk the

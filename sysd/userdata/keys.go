@@ -122,6 +122,8 @@ func schema(c *Config) map[string]handler {
 			}, map[string]string{"pools": "give servers:", "ntp_client": "Berth has its own client"})
 		},
 		"timezone": setStr(&c.Timezone),
+		"ca_certs": func(p *parser, n *yaml.Node, path string) { c.CACerts = p.caCerts(n, path) },
+		"ca-certs": func(p *parser, n *yaml.Node, path string) { c.CACerts = p.caCerts(n, path) },
 		"berth":    func(p *parser, n *yaml.Node, path string) { p.berth(n, path, &c.Berth) },
 	}
 }

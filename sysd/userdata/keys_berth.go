@@ -1,9 +1,13 @@
 package userdata
 
 import (
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
+	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -133,6 +137,30 @@ func (p *parser) berth(n *yaml.Node, path string, b *Berth) {
 			}
 		},
 		"modules": func(p *parser, n *yaml.Node, path string) { b.Modules, _ = p.strs(n, path, false) },
+		"proxy": func(p *parser, n *yaml.Node, path string) {
+			px := &Proxy{}
+			proxyURL := func(dst *string) handler {
+				return func(p *parser, n *yaml.Node, path string) {
+					if s, ok := p.str(n, path); ok {
+						if err := checkProxyURL(s); err != nil {
+							p.errorf(n, path, "write http://HOST:PORT (or https://, socks5://)", "%v", err)
+							return
+						}
+						*dst = s
+					}
+				}
+			}
+			p.fields(n, path, map[string]handler{
+				"http":  proxyURL(&px.HTTP),
+				"https": proxyURL(&px.HTTPS),
+				"no_proxy": func(p *parser, n *yaml.Node, path string) {
+					px.NoProxy, _ = p.strs(n, path, true)
+				},
+			}, nil)
+			if px.HTTP != "" || px.HTTPS != "" {
+				b.Proxy = px
+			}
+		},
 		"storage": func(p *parser, n *yaml.Node, path string) {
 			st := &Storage{Grow: true}
 			p.fields(n, path, map[string]handler{"grow": setBool(&st.Grow)}, nil)
@@ -162,22 +190,9 @@ func (p *parser) iface(n *yaml.Node, path string) (Interface, bool) {
 	var i Interface
 	good := true
 	addr := func(p *parser, n *yaml.Node, path string, cidr bool) (string, bool) {
-		s, ok := p.str(n, path)
-		if !ok {
-			return "", false
-		}
-		if cidr {
-			if _, _, err := net.ParseCIDR(s); err != nil {
-				p.errorf(n, path, "write ADDRESS/PREFIX, e.g. 10.0.2.15/24", "%q is not an address with a prefix length", s)
-				good = false
-				return "", false
-			}
-		} else if net.ParseIP(s) == nil {
-			p.errorf(n, path, "", "%q is not an IP address", s)
-			good = false
-			return "", false
-		}
-		return s, true
+		s, ok := p.addr(n, path, cidr)
+		good = good && ok
+		return s, ok
 	}
 	p.fields(n, path, map[string]handler{
 		"name": setStr(&i.Name),
@@ -246,4 +261,93 @@ func nonStringKey(n *yaml.Node, path string) (*yaml.Node, string) {
 		}
 	}
 	return nil, ""
+}
+
+// addr reads an IP address, or with cidr an address with its prefix
+// length.
+func (p *parser) addr(n *yaml.Node, path string, cidr bool) (string, bool) {
+	s, ok := p.str(n, path)
+	if !ok {
+		return "", false
+	}
+	if cidr {
+		if _, _, err := net.ParseCIDR(s); err != nil {
+			p.errorf(n, path, "write ADDRESS/PREFIX, e.g. 10.0.2.15/24", "%q is not an address with a prefix length", s)
+			return "", false
+		}
+	} else if net.ParseIP(s) == nil {
+		p.errorf(n, path, "", "%q is not an IP address", s)
+		return "", false
+	}
+	return s, true
+}
+
+// checkProxyURL says why s is not a proxy URL.
+func checkProxyURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		return fmt.Errorf("proxy %q does not parse: %v", s, err)
+	}
+	switch u.Scheme {
+	case "http", "https", "socks5", "socks5h":
+	default:
+		return fmt.Errorf("proxy %q: the scheme must be http, https or socks5", s)
+	}
+	if u.Hostname() == "" {
+		return fmt.Errorf("proxy %q has no host", s)
+	}
+	return nil
+}
+
+// caCerts reads ca_certs: trusted (a list of PEM texts, each holding one
+// or more certificates), remove_defaults. A text that is not PEM, or a
+// certificate that does not parse, is named with its line and left out.
+func (p *parser) caCerts(n *yaml.Node, path string) *CACerts {
+	cc := &CACerts{}
+	trusted := func(p *parser, n *yaml.Node, path string) {
+		p.list(n, path, func(item *yaml.Node, ipath string) {
+			s, ok := p.str(item, ipath)
+			if !ok {
+				return
+			}
+			if err := checkPEM(s); err != nil {
+				p.errorf(item, ipath, "paste the certificate with its -----BEGIN CERTIFICATE----- and -----END CERTIFICATE----- lines", "%v", err)
+				return
+			}
+			cc.Trusted = append(cc.Trusted, strings.TrimSpace(s)+"\n")
+		})
+	}
+	p.fields(n, path, map[string]handler{
+		"trusted":         trusted,
+		"remove_defaults": setBool(&cc.RemoveDefaults),
+		"remove-defaults": setBool(&cc.RemoveDefaults),
+	}, nil)
+	return cc
+}
+
+// checkPEM says why s is not one or more PEM certificates.
+func checkPEM(s string) error {
+	rest := []byte(s)
+	n := 0
+	for {
+		var blk *pem.Block
+		blk, rest = pem.Decode(rest)
+		if blk == nil {
+			break
+		}
+		if blk.Type != "CERTIFICATE" {
+			return fmt.Errorf("a %s is not a certificate", blk.Type)
+		}
+		if _, err := x509.ParseCertificate(blk.Bytes); err != nil {
+			return fmt.Errorf("certificate %d does not parse: %v", n+1, err)
+		}
+		n++
+	}
+	if n == 0 {
+		return errors.New("not a PEM certificate")
+	}
+	if strings.TrimSpace(string(rest)) != "" {
+		return fmt.Errorf("text after certificate %d is not PEM", n)
+	}
+	return nil
 }

@@ -2,7 +2,9 @@ package userdata
 
 import (
 	"crypto/sha256"
+	"encoding/json"
 	"fmt"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -12,7 +14,8 @@ type Seed struct {
 	Source        string `json:"source"` // "nocloud:/dev/vdb", "fw_cfg", "url:http://…", "ec2"
 	UserData      []byte `json:"-"`
 	MetaData      []byte `json:"-"`
-	NetworkConfig []byte `json:"-"`
+	NetworkConfig []byte `json:"-"` // cloud-init's network-config, version 1 or 2
+	NetworkData   []byte `json:"-"` // OpenStack's network_data.json
 }
 
 // MetaData is the part of meta-data Berth reads.
@@ -54,5 +57,55 @@ func Load(s *Seed) (*Config, MetaData, Diagnostics) {
 	if c.Hostname == "" && md.LocalHostname != "" {
 		c.Hostname = md.LocalHostname
 	}
+	ds = append(ds, applyNetwork(s, c)...)
 	return c, md, ds
+}
+
+// applyNetwork takes the datasource's network configuration, unless the
+// user-data's own berth.network says otherwise. A part that does not
+// parse is left out with its diagnostic: every link it does not
+// configure gets DHCP.
+func applyNetwork(s *Seed, c *Config) Diagnostics {
+	var nw *Network
+	var ds Diagnostics
+	var name string
+	switch {
+	case len(s.NetworkConfig) > 0:
+		name = s.Source + "/network-config"
+		nw, ds = ParseNetworkConfig(name, s.NetworkConfig)
+	case len(s.NetworkData) > 0:
+		name = s.Source + "/network_data.json"
+		nw, ds = ParseNetworkData(name, s.NetworkData)
+	}
+	if nw == nil {
+		return ds
+	}
+	if c.Berth.Network != nil {
+		return append(ds, Diagnostic{File: name, Msg: "not applied: the user-data's berth.network configures the network", Warning: true})
+	}
+	c.Berth.Network = nw
+	return ds
+}
+
+// openStackMetaData turns a config drive's meta_data.json into the
+// meta-data Berth reads: uuid is the instance ID, hostname the host name.
+func openStackMetaData(b []byte) ([]byte, error) {
+	if len(b) == 0 {
+		return nil, nil
+	}
+	var m struct {
+		UUID     string `json:"uuid"`
+		Hostname string `json:"hostname"`
+		Name     string `json:"name"`
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	host := m.Hostname
+	if host == "" {
+		host = m.Name
+	}
+	// OpenStack's hostname is often the FQDN: the short name is the host's.
+	host, _, _ = strings.Cut(host, ".")
+	return yaml.Marshal(MetaData{InstanceID: m.UUID, LocalHostname: host})
 }
