@@ -119,19 +119,20 @@ func (a Apt) Update() error {
 	return nil
 }
 
-// hasLists says whether Update has run: apt knows no package without.
-func (a Apt) hasLists() bool {
-	m, _ := filepath.Glob(filepath.Join(a.Dir, "lists", "*_Packages*"))
-	return len(m) > 0
+// ensureLists runs Update unless it has run: apt knows no package
+// without the lists.
+func (a Apt) ensureLists() error {
+	if m, _ := filepath.Glob(filepath.Join(a.Dir, "lists", "*_Packages*")); len(m) > 0 {
+		return nil
+	}
+	return a.Update()
 }
 
 // Resolve asks apt for the full dependency closure of names as if nothing
 // were installed, without recommends.
 func (a Apt) Resolve(names []string) ([]Pkg, error) {
-	if !a.hasLists() {
-		if err := a.Update(); err != nil {
-			return nil, err
-		}
+	if err := a.ensureLists(); err != nil {
+		return nil, err
 	}
 	cmd, err := a.command(append([]string{"-s", "-o", "APT::Get::Show-Versions=1", "install"}, names...)...)
 	if err != nil {
@@ -165,10 +166,8 @@ func (a Apt) Fetch(pkgs []Pkg) ([]string, error) {
 		}
 	}
 	if len(missing) > 0 {
-		if !a.hasLists() {
-			if err := a.Update(); err != nil {
-				return nil, err
-			}
+		if err := a.ensureLists(); err != nil {
+			return nil, err
 		}
 		err := a.download(missing)
 		if err != nil {
