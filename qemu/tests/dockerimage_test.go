@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"berth.dev/berth/image"
 	"berth.dev/berth/qemu"
 )
 
@@ -24,11 +25,12 @@ import (
 // returns the archive's path.
 func busyboxImage(t *testing.T, b qemu.Build, tag string) string {
 	t.Helper()
-	debs, _ := filepath.Glob(filepath.Join(b.Dir, "cache", "busybox-static_*.deb"))
-	if len(debs) == 0 {
-		t.Fatalf("no busybox-static package in %s/cache: run make image", b.Dir)
+	deb := lockedDeb(t, b, "busybox-static")
+	// Debian 13 installs into /usr only; older releases into /bin.
+	bb, err := debFile(deb, "./usr/bin/busybox")
+	if err != nil {
+		bb, err = debFile(deb, "./bin/busybox")
 	}
-	bb, err := debFile(debs[0], "./bin/busybox")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,6 +90,36 @@ func busyboxImage(t *testing.T, b qemu.Build, tag string) string {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// lockedDeb is the cached .deb of the package at the version
+// rootfs/packages.lock pins: the cache also keeps older releases' files.
+func lockedDeb(t *testing.T, b qemu.Build, name string) string {
+	t.Helper()
+	lockPath := filepath.Join(filepath.Dir(b.Dir), "rootfs", "packages.lock")
+	f, err := os.Open(lockPath)
+	if err != nil {
+		t.Fatalf("read the lock: %v", err)
+	}
+	defer f.Close()
+	lock, err := image.ParseLock(lockPath, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pkgs := range lock {
+		for _, p := range pkgs {
+			if p.Name != name {
+				continue
+			}
+			deb := filepath.Join(b.Dir, "cache", p.DebFile())
+			if _, err := os.Stat(deb); err != nil {
+				t.Fatalf("%s is not in the build's cache (%v): run make image", p, err)
+			}
+			return deb
+		}
+	}
+	t.Fatalf("%s: no package %s", lockPath, name)
+	return ""
 }
 
 // debFile reads one file out of a Debian package.
