@@ -84,17 +84,24 @@ func startRegistry(t *testing.T, dir, name, cert, key string) int {
 }
 
 // forwardProxy is an HTTP proxy on the host for the guest (plain HTTP
-// only): it counts the requests for /v2/ it forwards, to 127.0.0.1 where
-// the guest said 10.0.2.2.
-func forwardProxy(t *testing.T) (port int, registryRequests *atomic.Int64) {
+// only). It forwards to 127.0.0.1 what the guest sent to 10.0.2.2 or to
+// one of names (names nothing else resolves, so that only a request
+// through the proxy reaches them), and counts the requests it forwarded.
+func forwardProxy(t *testing.T, names ...string) (port int, forwarded *atomic.Int64) {
 	t.Helper()
 	var n atomic.Int64
+	local := map[string]bool{"10.0.2.2": true}
+	for _, name := range names {
+		local[name] = true
+	}
 	rp := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
-		r.Out.URL.Host = strings.Replace(r.In.URL.Host, "10.0.2.2", "127.0.0.1", 1)
 		r.Out.Host = r.In.Host
-		if strings.HasPrefix(r.In.URL.Path, "/v2/") {
-			n.Add(1)
+		if port := r.In.URL.Port(); port != "" {
+			r.Out.URL.Host = net.JoinHostPort("127.0.0.1", port)
+		} else {
+			r.Out.URL.Host = "127.0.0.1"
 		}
+		n.Add(1)
 	}}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -103,6 +110,10 @@ func forwardProxy(t *testing.T) (port int, registryRequests *atomic.Int64) {
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !r.URL.IsAbs() {
 			http.Error(w, "a proxy request has an absolute URL", http.StatusBadRequest)
+			return
+		}
+		if !local[r.URL.Hostname()] {
+			http.Error(w, "the test proxy forwards only to the host", http.StatusForbidden)
 			return
 		}
 		rp.ServeHTTP(w, r)

@@ -142,31 +142,47 @@ func unbootable(t *testing.T, from release, version string) string {
 // is under test), with user-data naming the repository.
 func updateVM(t *testing.T, dir string, port, sshPort int, key string, strategy ...string) *vmtest.VM {
 	t.Helper()
-	return updateVMWith(t, dir, port, sshPort, key, "", nil, strategy...)
+	return updateVMWith(t, dir, sshPort, key, updateOpts{port: port, strategy: strategy})
 }
 
-// updateVMWith is updateVM with more top-level user-data (top) and QEMU
-// arguments (extra).
-func updateVMWith(t *testing.T, dir string, port, sshPort int, key, top string, extra []string, strategy ...string) *vmtest.VM {
+// repoHost names the update repository where only the test's HTTP proxy
+// resolves it.
+const repoHost = "updates.berth.test"
+
+// updateOpts is what updateVMWith puts in the machine's user-data beside
+// its SSH key and QEMU arguments.
+type updateOpts struct {
+	port     int      // the repository's port on the host (10.0.2.2)
+	server   string   // the repository's URL instead, when not port's
+	strategy []string // berth.update keys, one "key: value" each
+	berth    string   // more berth: keys, indented by two spaces
+	top      string   // more top-level user-data
+	extra    []string // more QEMU arguments
+}
+
+func updateVMWith(t *testing.T, dir string, sshPort int, key string, o updateOpts) *vmtest.VM {
 	t.Helper()
 	b := vmtest.FindBuild(t)
 	ud := filepath.Join(dir, "user-data")
-	if strategy == nil {
-		strategy = []string{"strategy: off"}
+	if o.strategy == nil {
+		o.strategy = []string{"strategy: off"}
+	}
+	if o.server == "" {
+		o.server = fmt.Sprintf("http://10.0.2.2:%d/", o.port)
 	}
 	os.WriteFile(ud, []byte(fmt.Sprintf(`#cloud-config
 ssh_authorized_keys:
   - %s
 berth:
   update:
-    server: http://10.0.2.2:%d/
+    server: %s
     channel: beta
     health_timeout: 240s
     %s
-%s`, key, port, strings.Join(strategy, "\n    "), top)), 0o644)
+%s%s`, key, o.server, strings.Join(o.strategy, "\n    "), o.berth, o.top)), 0o644)
 	return vmtest.Start(t, qemu.Config{Disk: b.Disk, Dir: dir,
 		Forwards: []qemu.Forward{{Host: sshPort, Guest: 22}},
-		Extra:    append([]string{"-fw_cfg", "name=opt/berth/user-data,file=" + ud}, extra...)})
+		Extra:    append([]string{"-fw_cfg", "name=opt/berth/user-data,file=" + ud}, o.extra...)})
 }
 
 // expectBoot waits for the ready line of version in slot.
@@ -222,7 +238,12 @@ func TestUpdates(t *testing.T) {
 
 	signer, key := sshKey(t)
 	dir, sshPort := t.TempDir(), freePort(t)
-	vm := updateVM(t, dir, srv.port, sshPort, key)
+	// The repository is reached only through berth.proxy's HTTP proxy:
+	// its name resolves nowhere else.
+	proxyPort, proxied := forwardProxy(t, repoHost)
+	vm := updateVMWith(t, dir, sshPort, key, updateOpts{
+		server: fmt.Sprintf("http://%s:%d/", repoHost, srv.port),
+		berth:  fmt.Sprintf("  proxy:\n    http: http://10.0.2.2:%d\n", proxyPort)})
 	expectBoot(t, vm, rels.v1.version, "A")
 	if _, err := vm.Console.Seen(regexp.MustCompile(`^berth: boot loader entry=berth-a\.conf$`), time.Second); err != nil {
 		t.Fatal(err)
@@ -271,9 +292,13 @@ func TestUpdates(t *testing.T) {
 	mustMatch(t, status(), `last update:\s+upgrade .* → `+regexp.QuoteMeta(rels.v2.version)+` \(slot B\) at .*: failed \(stage download\): .*SHA-256`)
 
 	// v1 → v2 on beta.
+	before := proxied.Load()
 	out, ok := try(t, c, "sudo os-ctl upgrade")
 	if !ok {
 		t.Fatalf("upgrade:\n%s", out)
+	}
+	if proxied.Load() == before {
+		t.Errorf("the upgrade did not go through berth.proxy's proxy")
 	}
 	mustMatch(t, out, `installed in slot B; rebooting`)
 	expectBoot(t, vm, rels.v2.version, "B")
@@ -432,9 +457,10 @@ func TestTrialDeadlineFallsBack(t *testing.T) {
 	dir, sshPort := t.TempDir(), freePort(t)
 	// Slot B only: the new release is fine, what hangs is this machine's
 	// bootcmd on it.
-	vm := updateVMWith(t, dir, srv.port, sshPort, key,
-		"bootcmd:\n  - grep -q berth.slot=B /proc/cmdline && sleep 100000 || true\n",
-		[]string{"-device", "i6300esb"}, "strategy: off", "tries: 1", "trial_timeout: 60s")
+	vm := updateVMWith(t, dir, sshPort, key, updateOpts{port: srv.port,
+		top:      "bootcmd:\n  - grep -q berth.slot=B /proc/cmdline && sleep 100000 || true\n",
+		extra:    []string{"-device", "i6300esb"},
+		strategy: []string{"strategy: off", "tries: 1", "trial_timeout: 60s"}})
 	expectBoot(t, vm, rels.v1.version, "A")
 	cfg := &ssh.ClientConfig{User: "berth", Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)},
 		HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 30 * time.Second}
