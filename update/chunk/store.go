@@ -1,0 +1,105 @@
+package chunk
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// Store is a directory of chunks, each stored once, zstd-compressed,
+// under its SHA-256: DIR/ab/abcdef….zst. A repository's store is plain
+// files that any static HTTP server serves.
+type Store struct{ Dir string }
+
+// Rel is a chunk's path below a store's directory, with slashes: the same
+// on disk and in a URL.
+func Rel(sum string) string { return sum[:2] + "/" + sum + ".zst" }
+
+// Path is the chunk's file.
+func (s Store) Path(sum string) string { return filepath.Join(s.Dir, filepath.FromSlash(Rel(sum))) }
+
+var (
+	encOnce sync.Once
+	enc     *zstd.Encoder
+	dec     *zstd.Decoder
+)
+
+// codec makes the encoder and decoder once. One encoder goroutine and a
+// fixed level make the stored bytes the same on every build.
+func codec() {
+	encOnce.Do(func() {
+		enc, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBestCompression), zstd.WithEncoderConcurrency(1))
+		dec, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(MaxChunk))
+	})
+}
+
+// Put stores the piece unless the store has it, and returns its stored
+// size. A file appears whole or not at all (written aside, then renamed).
+func (s Store) Put(p Piece) (int64, error) {
+	path := s.Path(p.Hex())
+	if fi, err := os.Stat(path); err == nil {
+		return fi.Size(), nil
+	}
+	codec()
+	b := enc.EncodeAll(p.Data, nil)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return 0, fmt.Errorf("chunk store: %w", err)
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return 0, fmt.Errorf("chunk store: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return 0, fmt.Errorf("chunk store: %w", err)
+	}
+	return int64(len(b)), nil
+}
+
+// ErrChunk is what every refused chunk's error matches.
+var ErrChunk = errors.New("chunk refused")
+
+// ChunkError says which chunk was refused and why.
+type ChunkError struct {
+	SHA256 string
+	Reason string
+}
+
+func (e *ChunkError) Error() string        { return fmt.Sprintf("chunk %s: %s", e.SHA256, e.Reason) }
+func (e *ChunkError) Is(target error) bool { return target == ErrChunk }
+
+// Open reads chunk c's stored bytes from r and returns its bytes in the
+// part, checked against the index: no more than c.Stored bytes are read,
+// no more than c.Size decompressed, and their SHA-256 must be c's.
+func Open(c Chunk, r io.Reader) ([]byte, error) {
+	refuse := func(f string, a ...any) ([]byte, error) {
+		return nil, &ChunkError{SHA256: c.SHA256, Reason: fmt.Sprintf(f, a...)}
+	}
+	var buf bytes.Buffer
+	n, err := io.Copy(&buf, io.LimitReader(r, c.Stored+1))
+	if err != nil {
+		return nil, fmt.Errorf("chunk %s: read: %w", c.SHA256, err)
+	}
+	if n != c.Stored {
+		return refuse("%d stored bytes, the index says %d", n, c.Stored)
+	}
+	codec()
+	data, err := dec.DecodeAll(buf.Bytes(), make([]byte, 0, c.Size))
+	if err != nil {
+		return refuse("not zstd the index's size allows: %v", err)
+	}
+	if int64(len(data)) != c.Size {
+		return refuse("%d bytes, the index says %d", len(data), c.Size)
+	}
+	if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != c.SHA256 {
+		return refuse("its bytes have SHA-256 %x", sum)
+	}
+	return data, nil
+}
