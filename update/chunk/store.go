@@ -50,15 +50,8 @@ func (s Store) Put(p Piece) (int64, error) {
 	}
 	codec()
 	b := enc.EncodeAll(p.Data, nil)
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return 0, fmt.Errorf("chunk store: %w", err)
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return 0, fmt.Errorf("chunk store: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return 0, fmt.Errorf("chunk store: %w", err)
+	if err := s.putStored(p.Hex(), b); err != nil {
+		return 0, err
 	}
 	return int64(len(b)), nil
 }
@@ -79,27 +72,55 @@ func (e *ChunkError) Is(target error) bool { return target == ErrChunk }
 // part, checked against the index: no more than c.Stored bytes are read,
 // no more than c.Size decompressed, and their SHA-256 must be c's.
 func Open(c Chunk, r io.Reader) ([]byte, error) {
-	refuse := func(f string, a ...any) ([]byte, error) {
-		return nil, &ChunkError{SHA256: c.SHA256, Reason: fmt.Sprintf(f, a...)}
+	_, data, err := read(c, r)
+	return data, err
+}
+
+// read is Open that also returns the stored bytes.
+func read(c Chunk, r io.Reader) (stored, data []byte, err error) {
+	refuse := func(f string, a ...any) ([]byte, []byte, error) {
+		return nil, nil, &ChunkError{SHA256: c.SHA256, Reason: fmt.Sprintf(f, a...)}
 	}
 	var buf bytes.Buffer
 	n, err := io.Copy(&buf, io.LimitReader(r, c.Stored+1))
 	if err != nil {
-		return nil, fmt.Errorf("chunk %s: read: %w", c.SHA256, err)
+		return nil, nil, fmt.Errorf("chunk %s: read: %w", c.SHA256, err)
 	}
 	if n != c.Stored {
 		return refuse("%d stored bytes, the index says %d", n, c.Stored)
 	}
 	codec()
-	data, err := dec.DecodeAll(buf.Bytes(), make([]byte, 0, c.Size))
+	data, err = dec.DecodeAll(buf.Bytes(), make([]byte, 0, c.Size))
 	if err != nil {
 		return refuse("not zstd the index's size allows: %v", err)
 	}
 	if int64(len(data)) != c.Size {
 		return refuse("%d bytes, the index says %d", len(data), c.Size)
 	}
-	if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != c.SHA256 {
-		return refuse("its bytes have SHA-256 %x", sum)
+	if !c.matches(data) {
+		return refuse("its bytes have SHA-256 %x", sha256.Sum256(data))
 	}
-	return data, nil
+	return buf.Bytes(), data, nil
+}
+
+// matches says whether data are c's bytes.
+func (c Chunk) matches(data []byte) bool {
+	sum := sha256.Sum256(data)
+	return int64(len(data)) == c.Size && hex.EncodeToString(sum[:]) == c.SHA256
+}
+
+// putStored keeps a chunk's stored bytes, already checked, under its hash.
+func (s Store) putStored(sum string, stored []byte) error {
+	path := s.Path(sum)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("chunk store: %w", err)
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, stored, 0o644); err != nil {
+		return fmt.Errorf("chunk store: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("chunk store: %w", err)
+	}
+	return nil
 }

@@ -1,0 +1,247 @@
+package chunk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+)
+
+// Source is bytes the machine already has: the running slot's part, or
+// (Dest) what an earlier attempt left where the part is being written.
+type Source struct {
+	Name string
+	R    io.ReaderAt
+	Size int64
+	// Dest marks the destination itself. Its chunks count only where
+	// they already are: assembling overwrites the rest.
+	Dest bool
+}
+
+type loc struct {
+	src int
+	off int64
+}
+
+// Plan is how a machine gets one part: the chunks it has (in a source,
+// in place in the destination, or fetched before into its cache) and the
+// ones it must fetch.
+type Plan struct {
+	ix      *Index
+	srcs    []Source
+	cache   Store
+	local   map[string]loc
+	inPlace []bool
+	// Fetch lists each chunk to download once.
+	Fetch []Chunk
+	// ReuseBytes is the part's bytes that need no download; FetchBytes
+	// is what the download is (stored, compressed bytes).
+	ReuseBytes, FetchBytes int64
+}
+
+// NewPlan reads the sources and the cache for the index's chunks. A
+// cached chunk that fails its check is removed and fetched again.
+func NewPlan(ix *Index, cache Store, srcs ...Source) (*Plan, error) {
+	p := &Plan{ix: ix, srcs: srcs, cache: cache, local: map[string]loc{}, inPlace: make([]bool, len(ix.Chunks))}
+	offs := ix.Offsets()
+	want := map[string]bool{}
+	for _, s := range srcs {
+		if !s.Dest {
+			continue
+		}
+		// A cut assembly left these where they belong.
+		buf := make([]byte, ix.Params.Max)
+		for j, c := range ix.Chunks {
+			if offs[j]+c.Size > s.Size {
+				break
+			}
+			b := buf[:c.Size]
+			if _, err := s.R.ReadAt(b, offs[j]); err != nil {
+				return nil, fmt.Errorf("read %s at %d: %w", s.Name, offs[j], err)
+			}
+			p.inPlace[j] = p.inPlace[j] || c.matches(b)
+		}
+	}
+	for j, c := range ix.Chunks {
+		if !p.inPlace[j] {
+			want[c.SHA256] = true
+		}
+	}
+	for i, s := range srcs {
+		if s.Dest {
+			continue
+		}
+		err := Split(io.NewSectionReader(s.R, 0, s.Size), ix.Params, func(pc Piece) error {
+			if h := pc.Hex(); want[h] {
+				if _, ok := p.local[h]; !ok {
+					p.local[h] = loc{i, pc.Offset}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", s.Name, err)
+		}
+	}
+	seen := map[string]bool{}
+	for j, c := range ix.Chunks {
+		if p.inPlace[j] {
+			p.ReuseBytes += c.Size
+			continue
+		}
+		if _, ok := p.local[c.SHA256]; ok || seen[c.SHA256] {
+			p.ReuseBytes += c.Size
+			continue
+		}
+		seen[c.SHA256] = true
+		if p.cached(c) {
+			p.ReuseBytes += c.Size
+			continue
+		}
+		p.Fetch = append(p.Fetch, c)
+		p.FetchBytes += c.Stored
+	}
+	return p, nil
+}
+
+// cached says whether the cache holds c whole; a damaged copy goes.
+func (p *Plan) cached(c Chunk) bool {
+	f, err := os.Open(p.cache.Path(c.SHA256))
+	if err != nil {
+		return false
+	}
+	_, _, err = read(c, f)
+	f.Close()
+	if err != nil {
+		os.Remove(p.cache.Path(c.SHA256))
+		return false
+	}
+	return true
+}
+
+// Getter fetches a chunk's stored bytes (from a repository's store).
+type Getter func(ctx context.Context, c Chunk) (io.ReadCloser, error)
+
+// FetchAll downloads the plan's missing chunks, workers at a time, checks
+// each and keeps it in the cache; progress gets each one's stored size.
+// Chunks fetched before an error stay cached, so a retry starts where
+// this stopped. Nothing is written to the destination.
+func (p *Plan) FetchAll(ctx context.Context, get Getter, workers int, progress func(int64)) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	jobs := make(chan Chunk)
+	var (
+		mu    sync.Mutex
+		first error
+		wg    sync.WaitGroup
+	)
+	fail := func(err error) {
+		mu.Lock()
+		if first == nil {
+			first = err
+			cancel()
+		}
+		mu.Unlock()
+	}
+	for range max(workers, 1) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for c := range jobs {
+				if err := p.fetch(ctx, get, c); err != nil {
+					fail(err)
+					continue
+				}
+				if progress != nil {
+					progress(c.Stored)
+				}
+			}
+		}()
+	}
+feed:
+	for _, c := range p.Fetch {
+		select {
+		case jobs <- c:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	if first == nil && ctx.Err() != nil {
+		first = ctx.Err()
+	}
+	return first
+}
+
+func (p *Plan) fetch(ctx context.Context, get Getter, c Chunk) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	rc, err := get(ctx, c)
+	if err != nil {
+		return fmt.Errorf("chunk %s: fetch: %w", c.SHA256, err)
+	}
+	stored, _, err := read(c, rc)
+	rc.Close()
+	if err != nil {
+		return err
+	}
+	return p.cache.putStored(c.SHA256, stored)
+}
+
+// ErrIncomplete is Assemble's error when a chunk is neither local nor
+// cached: FetchAll has not finished.
+var ErrIncomplete = errors.New("chunks missing: fetch them first")
+
+// Assemble writes the part into dst from the sources and the cache,
+// checking every chunk again as it copies it; chunks already in place
+// are not written. The caller checks the whole part's SHA-256 after.
+func (p *Plan) Assemble(dst io.WriterAt) error {
+	// All there first: a plan not fetched whole writes nothing.
+	for j, c := range p.ix.Chunks {
+		if _, local := p.local[c.SHA256]; p.inPlace[j] || local {
+			continue
+		}
+		if _, err := os.Stat(p.cache.Path(c.SHA256)); err != nil {
+			return fmt.Errorf("chunk %s: %w", c.SHA256, ErrIncomplete)
+		}
+	}
+	offs := p.ix.Offsets()
+	buf := make([]byte, p.ix.Params.Max)
+	for j, c := range p.ix.Chunks {
+		if p.inPlace[j] {
+			continue
+		}
+		var data []byte
+		if l, ok := p.local[c.SHA256]; ok {
+			s := p.srcs[l.src]
+			data = buf[:c.Size]
+			if _, err := s.R.ReadAt(data, l.off); err != nil {
+				return fmt.Errorf("read %s at %d: %w", s.Name, l.off, err)
+			}
+			if !c.matches(data) {
+				return &ChunkError{SHA256: c.SHA256, Reason: fmt.Sprintf("%s changed under the update at %d", s.Name, l.off)}
+			}
+		} else {
+			f, err := os.Open(p.cache.Path(c.SHA256))
+			if errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("chunk %s: %w", c.SHA256, ErrIncomplete)
+			}
+			if err != nil {
+				return fmt.Errorf("chunk cache: %w", err)
+			}
+			data, err = Open(c, f)
+			f.Close()
+			if err != nil {
+				return err
+			}
+		}
+		if _, err := dst.WriteAt(data, offs[j]); err != nil {
+			return fmt.Errorf("write %s at %d: %w", p.ix.Part, offs[j], err)
+		}
+	}
+	return nil
+}
