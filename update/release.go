@@ -36,6 +36,15 @@ type Part struct {
 // in the repository.
 var PartNames = []string{"vmlinuz", "initrd.img", "root.img"}
 
+// IndexName is a part's chunk index (package chunk) in the repository: a
+// signed target beside the part, releases/VERSION/root.img.idx.
+func IndexName(part string) string { return part + ".idx" }
+
+// ChunkDir is the repository's chunk store, beside metadata/ and
+// targets/. Chunks are not targets: the signed index pins each one's
+// hash, and there are thousands.
+const ChunkDir = "chunks"
+
 // ReadRelease reads a release.json.
 func ReadRelease(path string) (Release, error) {
 	var r Release

@@ -26,6 +26,8 @@ const releaseUsage = `usage: berth-release COMMAND [FLAGS]
                                                     rotation cut short is finished by running it again
   refresh --keys DIR --repo REPO [--snapshot]       sign the timestamp again (and the snapshot when it is due
                                                     or asked for); run it daily: a timestamp holds 24 h
+  gc --repo REPO                                    remove the chunks no release on a channel uses (not while
+                                                    a publish is under way)
   serve --repo REPO [--listen ADDR]                 serve the repository over HTTP (any static server will do)
 `
 
@@ -121,6 +123,15 @@ func releaseRun(args []string, stdout io.Writer) error {
 			return err
 		}
 		fmt.Fprintf(stdout, "signed again: %s\n", what)
+	case "gc":
+		if err := need("repo"); err != nil {
+			return err
+		}
+		removed, freed, kept, err := r.GC()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "removed %d chunks (%.1f MiB); %d kept\n", removed, float64(freed)/(1<<20), kept)
 	case "serve":
 		if err := need("repo"); err != nil {
 			return err

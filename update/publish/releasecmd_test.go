@@ -38,6 +38,10 @@ func TestReleaseCommand(t *testing.T) {
 	}
 	run(0, "publish", "--keys", keys, "--repo", repo, "--channel", "beta", publishtest.FakeRelease(t, "0.3.0"))
 	run(0, "promote", "--keys", keys, "--repo", repo, "--channel", "stable", "--version", "0.3.0")
+	// 0.2.0 is on no channel now: its three parts' chunks go.
+	if out := run(0, "gc", "--repo", repo); !strings.Contains(out, "removed 3 chunks") || !strings.Contains(out, "; 3 kept") {
+		t.Errorf("gc: %s", out)
+	}
 	if out := run(0, "rotate", "--keys", keys, "--repo", repo, "--role", "timestamp"); !strings.Contains(out, "timestamp key replaced") {
 		t.Errorf("rotate: %s", out)
 	}

@@ -1,6 +1,7 @@
 package publish
 
 import (
+	"bufio"
 	"crypto"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -20,6 +21,7 @@ import (
 
 	"berth.dev/berth/internal/copyfile"
 	"berth.dev/berth/update"
+	"berth.dev/berth/update/chunk"
 )
 
 // A release repository is TUF metadata and target files on any static
@@ -514,7 +516,31 @@ func (r Repo) Publish(dir, channel string) (string, error) {
 		}
 		files["releases/"+rel.Version+"/"+name] = nil
 	}
+	for _, name := range update.PartNames {
+		ix, err := r.chunkPart(filepath.Join(dir, name), name)
+		if err != nil {
+			return "", fmt.Errorf("publish: %w", err)
+		}
+		target := "releases/" + rel.Version + "/" + update.IndexName(name)
+		if err := os.WriteFile(filepath.Join(r.Dir, "targets", filepath.FromSlash(target)), ix.Marshal(), 0o644); err != nil {
+			return "", fmt.Errorf("publish: %w", err)
+		}
+		files[target] = nil
+	}
 	return rel.Version, r.update(files, channel, rel.Version)
+}
+
+// chunkPart puts the part's chunks in the repository's chunk store (each
+// once: what an earlier release has is not written again) and returns
+// its index.
+func (r Repo) chunkPart(path, name string) (*chunk.Index, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	store := chunk.Store{Dir: filepath.Join(r.Dir, update.ChunkDir)}
+	return chunk.MakeIndex(name, bufio.NewReaderSize(f, 1<<20), chunk.Default, store.Put)
 }
 
 // Promote points channel at a release the repository already holds.

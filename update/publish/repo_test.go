@@ -14,8 +14,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/theupdateframework/go-tuf/v2/metadata"
+
 	"berth.dev/berth/internal/copyfile"
 	"berth.dev/berth/update"
+	"berth.dev/berth/update/chunk"
 	"berth.dev/berth/update/publish"
 	"berth.dev/berth/update/publish/publishtest"
 )
@@ -385,5 +388,68 @@ func TestVerityOutsideTheRootRefused(t *testing.T) {
 	}
 	if o, err := update.Check(context.Background(), r.Source("beta", t.TempDir()), ""); err != nil || o.Verity == nil || o.Verity.DataBlocks != 1000 {
 		t.Fatalf("check: %+v %v", o.Verity, err)
+	}
+}
+
+// Every part is published with its chunk index as a signed target and its
+// chunks in the store; gc keeps what the channels' releases use and
+// removes the rest.
+func TestChunksPublishedAndCollected(t *testing.T) {
+	r := publishtest.NewRepo(t)
+	publishtest.MustPublish(t, r, "0.2.0", "beta")
+	publishtest.MustPublish(t, r, "0.3.0", "alpha")
+	targets, err := metadata.Targets().FromFile(filepath.Join(r.Dir, "metadata", "targets.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := chunk.Store{Dir: filepath.Join(r.Dir, update.ChunkDir)}
+	chunksOf := map[string][]string{}
+	for _, v := range []string{"0.2.0", "0.3.0"} {
+		rel, err := update.ReadRelease(filepath.Join(r.Dir, "targets", "releases", v, "release.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, part := range update.PartNames {
+			name := "releases/" + v + "/" + update.IndexName(part)
+			if _, ok := targets.Signed.Targets[name]; !ok {
+				t.Fatalf("%s is not a signed target", name)
+			}
+			b, _ := os.ReadFile(filepath.Join(r.Dir, "targets", name))
+			ix, err := chunk.Parse(name, b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ix.SHA256 != rel.Parts[part].SHA256 || ix.Size != rel.Parts[part].Size {
+				t.Errorf("%s describes %d bytes %s; the part is %+v", name, ix.Size, ix.SHA256, rel.Parts[part])
+			}
+			for _, c := range ix.Chunks {
+				if _, err := os.Stat(store.Path(c.SHA256)); err != nil {
+					t.Errorf("%s: chunk missing: %v", name, err)
+				}
+				chunksOf[v] = append(chunksOf[v], c.SHA256)
+			}
+		}
+	}
+	// A cut publish's leftover goes too.
+	os.WriteFile(store.Path(chunksOf["0.2.0"][0])+".tmp", []byte("half"), 0o644)
+	if n, _, kept, err := r.GC(); err != nil || n != 1 || kept != len(chunksOf["0.2.0"])+len(chunksOf["0.3.0"]) {
+		t.Fatalf("gc with both releases on channels: removed %d, kept %d, %v", n, kept, err)
+	}
+	if err := r.Promote("0.3.0", "beta"); err != nil {
+		t.Fatal(err)
+	}
+	removed, freed, kept, err := r.GC()
+	if err != nil || removed != len(chunksOf["0.2.0"]) || freed == 0 || kept != len(chunksOf["0.3.0"]) {
+		t.Fatalf("gc after 0.2.0 left every channel: removed %d (%d bytes), kept %d, %v", removed, freed, kept, err)
+	}
+	for _, sum := range chunksOf["0.2.0"] {
+		if _, err := os.Stat(store.Path(sum)); err == nil {
+			t.Errorf("chunk %s of 0.2.0 is still there", sum)
+		}
+	}
+	for _, sum := range chunksOf["0.3.0"] {
+		if _, err := os.Stat(store.Path(sum)); err != nil {
+			t.Errorf("chunk %s of 0.3.0: %v", sum, err)
+		}
 	}
 }
