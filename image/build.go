@@ -51,7 +51,7 @@ func (c Config) work(p ...string) string {
 
 // Build makes the release parts and the disk image.
 func Build(c Config) error {
-	lock, err := readLock(filepath.Join(c.Rootfs, "packages.lock"))
+	lock, err := ReadLock(filepath.Join(c.Rootfs, "packages.lock"))
 	if err != nil {
 		return err
 	}
@@ -152,7 +152,9 @@ func Build(c Config) error {
 	})
 }
 
-func readLock(path string) (Lock, error) {
+// ReadLock reads rootfs/packages.lock and checks that it has the groups
+// every build needs.
+func ReadLock(path string) (Lock, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("read package lock: %w (run `make lock`)", err)

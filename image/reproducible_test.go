@@ -29,12 +29,7 @@ func TestRebuildIsByteIdentical(t *testing.T) {
 	}
 	root, _ := filepath.Abs("..")
 	out := t.TempDir()
-	lock, err := os.Open(filepath.Join(root, "rootfs", "packages.lock"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := image.ParseLock("packages.lock", lock)
-	lock.Close()
+	l, err := image.ReadLock(filepath.Join(root, "rootfs", "packages.lock"))
 	if err != nil {
 		t.Fatal(err)
 	}

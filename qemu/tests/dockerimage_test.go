@@ -97,12 +97,7 @@ func busyboxImage(t *testing.T, b qemu.Build, tag string) string {
 func lockedDeb(t *testing.T, b qemu.Build, name string) string {
 	t.Helper()
 	lockPath := filepath.Join(filepath.Dir(b.Dir), "rootfs", "packages.lock")
-	f, err := os.Open(lockPath)
-	if err != nil {
-		t.Fatalf("read the lock: %v", err)
-	}
-	defer f.Close()
-	lock, err := image.ParseLock(lockPath, f)
+	lock, err := image.ReadLock(lockPath)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -110,6 +110,10 @@ func (c Chunk) matches(data []byte) bool {
 }
 
 // putStored keeps a chunk's stored bytes, already checked, under its hash.
+// Not internal/atomicfile: a publish writes thousands of chunks, and no
+// chunk needs to survive a power cut, since every reader checks a chunk
+// against its index (a cached chunk that fails is fetched again); the
+// rename only keeps a half-written file from ever having a chunk's name.
 func (s Store) putStored(sum string, stored []byte) error {
 	path := s.Path(sum)
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
