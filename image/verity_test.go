@@ -47,3 +47,22 @@ func TestAppendVerity(t *testing.T) {
 		t.Fatal("a changed byte passed the check")
 	}
 }
+
+// The updater reads a slot's root as far as layout.Verity.ImageSize says:
+// it must be where veritysetup's tree ends, for one level and several.
+func TestVerityImageSize(t *testing.T) {
+	for _, blocks := range []int{1, 2, 128, 129, 128*128 + 1} {
+		img := filepath.Join(t.TempDir(), "root.img")
+		if err := os.WriteFile(img, make([]byte, blocks*layout.VerityBlockSize), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		v, err := AppendVerity(img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fi, _ := os.Stat(img)
+		if uint64(fi.Size()) != v.ImageSize() {
+			t.Errorf("%d data blocks: veritysetup made a %d-byte image, ImageSize says %d", blocks, fi.Size(), v.ImageSize())
+		}
+	}
+}

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
+
+	"berth.dev/berth/update/chunk"
 	"github.com/theupdateframework/go-tuf/v2/metadata/config"
 	"github.com/theupdateframework/go-tuf/v2/metadata/updater"
 )
@@ -40,6 +42,13 @@ type Source struct {
 type Offer struct {
 	Release
 	Parts map[string]Target // by part name
+	// Indexes are the parts' chunk indexes, for the parts the release
+	// has one for (a repository published before them has none: those
+	// parts are downloaded whole). Each was a signed target, and says it
+	// describes exactly its part's signed length and SHA-256.
+	Indexes map[string]*chunk.Index
+	// Chunks is the repository's chunk store's base URL.
+	Chunks string
 }
 
 // Check refreshes the signed metadata (freshness, signatures with the
@@ -101,6 +110,28 @@ func Check(ctx context.Context, src Source, version string) (Offer, error) {
 		}
 		return json.Unmarshal(data, v)
 	}
+	// An index is refused unless it is a signed target (its bytes are
+	// what the metadata pin) and it describes the part that is.
+	index := func(name string, part Target) (*chunk.Index, error) {
+		p := "releases/" + version + "/" + IndexName(name)
+		ti, err := up.GetTargetInfo(p)
+		if err != nil {
+			return nil, nil // no index: the part comes whole
+		}
+		_, data, err := up.DownloadTarget(ti, "", "")
+		if err != nil {
+			return nil, fmt.Errorf("check %s: %s: %w", base, p, err)
+		}
+		ix, err := chunk.Parse(p, data)
+		if err != nil {
+			return nil, fmt.Errorf("check %s: %w", base, err)
+		}
+		if ix.Part != name || ix.Size != part.Length || ix.SHA256 != part.SHA256 {
+			return nil, fmt.Errorf("check %s: %s describes %s of %d bytes with SHA-256 %s, the signed part is %d bytes with %s",
+				base, p, ix.Part, ix.Size, ix.SHA256, part.Length, part.SHA256)
+		}
+		return ix, nil
+	}
 	if version == "" {
 		var ch ChannelFile
 		if err := get("channels/"+src.Channel+".json", &ch); err != nil {
@@ -126,7 +157,18 @@ func Check(ctx context.Context, src Source, version string) (Offer, error) {
 		}
 		u, _ := url.JoinPath(base, "targets", p)
 		o.Parts[name] = Target{URL: u, Length: ti.Length, SHA256: ti.Hashes["sha256"].String()}
+		ix, err := index(name, o.Parts[name])
+		if err != nil {
+			return o, err
+		}
+		if ix != nil {
+			if o.Indexes == nil {
+				o.Indexes = map[string]*chunk.Index{}
+			}
+			o.Indexes[name] = ix
+		}
 	}
+	o.Chunks = base + "/" + ChunkDir + "/"
 	// The tree must lie inside the root image as signed, not only as
 	// release.json says it is.
 	if err := o.Release.CheckVerity(o.Parts["root.img"].Length); err != nil {

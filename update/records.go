@@ -36,8 +36,14 @@ type Attempt struct {
 	Result string `json:"result"`
 	Reason string `json:"reason,omitempty"`
 	// Downloaded is the bytes fetched by this attempt (resumed parts
-	// count what was fetched after the resume).
+	// count what was fetched after the resume; chunks count as stored,
+	// compressed).
 	Downloaded int64 `json:"downloaded"`
+	// Fetch is what the attempt set out to fetch once it knew what the
+	// machine had (a dry run stops there), and Reused the release's bytes
+	// it took from the machine instead: the slots, chunks fetched before.
+	Fetch  int64 `json:"fetch,omitempty"`
+	Reused int64 `json:"reused,omitempty"`
 }
 
 // SlotRelease is a release in a slot.

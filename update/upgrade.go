@@ -41,6 +41,9 @@ type Progress struct {
 	Msg   string `json:"msg,omitempty"`
 	Done  int64  `json:"done,omitempty"`
 	Total int64  `json:"total,omitempty"`
+	// Reused is the part's bytes taken from the machine instead of
+	// fetched, while chunks are fetched.
+	Reused int64 `json:"reused,omitempty"`
 }
 
 // Updater runs updates on a machine, one at a time.
@@ -142,17 +145,23 @@ func refused(format string, args ...any) error {
 // while it is on trial its gate decides, and a second trial slot could
 // leave both entries without tries.
 func (u *Updater) runningGood() error {
+	_, err := u.runningEntry()
+	return err
+}
+
+// runningEntry is runningGood that returns the running slot's entry.
+func (u *Updater) runningEntry() (SlotEntry, error) {
 	m := u.Machine
 	cur, ok, err := u.entries().Slot(m.Slot)
 	switch {
 	case err != nil:
-		return err
+		return cur, err
 	case !ok:
-		return refused("the running slot %s has no boot entry on the ESP: this machine did not boot through Berth's boot loader", m.Slot)
+		return cur, refused("the running slot %s has no boot entry on the ESP: this machine did not boot through Berth's boot loader", m.Slot)
 	case cur.State() != EntryGood:
-		return refused("the running slot %s is on trial (%s): wait for its health gate", m.Slot, cur.File)
+		return cur, refused("the running slot %s is on trial (%s): wait for its health gate", m.Slot, cur.File)
 	}
-	return nil
+	return cur, nil
 }
 
 // stageError is a failure at a stage of the update.
@@ -236,7 +245,8 @@ func (u *Updater) upgrade(ctx context.Context, opt Options, a *Attempt, report f
 	}
 	// Refusals before the check are not attempts: recording one would
 	// replace the attempt a slot on trial is still finishing.
-	if err := u.runningGood(); err != nil {
+	running, err := u.runningEntry()
+	if err != nil {
 		return err
 	}
 
@@ -254,21 +264,36 @@ func (u *Updater) upgrade(ctx context.Context, opt Options, a *Attempt, report f
 		return at("check", err)
 	}
 	a.To.Version = offer.Version
-	var total int64
-	for _, t := range offer.Parts {
-		total += t.Length
+	slot := a.To.Slot
+
+	// What the machine already has of it, where the release has chunk
+	// indexes: what is left is what to fetch.
+	if len(offer.Indexes) > 0 {
+		report(Progress{Stage: "check", Msg: "looking for the release's chunks on this machine"})
 	}
-	report(Progress{Stage: "check", Msg: fmt.Sprintf("release %s (%s): %d bytes to fetch", offer.Version, a.Channel, total)})
+	dir := filepath.Join(m.Records.Dir, "download", offer.Version)
+	ps, err := u.plan(offer, running, slot, dir)
+	if err != nil {
+		return at("check", err)
+	}
+	defer ps.close()
+	a.Fetch, a.Reused = ps.fetchBytes(), ps.reuseBytes()
+	how := "whole"
+	if len(offer.Indexes) > 0 {
+		how = "as chunks"
+	}
+	report(Progress{Stage: "check", Msg: fmt.Sprintf("release %s (%s): %d bytes to fetch (%s), %d reused of %d",
+		offer.Version, a.Channel, a.Fetch, how, a.Reused, partsLength(offer))})
 	if opt.DryRun {
 		return nil
 	}
 
-	// Download into STATE, resuming what an earlier attempt left.
+	// Download into STATE, resuming what an earlier attempt left: whole
+	// parts into dir, chunks into the cache.
 	a.Stage = "download"
 	if err := m.Records.SaveAttempt(*a); err != nil {
 		return at("download", err)
 	}
-	dir := filepath.Join(m.Records.Dir, "download", offer.Version)
 	if err := cleanDownloads(filepath.Join(m.Records.Dir, "download"), offer.Version); err != nil {
 		return at("download", err)
 	}
@@ -276,14 +301,47 @@ func (u *Updater) upgrade(ctx context.Context, opt Options, a *Attempt, report f
 		return at("download", err)
 	}
 	var paused error
+	// The "download" moment: half the root image's bytes to fetch are
+	// fetched (and, for chunks, synced: the cut comes after a checkpoint).
+	pauseDownload := func(done, total int64) error {
+		if paused == nil && done >= total/2 {
+			if pauseAt == "download" {
+				m.chunkCache().Sync()
+			}
+			paused = pause("download")
+		}
+		return paused
+	}
 	for _, name := range PartNames {
+		p := ps[name]
+		if p.plan != nil {
+			base, total := a.Downloaded, p.plan.FetchBytes
+			err := fetchChunks(ctx, src.HTTP, offer.Chunks, p, func(done int64) error {
+				a.Downloaded = base + done
+				report(Progress{Stage: "download", Msg: name, Done: done, Total: total, Reused: p.plan.ReuseBytes})
+				if name == "root.img" {
+					return pauseDownload(done, total)
+				}
+				return nil
+			})
+			if name == "root.img" && err == nil && paused == nil {
+				err = pauseDownload(total, total) // nothing, or too little, to fetch
+			}
+			if paused != nil {
+				return at("download", paused)
+			}
+			if err != nil {
+				return at("download", err)
+			}
+			continue
+		}
 		t := offer.Parts[name]
 		path := filepath.Join(dir, name)
 		held := fileSize(path) + fileSize(path+".part")
 		err := Download(ctx, src.HTTP, t, path, 5, func(done, total int64) {
 			report(Progress{Stage: "download", Msg: name, Done: done, Total: total})
-			if name == "root.img" && done >= total/2 && paused == nil {
-				paused = pause("download")
+			if name == "root.img" {
+				pauseDownload(done, total)
 			}
 		})
 		a.Downloaded += fileSize(path) + fileSize(path+".part") - held
@@ -294,6 +352,15 @@ func (u *Updater) upgrade(ctx context.Context, opt Options, a *Attempt, report f
 			return at("download", err)
 		}
 	}
+	// The kernel and the initramfs from chunks, into dir as if they had
+	// been downloaded whole.
+	for _, name := range []string{"vmlinuz", "initrd.img"} {
+		if p := ps[name]; p.plan != nil {
+			if err := assembleFile(p, filepath.Join(dir, name)); err != nil {
+				return at("download", err)
+			}
+		}
+	}
 	if opt.DownloadOnly {
 		a.Stage, a.Result, a.Finished = "download", ResultDownloaded, time.Now().UTC()
 		report(Progress{Stage: "download", Msg: "downloaded and verified; not installed"})
@@ -302,7 +369,6 @@ func (u *Updater) upgrade(ctx context.Context, opt Options, a *Attempt, report f
 
 	// The inactive slot: its entry goes first, so that nothing boots a
 	// half-written partition, and the slot is recorded as being written.
-	slot := a.To.Slot
 	a.Stage = "write"
 	if err := m.Records.SaveAttempt(*a); err != nil {
 		return at("write", err)
@@ -318,17 +384,34 @@ func (u *Updater) upgrade(ctx context.Context, opt Options, a *Attempt, report f
 	if err != nil {
 		return at("write", err)
 	}
-	// An attempt at this release that was cut after writing the slot
-	// need not write it again: reading is cheaper, and the same check.
-	if prev.Version == offer.Version && VerifySlot(dev, offer.Parts["root.img"], nil) == nil {
-		report(Progress{Stage: "write", Msg: fmt.Sprintf("slot %s (%s) already holds %s", slot, dev, offer.Version)})
-	} else if err := u.writeSlot(ctx, dev, filepath.Join(dir, "root.img"), offer.Parts["root.img"], report, func() error {
+	pauseWrite := func() error {
 		if paused == nil {
 			paused = pause("write")
 		}
 		return paused
-	}); err != nil {
-		return at("write", err)
+	}
+	// An attempt at this release that was cut after writing the slot
+	// need not write it again: reading is cheaper, and the same check.
+	root := ps["root.img"]
+	switch {
+	case prev.Version == offer.Version && VerifySlot(dev, offer.Parts["root.img"], nil) == nil:
+		report(Progress{Stage: "write", Msg: fmt.Sprintf("slot %s (%s) already holds %s", slot, dev, offer.Version)})
+	case root.plan != nil:
+		report(Progress{Stage: "write", Msg: "root.img to " + dev + ", from chunks"})
+		err := assembleSlot(ctx, dev, root, func(done, total int64) error {
+			report(Progress{Stage: "write", Msg: "root.img", Done: done, Total: total})
+			if done >= total/2 {
+				return pauseWrite()
+			}
+			return nil
+		})
+		if err != nil {
+			return at("write", err)
+		}
+	default:
+		if err := u.writeSlot(ctx, dev, filepath.Join(dir, "root.img"), offer.Parts["root.img"], report, pauseWrite); err != nil {
+			return at("write", err)
+		}
 	}
 
 	// The slot's kernel and initramfs: temp file, fsync, rename.
@@ -401,6 +484,7 @@ func (u *Updater) upgrade(ctx context.Context, opt Options, a *Attempt, report f
 	a.Result = ResultInstalled
 	report(Progress{Stage: "entry", Msg: fmt.Sprintf("slot %s boots next, with %d tries", slot, tries)})
 	os.RemoveAll(dir)
+	os.RemoveAll(m.chunkCache().Dir)
 
 	a.Stage = "reboot"
 	a.Result = ResultRebooting
@@ -422,6 +506,14 @@ func (u *Updater) upgrade(ctx context.Context, opt Options, a *Attempt, report f
 		return at("reboot", err)
 	}
 	return nil
+}
+
+// partsLength is what the release's parts come to, whole.
+func partsLength(o Offer) (n int64) {
+	for _, t := range o.Parts {
+		n += t.Length
+	}
+	return n
 }
 
 func fileSize(path string) int64 {

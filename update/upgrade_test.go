@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"berth.dev/berth/update"
+	"berth.dev/berth/update/chunk"
 	"berth.dev/berth/update/publish/publishtest"
 )
 
@@ -130,12 +131,10 @@ func TestUpgradeRollbackAndFallback(t *testing.T) {
 	// v1 → v2 on beta: B is written and preferred, with a try counter.
 	m.channel = "beta"
 	m.mustUpgrade(update.Options{}, "0.2.0")
-	var want int64
-	for _, name := range update.PartNames {
-		want += int64(len(name+" of 0.2.0\n") * 1000)
-	}
-	if a := m.status().Last; a.Downloaded != want {
-		t.Fatalf("downloaded %d bytes, the release has %d", a.Downloaded, want)
+	whole := wholeSize("0.2.0")
+	// The release comes as chunks: compressed, each fetched once.
+	if a := m.status().Last; a.Downloaded != a.Fetch || a.Downloaded <= 0 || a.Downloaded >= whole {
+		t.Fatalf("downloaded %d bytes of chunks, set out to fetch %d; the parts are %d whole", a.Downloaded, a.Fetch, whole)
 	}
 	if m.reboots != 1 {
 		t.Fatalf("reboots %d", m.reboots)
@@ -225,9 +224,6 @@ func TestUpgradeRefusalsLeaveTheMachineAlone(t *testing.T) {
 	m := newMachine(t, r)
 	m.channel = "beta"
 	m.mustUpgrade(update.Options{}, "0.2.0")
-	if a := m.status().Last; a.Downloaded != int64(3*len("root.img of 0.2.0\n")*1000-len("root.img")+len("vmlinuz")-len("root.img")+len("initrd.img")) {
-		t.Logf("downloaded %d", a.Downloaded)
-	}
 	m.boot()
 	m.updater().Passed(time.Now())
 	before := snapshot(t, m)
@@ -240,17 +236,37 @@ func TestUpgradeRefusalsLeaveTheMachineAlone(t *testing.T) {
 	if _, err := m.upgrade(update.Options{Channel: "stable"}); err == nil || !strings.Contains(err.Error(), "--allow-downgrade") {
 		t.Fatalf("downgrade: %v", err)
 	}
-	// A tampered root image.
+	// A tampered chunk: the attempt names it.
 	publishtest.MustPublish(t, r, "0.3.0", "beta")
-	img := filepath.Join(r.Dir, "targets", "releases", "0.3.0", "root.img")
-	b, _ := os.ReadFile(img)
-	b[10] ^= 1
-	os.WriteFile(img, b, 0o644)
-	_, err := m.upgrade(update.Options{})
-	if err == nil || !strings.Contains(err.Error(), "tampered") {
+	raw, err := os.ReadFile(filepath.Join(r.Dir, "targets", "releases", "0.3.0", "root.img.idx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix, err := chunk.Parse("root.img.idx", raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := ix.Chunks[0].SHA256
+	flip(t, filepath.Join(r.Dir, update.ChunkDir, filepath.FromSlash(chunk.Rel(bad))), 10)
+	_, err = m.upgrade(update.Options{})
+	if err == nil || !strings.Contains(err.Error(), "chunk "+bad+": ") || !strings.Contains(err.Error(), "tampered") {
+		t.Fatalf("tampered chunk: %v", err)
+	}
+	if a := m.status().Last; a.Result != update.ResultFailed || a.Stage != "download" || !strings.Contains(a.Reason, bad) {
+		t.Fatalf("attempt %+v", a)
+	}
+	if after := snapshot(t, m); after != before {
+		t.Fatalf("the machine changed:\n%s\n%s", before, after)
+	}
+	// A tampered root image, in a repository that serves parts whole.
+	r.Whole = true
+	publishtest.MustPublish(t, r, "0.3.1", "beta")
+	flip(t, filepath.Join(r.Dir, "targets", "releases", "0.3.1", "root.img"), 10)
+	_, err = m.upgrade(update.Options{})
+	if err == nil || !strings.Contains(err.Error(), "tampered") || !strings.Contains(err.Error(), "root.img") {
 		t.Fatalf("tampered: %v", err)
 	}
-	if a := m.status().Last; a.Result != update.ResultFailed || a.Stage != "download" {
+	if a := m.status().Last; a.Result != update.ResultFailed || a.Stage != "download" || a.Reused != 0 || a.Fetch != wholeSize("0.3.1") {
 		t.Fatalf("attempt %+v", a)
 	}
 	if after := snapshot(t, m); after != before {
@@ -260,6 +276,27 @@ func TestUpgradeRefusalsLeaveTheMachineAlone(t *testing.T) {
 		t.Fatal("trial")
 	}
 	m.expectRunning("B", "0.2.0")
+}
+
+// wholeSize is what publishtest's release of version comes to, whole.
+func wholeSize(version string) (n int64) {
+	for _, name := range update.PartNames {
+		n += int64(len(name+" of "+version+"\n") * 1000)
+	}
+	return n
+}
+
+// flip changes the byte at off in the file at path.
+func flip(t *testing.T, path string, off int) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[off] ^= 1
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // snapshot is what must not change when an update is refused: the

@@ -39,6 +39,22 @@ const (
 // HashOffset is where the tree starts on the partition, in bytes.
 func (v Verity) HashOffset() uint64 { return v.DataBlocks * VerityBlockSize }
 
+// ImageSize is the root image's length: the file system, then the hash
+// tree veritysetup builds for it (each level a hash of 32 bytes per block
+// below, 128 to a block, up to a single block; a single data block needs
+// none). The updater reads a
+// slot's root this far and no further.
+func (v Verity) ImageSize() uint64 {
+	blocks, tree := v.DataBlocks, uint64(0)
+	for blocks > 1 { // one data block is its own root
+		blocks = (blocks + hashesPerBlock - 1) / hashesPerBlock
+		tree += blocks
+	}
+	return (v.DataBlocks + tree) * VerityBlockSize
+}
+
+const hashesPerBlock = VerityBlockSize / 32
+
 // String is the value of the berth.verity word: BLOCKS:ROOTHASH:SALT.
 func (v Verity) String() string {
 	return fmt.Sprintf("%d:%s:%s", v.DataBlocks, v.RootHash, v.Salt)

@@ -44,7 +44,8 @@ func (c *client) upgrade(args []string) error {
 	case line.Error != "":
 		return fmt.Errorf("upgrade: %s", line.Error)
 	case opt.DryRun:
-		fmt.Fprintf(c.env.Stdout, "would install %s into slot %s (dry run)\n", a.To.Version, a.To.Slot)
+		fmt.Fprintf(c.env.Stdout, "would install %s into slot %s (dry run): would fetch %s, reuse %s from this machine\n",
+			a.To.Version, a.To.Slot, size(a.Fetch), size(a.Reused))
 	case a.Result == update.ResultDownloaded:
 		fmt.Fprintf(c.env.Stdout, "%s downloaded and verified; os-ctl upgrade installs it\n", a.To.Version)
 	case a.Result == update.ResultInstalled:
@@ -129,7 +130,7 @@ func (v *progressView) progress(p update.Progress) {
 		v.lastDraw = time.Now()
 		const width = 30
 		n := int(pct * width / 100)
-		fmt.Fprintf(v.w, "\r%-8s %-10s [%s%s] %3d%% %s", p.Stage, p.Msg, strings.Repeat("#", n), strings.Repeat(".", width-n), pct, mib(p.Done, p.Total))
+		fmt.Fprintf(v.w, "\r%-8s %-10s [%s%s] %3d%% %s", p.Stage, p.Msg, strings.Repeat("#", n), strings.Repeat(".", width-n), pct, mib(p))
 		v.bar = true
 		return
 	}
@@ -139,7 +140,7 @@ func (v *progressView) progress(p update.Progress) {
 	}
 	if q := pct / 25 * 25; q != v.lastPct {
 		v.lastPct = q
-		fmt.Fprintf(v.w, "%s %s: %d%% %s\n", p.Stage, p.Msg, pct, mib(p.Done, p.Total))
+		fmt.Fprintf(v.w, "%s %s: %d%% %s\n", p.Stage, p.Msg, pct, mib(p))
 	}
 }
 
@@ -150,8 +151,25 @@ func (v *progressView) end() {
 	}
 }
 
-func mib(done, total int64) string {
-	return fmt.Sprintf("(%.1f/%.1f MiB)", float64(done)/(1<<20), float64(total)/(1<<20))
+// mib is a progress line's byte counts: done of total and, while chunks
+// are fetched, what the machine had already.
+func mib(p update.Progress) string {
+	s := fmt.Sprintf("%.1f/%.1f MiB", float64(p.Done)/(1<<20), float64(p.Total)/(1<<20))
+	if p.Reused > 0 {
+		s += fmt.Sprintf(", %.1f MiB reused", float64(p.Reused)/(1<<20))
+	}
+	return "(" + s + ")"
+}
+
+// size is a byte count as a person reads it.
+func size(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d bytes", n)
 }
 
 func (c *client) rollback(args []string) error {
@@ -225,6 +243,9 @@ func updateStatus(w *tabwriter.Writer, st update.Status, running string) {
 		}
 		if a.Reason != "" {
 			line += ": " + a.Reason
+		}
+		if a.Kind != "rollback" && (a.Downloaded > 0 || a.Reused > 0) {
+			line += fmt.Sprintf(" (fetched %s, reused %s)", size(a.Downloaded), size(a.Reused))
 		}
 		fmt.Fprintf(w, "last update:\t%s\n", line)
 	}

@@ -20,7 +20,8 @@ type fakeUpdates struct {
 func (f *fakeUpdates) Status() update.Status {
 	return update.Status{Channel: f.channel, From: "os-ctl channel set", Strategy: "off",
 		Slots: []update.SlotStatus{{Slot: "A", Version: "0.1.0", State: "good"}, {Slot: "B", Version: "0.3.0", State: "failed"}},
-		Last:  &update.Attempt{Kind: "upgrade", From: update.SlotRelease{Slot: "A", Version: "0.1.0"}, To: update.SlotRelease{Slot: "B", Version: "0.3.0"}, Stage: "health", Result: update.ResultRolledBack, Reason: "docker.service not healthy within 120s"}}
+		Last: &update.Attempt{Kind: "upgrade", From: update.SlotRelease{Slot: "A", Version: "0.1.0"}, To: update.SlotRelease{Slot: "B", Version: "0.3.0"}, Stage: "health", Result: update.ResultRolledBack, Reason: "docker.service not healthy within 120s",
+			Fetch: 5 << 20, Downloaded: 5 << 20, Reused: 200 << 20}}
 }
 
 func (f *fakeUpdates) Upgrade(ctx context.Context, opt update.Options, report func(update.Progress)) (update.Attempt, error) {
@@ -30,10 +31,13 @@ func (f *fakeUpdates) Upgrade(ctx context.Context, opt update.Options, report fu
 	f.opt = opt
 	report(update.Progress{Stage: "check", Msg: "release 0.2.0"})
 	for _, d := range []int64{10, 50, 100} {
-		report(update.Progress{Stage: "download", Msg: "root.img", Done: d << 20, Total: 100 << 20})
+		report(update.Progress{Stage: "download", Msg: "root.img", Done: d << 20, Total: 100 << 20, Reused: 150 << 20})
 	}
 	if opt.Version == "9.9.9" {
 		return update.Attempt{}, errors.New("check: no release 9.9.9")
+	}
+	if opt.DryRun {
+		return update.Attempt{To: update.SlotRelease{Slot: "B", Version: "0.2.0"}, Fetch: 100 << 20, Reused: 150 << 20}, nil
 	}
 	return update.Attempt{To: update.SlotRelease{Slot: "B", Version: "0.2.0"}, Result: update.ResultInstalled}, nil
 }
@@ -57,9 +61,12 @@ func TestUpgradeCommands(t *testing.T) {
 
 	code, out, _ := run("upgrade", "--no-reboot", "--channel", "alpha")
 	if code != 0 || !up.opt.NoReboot || up.opt.Channel != "alpha" ||
-		!strings.Contains(out, "check: release 0.2.0\n") || !strings.Contains(out, "download root.img: 50% (50.0/100.0 MiB)\n") ||
+		!strings.Contains(out, "check: release 0.2.0\n") || !strings.Contains(out, "download root.img: 50% (50.0/100.0 MiB, 150.0 MiB reused)\n") ||
 		!strings.Contains(out, "0.2.0 installed in slot B; it boots at the next reboot") {
 		t.Fatalf("code %d:\n%s", code, out)
+	}
+	if code, out, _ := run("upgrade", "--dry-run"); code != 0 || !strings.Contains(out, "would install 0.2.0 into slot B (dry run): would fetch 100.0 MiB, reuse 150.0 MiB from this machine\n") {
+		t.Fatalf("dry run %d:\n%s", code, out)
 	}
 	if code, _, e := run("upgrade", "--version", "9.9.9"); code != 1 || e != "os-ctl: upgrade: check: no release 9.9.9\n" {
 		t.Fatalf("failure: %d %q", code, e)
@@ -82,7 +89,7 @@ func TestUpgradeCommands(t *testing.T) {
 	}
 	code, out, _ = run("status")
 	if code != 0 || !strings.Contains(out, "other slot:   B: 0.3.0, failed") ||
-		!strings.Contains(out, "rolled back (stage health): docker.service not healthy within 120s") {
+		!strings.Contains(out, "rolled back (stage health): docker.service not healthy within 120s (fetched 5.0 MiB, reused 200.0 MiB)") {
 		t.Fatalf("status %d:\n%s", code, out)
 	}
 }

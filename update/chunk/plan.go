@@ -2,6 +2,7 @@ package chunk
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -43,27 +44,40 @@ type Plan struct {
 
 // NewPlan reads the sources and the cache for the index's chunks. A
 // cached chunk that fails its check is removed and fetched again.
+//
+// The destination is read once: its chunks at their own offsets are in
+// place (a cut assembly left them), and a chunk it holds elsewhere that
+// no other source has is copied into the cache first, since assembling
+// may overwrite it before it is read.
 func NewPlan(ix *Index, cache Store, srcs ...Source) (*Plan, error) {
 	p := &Plan{ix: ix, srcs: srcs, cache: cache, local: map[string]loc{}, inPlace: make([]bool, len(ix.Chunks))}
 	offs := ix.Offsets()
-	want := map[string]bool{}
-	for _, s := range srcs {
+	at := make(map[int64]int, len(ix.Chunks))
+	all := make(map[string]bool, len(ix.Chunks))
+	for j, c := range ix.Chunks {
+		at[offs[j]] = j
+		all[c.SHA256] = true
+	}
+	inDest := map[string]loc{}
+	for i, s := range srcs {
 		if !s.Dest {
 			continue
 		}
-		// A cut assembly left these where they belong.
-		buf := make([]byte, ix.Params.Max)
-		for j, c := range ix.Chunks {
-			if offs[j]+c.Size > s.Size {
-				break
+		err := Split(io.NewSectionReader(s.R, 0, min(s.Size, ix.Size)), ix.Params, func(pc Piece) error {
+			h := pc.Hex()
+			if j, ok := at[pc.Offset]; ok && ix.Chunks[j].SHA256 == h {
+				p.inPlace[j] = true
 			}
-			b := buf[:c.Size]
-			if _, err := s.R.ReadAt(b, offs[j]); err != nil {
-				return nil, fmt.Errorf("read %s at %d: %w", s.Name, offs[j], err)
+			if _, ok := inDest[h]; all[h] && !ok {
+				inDest[h] = loc{i, pc.Offset}
 			}
-			p.inPlace[j] = p.inPlace[j] || c.matches(b)
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", s.Name, err)
 		}
 	}
+	want := map[string]bool{}
 	for j, c := range ix.Chunks {
 		if !p.inPlace[j] {
 			want[c.SHA256] = true
@@ -86,6 +100,7 @@ func NewPlan(ix *Index, cache Store, srcs ...Source) (*Plan, error) {
 		}
 	}
 	seen := map[string]bool{}
+	buf := make([]byte, ix.Params.Max)
 	for j, c := range ix.Chunks {
 		if p.inPlace[j] {
 			p.ReuseBytes += c.Size
@@ -100,10 +115,37 @@ func NewPlan(ix *Index, cache Store, srcs ...Source) (*Plan, error) {
 			p.ReuseBytes += c.Size
 			continue
 		}
+		if l, ok := inDest[c.SHA256]; ok {
+			staged, err := p.stage(c, l, buf)
+			if err != nil {
+				return nil, err
+			}
+			if staged {
+				p.ReuseBytes += c.Size
+				continue
+			}
+		}
 		p.Fetch = append(p.Fetch, c)
 		p.FetchBytes += c.Stored
 	}
 	return p, nil
+}
+
+// stage copies chunk c from where the destination holds it into the
+// cache; false when the bytes there are no longer c's.
+func (p *Plan) stage(c Chunk, l loc, buf []byte) (bool, error) {
+	s := p.srcs[l.src]
+	b := buf[:c.Size]
+	if _, err := s.R.ReadAt(b, l.off); err != nil {
+		return false, fmt.Errorf("read %s at %d: %w", s.Name, l.off, err)
+	}
+	if !c.matches(b) {
+		return false, nil
+	}
+	if _, err := p.cache.Put(Piece{Offset: l.off, Data: b, Sum: sha256.Sum256(b)}); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 // cached says whether the cache holds c whole; a damaged copy goes.
@@ -112,7 +154,7 @@ func (p *Plan) cached(c Chunk) bool {
 	if err != nil {
 		return false
 	}
-	_, _, err = read(c, f)
+	_, err = readCached(c, f)
 	f.Close()
 	if err != nil {
 		os.Remove(p.cache.Path(c.SHA256))
@@ -126,16 +168,18 @@ type Getter func(ctx context.Context, c Chunk) (io.ReadCloser, error)
 
 // FetchAll downloads the plan's missing chunks, workers at a time, checks
 // each and keeps it in the cache; progress gets each one's stored size.
-// Chunks fetched before an error stay cached, so a retry starts where
-// this stopped. Nothing is written to the destination.
+// Chunks fetched before an error stay cached, and the cache is synced
+// every SyncEvery bytes and at the end, so a retry, even after a power
+// cut, starts where this stopped. Nothing is written to the destination.
 func (p *Plan) FetchAll(ctx context.Context, get Getter, workers int, progress func(int64)) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	jobs := make(chan Chunk)
 	var (
-		mu    sync.Mutex
-		first error
-		wg    sync.WaitGroup
+		mu       sync.Mutex
+		first    error
+		wg       sync.WaitGroup
+		unsynced int64
 	)
 	fail := func(err error) {
 		mu.Lock()
@@ -154,6 +198,16 @@ func (p *Plan) FetchAll(ctx context.Context, get Getter, workers int, progress f
 					fail(err)
 					continue
 				}
+				mu.Lock()
+				if unsynced += c.Stored; unsynced >= SyncEvery {
+					unsynced = 0
+					if err := p.cache.Sync(); err != nil {
+						mu.Unlock()
+						fail(err)
+						continue
+					}
+				}
+				mu.Unlock()
 				if progress != nil {
 					progress(c.Stored)
 				}
@@ -170,10 +224,28 @@ feed:
 	}
 	close(jobs)
 	wg.Wait()
+	if err := p.cache.Sync(); err != nil && first == nil {
+		first = err
+	}
 	if first == nil && ctx.Err() != nil {
 		first = ctx.Err()
 	}
 	return first
+}
+
+// SyncEvery is how many stored bytes FetchAll fetches between syncs of
+// the cache.
+const SyncEvery = 8 << 20
+
+// WriteBytes is what Assemble writes: the part less the chunks in place.
+func (p *Plan) WriteBytes() int64 {
+	n := p.ix.Size
+	for j, c := range p.ix.Chunks {
+		if p.inPlace[j] {
+			n -= c.Size
+		}
+	}
+	return n
 }
 
 func (p *Plan) fetch(ctx context.Context, get Getter, c Chunk) error {
@@ -233,7 +305,7 @@ func (p *Plan) Assemble(dst io.WriterAt) error {
 			if err != nil {
 				return fmt.Errorf("chunk cache: %w", err)
 			}
-			data, err = Open(c, f)
+			data, err = readCached(c, f)
 			f.Close()
 			if err != nil {
 				return err

@@ -78,27 +78,50 @@ func Open(c Chunk, r io.Reader) ([]byte, error) {
 
 // read is Open that also returns the stored bytes.
 func read(c Chunk, r io.Reader) (stored, data []byte, err error) {
+	return decode(c, r, true)
+}
+
+// readCached reads a chunk from the machine's own cache. Its stored bytes
+// need not be the repository's (a chunk copied from a slot is compressed
+// here, perhaps by another zstd version): only the bytes it decodes to
+// must be c's.
+func readCached(c Chunk, r io.Reader) ([]byte, error) {
+	_, data, err := decode(c, r, false)
+	return data, err
+}
+
+// decode reads at most c.Stored bytes (exact: the index's size must be
+// what comes) or zstd's bound for c.Size, decodes at most c.Size bytes,
+// and checks their SHA-256.
+func decode(c Chunk, r io.Reader, exact bool) (stored, data []byte, err error) {
 	refuse := func(f string, a ...any) ([]byte, []byte, error) {
 		return nil, nil, &ChunkError{SHA256: c.SHA256, Reason: fmt.Sprintf(f, a...)}
 	}
+	limit := storedBound(c.Size)
+	if exact {
+		limit = c.Stored
+	}
 	var buf bytes.Buffer
-	n, err := io.Copy(&buf, io.LimitReader(r, c.Stored+1))
+	n, err := io.Copy(&buf, io.LimitReader(r, limit+1))
 	if err != nil {
 		return nil, nil, fmt.Errorf("chunk %s: read: %w", c.SHA256, err)
 	}
-	if n != c.Stored {
+	if exact && n != c.Stored {
 		return refuse("%d stored bytes, the index says %d", n, c.Stored)
+	}
+	if n > limit {
+		return refuse("over %d stored bytes, more than %d bytes can take", limit, c.Size)
 	}
 	codec()
 	data, err = dec.DecodeAll(buf.Bytes(), make([]byte, 0, c.Size))
 	if err != nil {
-		return refuse("not zstd the index's size allows: %v", err)
+		return refuse("not zstd the index's size allows (%v): tampered with or damaged", err)
 	}
 	if int64(len(data)) != c.Size {
 		return refuse("%d bytes, the index says %d", len(data), c.Size)
 	}
 	if !c.matches(data) {
-		return refuse("its bytes have SHA-256 %x", sha256.Sum256(data))
+		return refuse("its bytes have SHA-256 %x: tampered with or damaged", sha256.Sum256(data))
 	}
 	return buf.Bytes(), data, nil
 }

@@ -447,6 +447,10 @@ type Repo struct {
 	// (empty: KEYS/root-keys, or KEYS for a root.key of an older init).
 	RootKeys string
 	Now      func() time.Time
+	// Whole publishes the parts without chunk indexes: machines then
+	// download each part whole, as releases published before indexes
+	// existed are.
+	Whole bool
 }
 
 func (r Repo) rootKeys() string {
@@ -517,6 +521,9 @@ func (r Repo) Publish(dir, channel string) (string, error) {
 		files["releases/"+rel.Version+"/"+name] = nil
 	}
 	for _, name := range update.PartNames {
+		if r.Whole {
+			break
+		}
 		ix, err := r.chunkPart(filepath.Join(dir, name), name)
 		if err != nil {
 			return "", fmt.Errorf("publish: %w", err)
