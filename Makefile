@@ -90,6 +90,12 @@ test-releases: $(TEST_RELEASES)/.done
 $(TEST_RELEASES)/.done: $(BUILD)/disk.img $(shell find qemu/tests/testdata/broken-release -type f 2>/dev/null)
 	$(RELEASE_BUILD) -version 0.2.0 -out $(TEST_RELEASES)/0.2.0
 	$(RELEASE_BUILD) -version 0.3.0 -overlay qemu/tests/testdata/broken-release -out $(TEST_RELEASES)/0.3.0
+	# 0.5.0 adds one Debian package (socat) to the console image, every
+	# other package at the version the lock pins: the delta updates' test.
+	rm -rf $(TEST_RELEASES)/rootfs-socat && cp -r rootfs $(TEST_RELEASES)/rootfs-socat
+	echo socat >> $(TEST_RELEASES)/rootfs-socat/packages/image-console.list
+	$(BIN)/berth-image lock -keep -rootfs $(TEST_RELEASES)/rootfs-socat -cache $(BUILD)/cache -apt $(BUILD)/apt
+	$(RELEASE_BUILD) -rootfs $(TEST_RELEASES)/rootfs-socat -version 0.5.0 -out $(TEST_RELEASES)/0.5.0
 	rm -rf $(TEST_RELEASES)/*/work
 	@touch $@
 

@@ -81,7 +81,7 @@ func Build(c Config) error {
 	if err != nil {
 		return err
 	}
-	if err := WriteInitramfs(f, initrd); err != nil {
+	if err := WriteInitramfs(f, initrdLayers(initrd)...); err != nil {
 		f.Close()
 		return err
 	}
@@ -317,6 +317,19 @@ func initrdTree(c Config, k kernel) (Tree, error) {
 	}
 
 	return t, nil
+}
+
+// initrdLayers splits the initramfs by how often its parts change: the
+// modules and the skeleton with the kernel, stage 1's binary with the
+// code, os-release with every version. A version-only release then
+// changes the last gzip member alone.
+func initrdLayers(t Tree) []Tree {
+	layers := []Tree{t}
+	for _, p := range []string{"/init", "/etc/os-release"} {
+		layers = append(layers, Tree{p: t[p]})
+		delete(t, p)
+	}
+	return layers
 }
 
 // rootTree is the slot's read-only root file system.

@@ -8,15 +8,32 @@ import (
 	"github.com/u-root/u-root/pkg/cpio"
 )
 
-// WriteInitramfs writes t as a gzip-compressed newc archive, the format the
-// kernel unpacks. Entries are sorted and their owners and times zeroed.
-func WriteInitramfs(w io.Writer, t Tree) error {
+// WriteInitramfs writes the layers as concatenated newc archives, each in
+// its own gzip member, the form the kernel unpacks in order. Entries are
+// sorted and their owners and times zeroed.
+//
+// Layers keep a delta update small: a release that changes only what a
+// later layer holds leaves the earlier members' bytes as they were (one
+// gzip stream would change from the first difference to its end).
+func WriteInitramfs(w io.Writer, layers ...Tree) error {
+	ino := uint64(0)
+	for _, t := range layers {
+		if err := writeArchive(w, t, &ino); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeArchive writes one gzip-compressed newc archive; ino numbers its
+// entries on from the layers before.
+func writeArchive(w io.Writer, t Tree, ino *uint64) error {
 	zw, err := gzip.NewWriterLevel(w, gzip.BestCompression)
 	if err != nil {
 		return err
 	}
 	cw := cpio.Newc.Writer(zw)
-	for i, p := range t.Paths() {
+	for _, p := range t.Paths() {
 		e := t[p]
 		name := p[1:] // newc names are relative
 		var rec cpio.Record
@@ -35,7 +52,8 @@ func WriteInitramfs(w io.Writer, t Tree) error {
 			rec = cpio.StaticFile(name, string(b), uint64(e.Mode))
 		}
 		// Distinct inode numbers: equal ones would read back as hard links.
-		rec.Ino = uint64(i + 1)
+		*ino++
+		rec.Ino = *ino
 		rec.NLink = 1
 		if err := cw.WriteRecord(cpio.MakeReproducible(rec)); err != nil {
 			return fmt.Errorf("initramfs: write %s: %w", p, err)

@@ -2,6 +2,7 @@ package image
 
 import (
 	"bytes"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -59,5 +60,16 @@ Conf gcc-12-base (12.2.0-14+deb12u1 Debian:12.15/oldstable [amd64])
 	}
 	if f := (Pkg{"a", "1:2.0", "amd64"}).DebFile(); f != "a_1%3a2.0_amd64.deb" {
 		t.Fatalf("DebFile %s", f)
+	}
+}
+
+// make lock's -keep: what the old lock pins keeps its version, a new
+// package takes the one resolved, a package no list needs any more goes.
+func TestPinned(t *testing.T) {
+	got := pinned([]Pkg{{"bash", "5.3", "amd64"}, {"jq", "1.7", "amd64"}},
+		[]Pkg{{"bash", "5.2", "amd64"}, {"gone", "1", "all"}})
+	want := []Pkg{{"bash", "5.2", "amd64"}, {"jq", "1.7", "amd64"}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("got %v, want %v", got, want)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -25,20 +26,27 @@ type UpgradeSample struct {
 	Ready      time.Duration // os-ctl upgrade start → the new slot's ready line
 	Good       time.Duration // … → its health gate passed
 	Downloaded int64         // bytes fetched, as the attempt record says
+	Reused     int64         // the release's bytes the machine had, as the record says
+	Served     int64         // bytes the repository's server sent (bodies)
+	Slot       int64         // the release's parts, whole
 }
 
 // MeasureUpgrade boots the build's disk through OVMF and systemd-boot,
 // runs os-ctl upgrade over SSH against a repository on the host holding
-// the release in relDir, and times it until the new slot is ready and
-// has passed its health gate.
-func MeasureUpgrade(b Build, dir, relDir string) (UpgradeSample, error) {
+// the release in relDir (published whole, without chunk indexes, when
+// whole), and times it until the new slot is ready and has passed its
+// health gate.
+func MeasureUpgrade(b Build, dir, relDir string, whole bool) (UpgradeSample, error) {
 	var s UpgradeSample
 	rel, err := update.ReadRelease(filepath.Join(relDir, "release.json"))
 	if err != nil {
 		return s, err
 	}
 	s.Version = rel.Version
-	repo := publish.Repo{Dir: filepath.Join(dir, "repo"), Keys: filepath.Join(b.Dir, "keys")}
+	for _, p := range rel.Parts {
+		s.Slot += p.Size
+	}
+	repo := publish.Repo{Dir: filepath.Join(dir, "repo"), Keys: filepath.Join(b.Dir, "keys"), Whole: whole}
 	if _, err := repo.Publish(relDir, "beta"); err != nil {
 		return s, err
 	}
@@ -46,7 +54,11 @@ func MeasureUpgrade(b Build, dir, relDir string) (UpgradeSample, error) {
 	if err != nil {
 		return s, err
 	}
-	srv := &http.Server{Handler: http.FileServer(http.Dir(repo.Dir))}
+	var served atomic.Int64
+	files := http.FileServer(http.Dir(repo.Dir))
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		files.ServeHTTP(countWriter{w, &served}, r)
+	})}
 	go srv.Serve(l)
 	defer srv.Close()
 
@@ -126,6 +138,18 @@ func MeasureUpgrade(b Build, dir, relDir string) (UpgradeSample, error) {
 	if err := json.Unmarshal(raw, &a); err != nil {
 		return s, err
 	}
-	s.Downloaded = a.Downloaded
+	s.Downloaded, s.Reused, s.Served = a.Downloaded, a.Reused, served.Load()
 	return s, nil
+}
+
+// countWriter counts the body bytes an answer sends.
+type countWriter struct {
+	http.ResponseWriter
+	n *atomic.Int64
+}
+
+func (c countWriter) Write(p []byte) (int, error) {
+	n, err := c.ResponseWriter.Write(p)
+	c.n.Add(int64(n))
+	return n, err
 }

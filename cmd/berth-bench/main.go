@@ -198,29 +198,53 @@ func sizes(build string) {
 }
 
 func upgradeRuns(tmp, build string, n int) error {
-	// An update to a release that differs from the running one by one
-	// package (berth's own: the version in os-release): the baseline
-	// for delta updates.
-	v2 := filepath.Join(build, "test-releases", "0.2.0", "release")
-	var up, good, bytes []float64
-	for i := 0; i < n; i++ {
-		u, err := qemu.MeasureUpgrade(qemu.BuildAt(build), filepath.Join(tmp, fmt.Sprintf("upgrade%d", i)), v2)
-		if err != nil {
-			return fmt.Errorf("upgrade: %w", err)
-		}
-		up, good, bytes = append(up, u.Ready.Seconds()), append(good, u.Good.Seconds()), append(bytes, float64(u.Downloaded)/(1<<20))
-		fmt.Fprintf(os.Stderr, "upgrade %d: ready %.1fs, good %.1fs, %.1f MiB\n", i+1, u.Ready.Seconds(), u.Good.Seconds(), float64(u.Downloaded)/(1<<20))
+	// Three upgrades from the disk's release: to one that differs by its
+	// version, from chunks and whole (the format before chunk indexes),
+	// and to one that adds a Debian package (socat) to the console image.
+	rel := func(v string) string { return filepath.Join(build, "test-releases", v, "release") }
+	kinds := []struct {
+		name, dir string
+		whole     bool
+	}{
+		{"version only, delta", rel("0.2.0"), false},
+		{"version only, whole", rel("0.2.0"), true},
+		{"one package added, delta", rel("0.5.0"), false},
 	}
-	if n > 0 {
-		fmt.Printf("os-ctl upgrade to a release one package apart, OVMF + systemd-boot, TCG, %d samples:\n", n)
-		fmt.Printf("%-40s %8s %8s %8s\n", "figure", "min", "median", "max")
+	type figures struct{ ready, good, served, ratio []float64 }
+	got := make([]figures, len(kinds))
+	for i := 0; i < n; i++ {
+		for k, kind := range kinds {
+			u, err := qemu.MeasureUpgrade(qemu.BuildAt(build), filepath.Join(tmp, fmt.Sprintf("upgrade%d-%d", i, k)), kind.dir, kind.whole)
+			if err != nil {
+				return fmt.Errorf("upgrade (%s): %w", kind.name, err)
+			}
+			f := &got[k]
+			f.ready, f.good = append(f.ready, u.Ready.Seconds()), append(f.good, u.Good.Seconds())
+			f.served = append(f.served, float64(u.Served)/(1<<20))
+			f.ratio = append(f.ratio, 100*float64(u.Served)/float64(u.Slot))
+			fmt.Fprintf(os.Stderr, "upgrade %d (%s): ready %.1fs, good %.1fs, served %.1f MiB of a %.1f MiB slot, fetched %.1f MiB, reused %.1f MiB\n",
+				i+1, kind.name, u.Ready.Seconds(), u.Good.Seconds(), float64(u.Served)/(1<<20), float64(u.Slot)/(1<<20),
+				float64(u.Downloaded)/(1<<20), float64(u.Reused)/(1<<20))
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	fmt.Printf("os-ctl upgrade, OVMF + systemd-boot, TCG, %d samples each:\n", n)
+	fmt.Printf("%-58s %8s %8s %8s\n", "figure", "min", "median", "max")
+	for k, kind := range kinds {
 		for _, r := range []struct {
 			name string
 			xs   []float64
 			unit string
-		}{{"upgrade start → new slot ready", up, "s"}, {"upgrade start → health gate passed", good, "s"}, {"downloaded (MiB)", bytes, "M"}} {
+		}{
+			{"upgrade start → new slot ready", got[k].ready, "s"},
+			{"upgrade start → health gate passed", got[k].good, "s"},
+			{"bytes served (MiB)", got[k].served, "M"},
+			{"bytes served / slot (goal: delta ≤ 5%, one package ≤ 10%)", got[k].ratio, "%"},
+		} {
 			st := qemu.Summarize(r.xs)
-			fmt.Printf("%-40s %7.2f%s %7.2f%s %7.2f%s\n", r.name, st.Min, r.unit, st.Median, r.unit, st.Max, r.unit)
+			fmt.Printf("%-58s %7.2f%s %7.2f%s %7.2f%s\n", kind.name+": "+r.name, st.Min, r.unit, st.Median, r.unit, st.Max, r.unit)
 		}
 	}
 	return nil

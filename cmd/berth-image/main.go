@@ -30,6 +30,7 @@ func main() {
 	fs.StringVar(&c.TrustedRoot, "trust", "", "the release repository's root.json the image trusts (berth-release init makes it)")
 	fs.StringVar(&c.Overlay, "overlay", "", "a directory laid over the root file system (extra units, files)")
 	fs.BoolVar(&c.NoDisk, "no-disk", false, "write the release only, not disk.img")
+	keep := fs.Bool("keep", false, "lock: keep the versions the lock pins, resolve only the packages it lacks")
 	fs.Parse(os.Args[2:])
 	c.Rootfs = *rootfs
 	c.Logf = log.New(os.Stderr, "berth-image: ", 0).Printf
@@ -45,7 +46,7 @@ func main() {
 		err = image.ISO(c.Out, c.Logf)
 	case "lock":
 		var l image.Lock
-		if l, err = image.MakeLock(c.Rootfs, image.NewApt(c.Rootfs, c.Apt, c.Cache)); err == nil {
+		if l, err = image.MakeLock(c.Rootfs, image.NewApt(c.Rootfs, c.Apt, c.Cache), *keep); err == nil {
 			for g, ps := range l {
 				c.Logf("[%s] %d packages", g, len(ps))
 			}

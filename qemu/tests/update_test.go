@@ -22,12 +22,14 @@ import (
 	"berth.dev/berth/qemu"
 	"berth.dev/berth/qemu/vmtest"
 	"berth.dev/berth/update"
+	"berth.dev/berth/update/chunk"
 	publisher "berth.dev/berth/update/publish"
 )
 
 // The releases the update tests install: the image's own (v1), and what
-// make test-releases built beside it (v2; v3 fails its health gate).
-type releases struct{ v1, v2, v3 release }
+// make test-releases built beside it (v2 differs by its version; v3 fails
+// its health gate; v5 adds one Debian package to the console image).
+type releases struct{ v1, v2, v3, v5 release }
 
 type release struct{ dir, version string }
 
@@ -47,6 +49,7 @@ func testReleases(t *testing.T, b qemu.Build) releases {
 		v1: rel(filepath.Join(b.Dir, "release")),
 		v2: rel(filepath.Join(b.Dir, "test-releases", "0.2.0", "release")),
 		v3: rel(filepath.Join(b.Dir, "test-releases", "0.3.0", "release")),
+		v5: rel(filepath.Join(b.Dir, "test-releases", "0.5.0", "release")),
 	}
 }
 
@@ -55,6 +58,9 @@ func testReleases(t *testing.T, b qemu.Build) releases {
 type repoServer struct {
 	port int
 	dir  atomic.Value // string
+	// sent counts the bytes of every answer's body, chunks those from
+	// the chunk store.
+	sent, chunks atomic.Int64
 }
 
 func serveRepo(t *testing.T, dir string) *repoServer {
@@ -66,18 +72,97 @@ func serveRepo(t *testing.T, dir string) *repoServer {
 	}
 	s.port = l.Addr().(*net.TCPAddr).Port
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.FileServer(http.Dir(s.dir.Load().(string))).ServeHTTP(w, r)
+		cw := &countingWriter{ResponseWriter: w, n: &s.sent}
+		if strings.HasPrefix(r.URL.Path, "/"+update.ChunkDir+"/") {
+			cw.also = &s.chunks
+		}
+		http.FileServer(http.Dir(s.dir.Load().(string))).ServeHTTP(cw, r)
 	})}
 	go srv.Serve(l)
 	t.Cleanup(func() { srv.Close() })
 	return s
 }
 
+// countingWriter counts the body bytes an answer sends.
+type countingWriter struct {
+	http.ResponseWriter
+	n, also *atomic.Int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.ResponseWriter.Write(p)
+	c.n.Add(int64(n))
+	if c.also != nil {
+		c.also.Add(int64(n))
+	}
+	return n, err
+}
+
+// slotBytes is a release's parts, whole: what a full update fetches.
+func slotBytes(t *testing.T, rel release) int64 {
+	t.Helper()
+	r, err := update.ReadRelease(filepath.Join(rel.dir, "release.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	for _, p := range r.Parts {
+		n += p.Size
+	}
+	return n
+}
+
+// newChunks lists the chunks of to's parts that from's parts lack, as a
+// machine running from finds them, and their stored bytes: what a delta
+// update from → to fetches.
+func newChunks(t *testing.T, repo string, from, to release) ([]string, int64) {
+	t.Helper()
+	have := map[string]bool{}
+	for _, p := range update.PartNames {
+		for _, c := range readIndex(t, repo, from.version, p).Chunks {
+			have[c.SHA256] = true
+		}
+	}
+	var sums []string
+	var n int64
+	for _, p := range update.PartNames {
+		for _, c := range readIndex(t, repo, to.version, p).Chunks {
+			if !have[c.SHA256] {
+				have[c.SHA256] = true
+				sums, n = append(sums, c.SHA256), n+c.Stored
+			}
+		}
+	}
+	return sums, n
+}
+
+func readIndex(t *testing.T, repo, version, part string) *chunk.Index {
+	t.Helper()
+	name := filepath.Join(repo, "targets", "releases", version, update.IndexName(part))
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix, err := chunk.Parse(name, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ix
+}
+
 // publish makes a repository signed with the build's keys (the image
-// trusts them) holding rels on their channels.
+// trusts them) holding rels on their channels, each part with its chunk
+// index.
 func publish(t *testing.T, b qemu.Build, now time.Time, rels map[string]release) publisher.Repo {
 	t.Helper()
-	r := publisher.Repo{Dir: filepath.Join(t.TempDir(), "repo"), Keys: filepath.Join(b.Dir, "keys"), Now: func() time.Time { return now }}
+	return publishRepo(t, b, now, false, rels)
+}
+
+// publishRepo is publish; whole leaves the chunk indexes out, as a
+// repository from before them is, and machines download parts whole.
+func publishRepo(t *testing.T, b qemu.Build, now time.Time, whole bool, rels map[string]release) publisher.Repo {
+	t.Helper()
+	r := publisher.Repo{Dir: filepath.Join(t.TempDir(), "repo"), Keys: filepath.Join(b.Dir, "keys"), Now: func() time.Time { return now }, Whole: whole}
 	for ch, rel := range rels {
 		if _, err := r.Publish(rel.dir, ch); err != nil {
 			t.Fatal(err)
@@ -271,31 +356,51 @@ func TestUpdates(t *testing.T) {
 	// A frozen mirror: metadata that expired are refused.
 	mustFail(t, c, "sudo os-ctl upgrade", "expired")
 	untouched()
-	// A tampered root image: its hash is not the signed one.
+	// A tampered chunk: its hash is not the one the signed index gives.
 	srv.dir.Store(main)
-	img := filepath.Join(main, "targets", "releases", rels.v2.version, "root.img")
+	fresh, delta := newChunks(t, main, rels.v1, rels.v2)
+	full := slotBytes(t, rels.v2)
+	t.Logf("v1 → v2: %d new chunks, %d stored bytes of %d (%.1f%%)", len(fresh), delta, full, 100*float64(delta)/float64(full))
+	bad := filepath.Join(main, update.ChunkDir, filepath.FromSlash(chunk.Rel(fresh[len(fresh)-1])))
 	flip := func() {
-		f, err := os.OpenFile(img, os.O_RDWR, 0)
+		f, err := os.OpenFile(bad, os.O_RDWR, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer f.Close()
 		buf := make([]byte, 1)
-		f.ReadAt(buf, 4096)
+		f.ReadAt(buf, 20)
 		buf[0] ^= 0xff
-		f.WriteAt(buf, 4096)
+		f.WriteAt(buf, 20)
 	}
+	// The dry run says what the upgrade would fetch, and fetches no chunk.
+	out := run(t, c, "sudo os-ctl upgrade --dry-run")
+	mustMatch(t, out, `would install `+regexp.QuoteMeta(rels.v2.version)+` into slot B \(dry run\): would fetch [\d.]+ [KM]iB, reuse [\d.]+ MiB from this machine`)
+	if n := srv.chunks.Load(); n != 0 {
+		t.Errorf("the dry run fetched %d bytes of chunks", n)
+	}
+	sentBefore := srv.sent.Load()
 	flip()
-	mustFail(t, c, "sudo os-ctl upgrade", "tampered")
+	mustFail(t, c, "sudo os-ctl upgrade", "chunk "+fresh[len(fresh)-1]+": ")
 	flip()
 	untouched()
-	mustMatch(t, status(), `last update:\s+upgrade .* → `+regexp.QuoteMeta(rels.v2.version)+` \(slot B\) at .*: failed \(stage download\): .*SHA-256`)
+	mustMatch(t, status(), `last update:\s+upgrade .* → `+regexp.QuoteMeta(rels.v2.version)+` \(slot B\) at .*: failed \(stage download\): .*chunk `+fresh[len(fresh)-1]+`: .*tampered with or damaged`)
 
-	// v1 → v2 on beta.
+	// v1 → v2 on beta, from chunks: with the refused attempt before it
+	// (whose good chunks the retry does not fetch again), it fetches at
+	// most 5% of what a full update would.
 	before := proxied.Load()
 	out, ok := try(t, c, "sudo os-ctl upgrade")
 	if !ok {
 		t.Fatalf("upgrade:\n%s", out)
+	}
+	sent := srv.sent.Load() - sentBefore
+	t.Logf("v1 → v2 fetched %d bytes (%d of them chunks) of a %d-byte slot: %.1f%%", sent, srv.chunks.Load(), full, 100*float64(sent)/float64(full))
+	if sent > full/20 {
+		t.Errorf("v1 → v2 fetched %d bytes, more than 5%% of the slot's %d", sent, full)
+	}
+	if slack := int64(4 * chunk.Default.Max); srv.chunks.Load() > delta+slack {
+		t.Errorf("%d bytes of chunks sent for a %d-byte delta: the retry fetched again what the refused attempt had", srv.chunks.Load(), delta)
 	}
 	if proxied.Load() == before {
 		t.Errorf("the upgrade did not go through berth.proxy's proxy")
@@ -307,7 +412,7 @@ func TestUpdates(t *testing.T) {
 	st := status()
 	mustMatch(t, st, `version:\s+`+regexp.QuoteMeta(rels.v2.version))
 	mustMatch(t, st, `other slot:\s+A: `+regexp.QuoteMeta(rels.v1.version)+`, good`)
-	mustMatch(t, st, `last update:\s+upgrade .*: good`)
+	mustMatch(t, st, `last update:\s+upgrade .*: good \(fetched [\d.]+ [KM]iB, reused [\d.]+ MiB\)`)
 	mustMatch(t, run(t, c, "cat /var/lib/update-test"), `^kept`)
 	mustMatch(t, run(t, c, "docker volume ls -q"), `keepvol`)
 
@@ -324,8 +429,13 @@ func TestUpdates(t *testing.T) {
 	vm.MustExpect(t, `^berth: health gate passed slot=A version=`+regexp.QuoteMeta(rels.v1.version)+`$`, 5*time.Minute)
 	c = connect()
 	mustMatch(t, status(), `last update:\s+rollback .*: good`)
+	// Slot B still holds v2: upgrading to it again fetches no chunk.
+	chunksBefore := srv.chunks.Load()
 	if out, ok := try(t, c, "sudo os-ctl upgrade"); !ok {
 		t.Fatalf("upgrade again:\n%s", out)
+	}
+	if n := srv.chunks.Load() - chunksBefore; n != 0 {
+		t.Errorf("upgrading again to the release slot B holds fetched %d bytes of chunks", n)
 	}
 	expectBoot(t, vm, rels.v2.version, "B")
 	vm.MustExpect(t, `^berth: health gate passed slot=B`, 5*time.Minute)
@@ -374,7 +484,9 @@ func TestUpdatePowerCuts(t *testing.T) {
 	t.Parallel()
 	b := vmtest.FindBuild(t)
 	rels := testReleases(t, b)
-	srv := serveRepo(t, publish(t, b, time.Now(), map[string]release{"stable": rels.v1, "beta": rels.v2}).Dir)
+	repo := publish(t, b, time.Now(), map[string]release{"stable": rels.v1, "beta": rels.v2}).Dir
+	srv := serveRepo(t, repo)
+	_, delta := newChunks(t, repo, rels.v1, rels.v2)
 	signer, key := sshKey(t)
 	dir, sshPort := t.TempDir(), freePort(t)
 	cfg := &ssh.ClientConfig{User: "berth", Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)},
@@ -430,7 +542,10 @@ func TestUpdatePowerCuts(t *testing.T) {
 		if moment == "write" {
 			mustFail(t, c, "sudo os-ctl upgrade", "already running")
 		}
-		t.Logf("power cut at %s", moment)
+		t.Logf("power cut at %s, %d of %d bytes of chunks fetched so far", moment, srv.chunks.Load(), delta)
+		if moment == "download" && (srv.chunks.Load() == 0 || srv.chunks.Load() >= delta) {
+			t.Errorf("the cut while chunks were fetched came after %d of %d bytes", srv.chunks.Load(), delta)
+		}
 		vm.Kill()
 	}
 	// The retry is the machine's own: strategy reboot checks 30s after
@@ -440,6 +555,54 @@ func TestUpdatePowerCuts(t *testing.T) {
 	vm.MustExpect(t, `^berth: update: `+regexp.QuoteMeta(rels.v2.version)+` installed in slot B; rebooting at `, 10*time.Minute)
 	expectBoot(t, vm, rels.v2.version, "B")
 	vm.MustExpect(t, `^berth: health gate passed slot=B version=`+regexp.QuoteMeta(rels.v2.version)+`$`, 5*time.Minute)
+	// Chunks checked and kept before a cut are not fetched again: across
+	// six attempts, the delta once, and at most the chunks in flight when
+	// the power went.
+	if slack := int64(4 * chunk.Default.Max); srv.chunks.Load() > delta+slack {
+		t.Errorf("%d bytes of chunks fetched over the attempts, for a %d-byte delta", srv.chunks.Load(), delta)
+	}
+}
+
+// A release that adds one Debian package (socat) to the console image
+// fetches at most 10% of the slot's bytes, and the console has it after.
+func TestDeltaUpdateOnePackage(t *testing.T) {
+	t.Parallel()
+	b := vmtest.FindBuild(t)
+	rels := testReleases(t, b)
+	repo := publish(t, b, time.Now(), map[string]release{"stable": rels.v1, "beta": rels.v5}).Dir
+	srv := serveRepo(t, repo)
+	_, delta := newChunks(t, repo, rels.v1, rels.v5)
+	full := slotBytes(t, rels.v5)
+	signer, key := sshKey(t)
+	dir, sshPort := t.TempDir(), freePort(t)
+	vm := updateVM(t, dir, srv.port, sshPort, key)
+	expectBoot(t, vm, rels.v1.version, "A")
+	cfg := &ssh.ClientConfig{User: "berth", Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)},
+		HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 30 * time.Second}
+	c, err := dialSSH(t, sshPort, cfg, bootTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustFail(t, c, "socat -V", "not found")
+	if out, ok := try(t, c, "sudo os-ctl upgrade"); !ok || !strings.Contains(out, rels.v5.version+" installed in slot B") {
+		t.Fatalf("upgrade:\n%s", out)
+	}
+	c.Close()
+	sent := srv.sent.Load()
+	t.Logf("v1 → v5 (+socat) fetched %d bytes (%d of them chunks; the delta is %d) of a %d-byte slot: %.1f%%", sent, srv.chunks.Load(), delta, full, 100*float64(sent)/float64(full))
+	if sent > full/10 {
+		t.Errorf("fetched %d bytes, more than 10%% of the slot's %d", sent, full)
+	}
+	if srv.chunks.Load() != delta {
+		t.Errorf("fetched %d bytes of chunks, the delta is %d", srv.chunks.Load(), delta)
+	}
+	expectBoot(t, vm, rels.v5.version, "B")
+	c, err = dialSSH(t, sshPort, cfg, bootTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	mustMatch(t, run(t, c, "socat -V"), `socat version 1\.`)
 }
 
 // A slot on trial whose bootcmd hangs never reaches its health gate (sysd
@@ -451,7 +614,9 @@ func TestTrialDeadlineFallsBack(t *testing.T) {
 	t.Parallel()
 	b := vmtest.FindBuild(t)
 	rels := testReleases(t, b)
-	repo := publish(t, b, time.Now(), map[string]release{"beta": rels.v2})
+	// A repository without chunk indexes: this machine downloads the
+	// parts whole, as machines did before them.
+	repo := publishRepo(t, b, time.Now(), true, map[string]release{"beta": rels.v2})
 	srv := serveRepo(t, repo.Dir)
 	signer, key := sshKey(t)
 	dir, sshPort := t.TempDir(), freePort(t)
@@ -472,6 +637,9 @@ func TestTrialDeadlineFallsBack(t *testing.T) {
 		t.Fatalf("upgrade:\n%s", out)
 	}
 	c.Close()
+	if full := slotBytes(t, rels.v2); srv.chunks.Load() != 0 || srv.sent.Load() < full {
+		t.Errorf("fetched %d bytes (%d as chunks) of a %d-byte release published whole", srv.sent.Load(), srv.chunks.Load(), full)
+	}
 	vm.MustExpect(t, `^berth: trial: berth-b\+0-1\.conf is on trial: PID 1 reboots if no health verdict comes within 1m0s$`, 2*bootTimeout)
 	vm.MustExpect(t, `^berth: trial: hardware watchdog .+ armed \(60 s\)$`, bootTimeout)
 	vm.MustExpect(t, `^berth: trial: berth-b\+0-1\.conf: no health verdict within 1m0s \(PID 1's trial deadline\): rebooting`, 2*bootTimeout)
