@@ -356,3 +356,44 @@ func TestWholeRelease(t *testing.T) {
 		t.Errorf("fetched %d (set out to fetch %d, reused %d, %d as chunks) of a %d-byte release", a.Downloaded, a.Fetch, a.Reused, m.chunkBytes.Load(), whole(v2))
 	}
 }
+
+// An index whose bytes are not the signed ones is refused at the check;
+// one that is not a signed target at all is never read: the parts come
+// whole.
+func TestIndexMustBeSigned(t *testing.T) {
+	v1, v2 := deltaReleases()
+	m := newDeltaMachine(t, v1)
+	if _, err := m.repo.Publish(deltaRelease(t, "0.2.0", v2), "beta"); err != nil {
+		t.Fatal(err)
+	}
+	idx := filepath.Join(m.repo.Dir, "targets", "releases", "0.2.0", "root.img.idx")
+	signed, _ := os.ReadFile(idx)
+	// Tampered: a character of the last chunk's hash changed.
+	flip(t, idx, bytes.LastIndex(signed, []byte(`"sha256"`))+12)
+	before, _ := update.HashFile(m.partition("B"))
+	_, err := m.updater().Upgrade(context.Background(), update.Options{}, nil)
+	if err == nil || !strings.Contains(err.Error(), "releases/0.2.0/root.img.idx") {
+		t.Fatalf("tampered index: %v", err)
+	}
+	if a, _, _ := m.updater().Machine.Records.Attempt(); a.Stage != "check" || a.Result != update.ResultFailed {
+		t.Fatalf("attempt %+v", a)
+	}
+	if after, _ := update.HashFile(m.partition("B")); after != before || m.chunkBytes.Load() != 0 {
+		t.Fatal("a tampered index wrote the slot or fetched chunks")
+	}
+
+	// The same release published whole, an index laid beside it unsigned.
+	m.repo.Whole = true
+	if _, err := m.repo.Publish(deltaRelease(t, "0.3.0", v2), "beta"); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(m.repo.Dir, "targets", "releases", "0.3.0", "root.img.idx"), signed, 0o644)
+	a, err := m.updater().Upgrade(context.Background(), update.Options{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.chunkBytes.Load() != 0 || a.Reused != 0 {
+		t.Errorf("an unsigned index was used: %d chunk bytes fetched, %d reused", m.chunkBytes.Load(), a.Reused)
+	}
+	m.holds(v2)
+}
