@@ -293,6 +293,14 @@ func try(t *testing.T, c *ssh.Client, cmd string) (string, bool) {
 	return string(out), err == nil || strings.Contains(string(out), "rebooting")
 }
 
+// installed says whether os-ctl upgrade's output says it installed
+// version in slot and rebooted: its last line, or, when the reboot ended
+// the SSH session before that line came, the reboot stage's.
+func installed(out, version, slot string) bool {
+	return strings.Contains(out, version+" installed in slot "+slot+"; rebooting") ||
+		strings.Contains(out, "reboot: rebooting into "+version+" (slot "+slot+")")
+}
+
 func mustFail(t *testing.T, c *ssh.Client, cmd, want string) {
 	t.Helper()
 	out, ok := try(t, c, cmd)
@@ -405,7 +413,9 @@ func TestUpdates(t *testing.T) {
 	if proxied.Load() == before {
 		t.Errorf("the upgrade did not go through berth.proxy's proxy")
 	}
-	mustMatch(t, out, `installed in slot B; rebooting`)
+	if !installed(out, rels.v2.version, "B") {
+		t.Fatalf("upgrade:\n%s", out)
+	}
 	expectBoot(t, vm, rels.v2.version, "B")
 	vm.MustExpect(t, `^berth: health gate passed slot=B version=`+regexp.QuoteMeta(rels.v2.version)+`$`, 5*time.Minute)
 	c = connect()
@@ -445,7 +455,7 @@ func TestUpdates(t *testing.T) {
 	// machine falls back to v2 by itself and says why.
 	run(t, c, "sudo os-ctl channel set alpha")
 	mustMatch(t, run(t, c, "sudo os-ctl channel"), `^alpha \(os-ctl channel set\)`)
-	if out, ok := try(t, c, "sudo os-ctl upgrade"); !ok || !strings.Contains(out, rels.v3.version+" installed in slot A") {
+	if out, ok := try(t, c, "sudo os-ctl upgrade"); !ok || !installed(out, rels.v3.version, "A") {
 		t.Fatalf("upgrade to alpha:\n%s", out)
 	}
 	expectBoot(t, vm, rels.v3.version, "A")
@@ -464,7 +474,7 @@ func TestUpdates(t *testing.T) {
 	if _, err := repo.Publish(unbootable(t, rels.v2, "0.4.0"), "alpha"); err != nil {
 		t.Fatal(err)
 	}
-	if out, ok := try(t, c, "sudo os-ctl upgrade"); !ok || !strings.Contains(out, "0.4.0 installed in slot A") {
+	if out, ok := try(t, c, "sudo os-ctl upgrade"); !ok || !installed(out, "0.4.0", "A") {
 		t.Fatalf("upgrade to 0.4.0:\n%s", out)
 	}
 	for i := 1; i <= 3; i++ {
@@ -584,7 +594,7 @@ func TestDeltaUpdateOnePackage(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustFail(t, c, "socat -V", "not found")
-	if out, ok := try(t, c, "sudo os-ctl upgrade"); !ok || !strings.Contains(out, rels.v5.version+" installed in slot B") {
+	if out, ok := try(t, c, "sudo os-ctl upgrade"); !ok || !installed(out, rels.v5.version, "B") {
 		t.Fatalf("upgrade:\n%s", out)
 	}
 	c.Close()
@@ -633,7 +643,7 @@ func TestTrialDeadlineFallsBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out, ok := try(t, c, "sudo os-ctl upgrade"); !ok || !strings.Contains(out, rels.v2.version+" installed in slot B") {
+	if out, ok := try(t, c, "sudo os-ctl upgrade"); !ok || !installed(out, rels.v2.version, "B") {
 		t.Fatalf("upgrade:\n%s", out)
 	}
 	c.Close()
