@@ -57,7 +57,7 @@ func MeasureUpgrade(b Build, dir, relDir string, whole bool) (UpgradeSample, err
 	var served atomic.Int64
 	files := http.FileServer(http.Dir(repo.Dir))
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		files.ServeHTTP(countWriter{w, &served}, r)
+		files.ServeHTTP(CountingWriter{w, &served}, r)
 	})}
 	go srv.Serve(l)
 	defer srv.Close()
@@ -142,14 +142,15 @@ func MeasureUpgrade(b Build, dir, relDir string, whole bool) (UpgradeSample, err
 	return s, nil
 }
 
-// countWriter counts the body bytes an answer sends.
-type countWriter struct {
+// CountingWriter counts in N the body bytes an answer sends: what a
+// repository's server sent, as the bench and the update tests measure it.
+type CountingWriter struct {
 	http.ResponseWriter
-	n *atomic.Int64
+	N *atomic.Int64
 }
 
-func (c countWriter) Write(p []byte) (int, error) {
+func (c CountingWriter) Write(p []byte) (int, error) {
 	n, err := c.ResponseWriter.Write(p)
-	c.n.Add(int64(n))
+	c.N.Add(int64(n))
 	return n, err
 }

@@ -317,18 +317,11 @@ func assembleFile(p *partPlan, path string) error {
 // of those to write (chunks already in place are not) and may stop the
 // assembly by returning an error.
 func assembleSlot(ctx context.Context, dev string, p *partPlan, progress func(done, total int64) error) error {
-	out, err := os.OpenFile(dev, os.O_WRONLY, 0)
+	out, err := openSlot(dev, p.t.Length)
 	if err != nil {
-		return fmt.Errorf("write slot %s: %w", dev, err)
+		return err
 	}
 	defer out.Close()
-	size, err := out.Seek(0, io.SeekEnd)
-	if err != nil {
-		return fmt.Errorf("write slot %s: size: %w", dev, err)
-	}
-	if size < p.t.Length {
-		return fmt.Errorf("write slot %s: the root image is %d bytes, the partition only %d", dev, p.t.Length, size)
-	}
 	w := &slotWriter{ctx: ctx, w: out, total: p.plan.WriteBytes(), progress: progress}
 	if err := p.plan.Assemble(w); err != nil {
 		if w.stopped != nil {

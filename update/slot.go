@@ -19,21 +19,11 @@ func WriteSlot(ctx context.Context, dev, src string, want Target, progress func(
 		return fmt.Errorf("write slot %s: %w", dev, err)
 	}
 	defer in.Close()
-	out, err := os.OpenFile(dev, os.O_WRONLY, 0)
+	out, err := openSlot(dev, want.Length)
 	if err != nil {
-		return fmt.Errorf("write slot %s: %w", dev, err)
+		return err
 	}
 	defer out.Close()
-	size, err := out.Seek(0, io.SeekEnd)
-	if err != nil {
-		return fmt.Errorf("write slot %s: size: %w", dev, err)
-	}
-	if size < want.Length {
-		return fmt.Errorf("write slot %s: the root image is %d bytes, the partition only %d", dev, want.Length, size)
-	}
-	if _, err := out.Seek(0, io.SeekStart); err != nil {
-		return fmt.Errorf("write slot %s: %w", dev, err)
-	}
 	w := &counter{w: ctxWriter{ctx, out}, total: want.Length, progress: stage(progress, "write")}
 	if _, err := io.Copy(w, io.LimitReader(in, want.Length)); err != nil {
 		return fmt.Errorf("write slot %s: %w", dev, err)
@@ -52,6 +42,27 @@ func WriteSlot(ctx context.Context, dev, src string, want Target, progress func(
 		return fmt.Errorf("write slot %s: %w: the device did not keep what was written", dev, err)
 	}
 	return nil
+}
+
+// openSlot opens the inactive slot's partition for writing, at its
+// start, if a root image of length bytes fits.
+func openSlot(dev string, length int64) (*os.File, error) {
+	out, err := os.OpenFile(dev, os.O_WRONLY, 0)
+	if err != nil {
+		return nil, fmt.Errorf("write slot %s: %w", dev, err)
+	}
+	size, err := out.Seek(0, io.SeekEnd)
+	if err == nil && size < length {
+		err = fmt.Errorf("the root image is %d bytes, the partition only %d", length, size)
+	}
+	if err == nil {
+		_, err = out.Seek(0, io.SeekStart)
+	}
+	if err != nil {
+		out.Close()
+		return nil, fmt.Errorf("write slot %s: %w", dev, err)
+	}
+	return out, nil
 }
 
 // ctxWriter stops a copy once ctx ends (the update was cancelled).

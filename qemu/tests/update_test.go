@@ -72,30 +72,15 @@ func serveRepo(t *testing.T, dir string) *repoServer {
 	}
 	s.port = l.Addr().(*net.TCPAddr).Port
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		cw := &countingWriter{ResponseWriter: w, n: &s.sent}
+		var cw http.ResponseWriter = qemu.CountingWriter{ResponseWriter: w, N: &s.sent}
 		if strings.HasPrefix(r.URL.Path, "/"+update.ChunkDir+"/") {
-			cw.also = &s.chunks
+			cw = qemu.CountingWriter{ResponseWriter: cw, N: &s.chunks}
 		}
 		http.FileServer(http.Dir(s.dir.Load().(string))).ServeHTTP(cw, r)
 	})}
 	go srv.Serve(l)
 	t.Cleanup(func() { srv.Close() })
 	return s
-}
-
-// countingWriter counts the body bytes an answer sends.
-type countingWriter struct {
-	http.ResponseWriter
-	n, also *atomic.Int64
-}
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	n, err := c.ResponseWriter.Write(p)
-	c.n.Add(int64(n))
-	if c.also != nil {
-		c.also.Add(int64(n))
-	}
-	return n, err
 }
 
 // slotBytes is a release's parts, whole: what a full update fetches.
@@ -383,7 +368,7 @@ func TestUpdates(t *testing.T) {
 	}
 	// The dry run says what the upgrade would fetch, and fetches no chunk.
 	out := run(t, c, "sudo os-ctl upgrade --dry-run")
-	mustMatch(t, out, `would install `+regexp.QuoteMeta(rels.v2.version)+` into slot B \(dry run\): would fetch [\d.]+ [KM]iB, reuse [\d.]+ MiB from this machine`)
+	mustMatch(t, out, `would install `+regexp.QuoteMeta(rels.v2.version)+` into slot B \(dry run\): would fetch [\d.]+[KM], reuse [\d.]+M from this machine`)
 	if n := srv.chunks.Load(); n != 0 {
 		t.Errorf("the dry run fetched %d bytes of chunks", n)
 	}
@@ -422,7 +407,7 @@ func TestUpdates(t *testing.T) {
 	st := status()
 	mustMatch(t, st, `version:\s+`+regexp.QuoteMeta(rels.v2.version))
 	mustMatch(t, st, `other slot:\s+A: `+regexp.QuoteMeta(rels.v1.version)+`, good`)
-	mustMatch(t, st, `last update:\s+upgrade .*: good \(fetched [\d.]+ [KM]iB, reused [\d.]+ MiB\)`)
+	mustMatch(t, st, `last update:\s+upgrade .*: good \(fetched [\d.]+[KM], reused [\d.]+M\)`)
 	mustMatch(t, run(t, c, "cat /var/lib/update-test"), `^kept`)
 	mustMatch(t, run(t, c, "docker volume ls -q"), `keepvol`)
 

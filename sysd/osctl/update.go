@@ -45,7 +45,7 @@ func (c *client) upgrade(args []string) error {
 		return fmt.Errorf("upgrade: %s", line.Error)
 	case opt.DryRun:
 		fmt.Fprintf(c.env.Stdout, "would install %s into slot %s (dry run): would fetch %s, reuse %s from this machine\n",
-			a.To.Version, a.To.Slot, size(a.Fetch), size(a.Reused))
+			a.To.Version, a.To.Slot, humanBytes(a.Fetch), humanBytes(a.Reused))
 	case a.Result == update.ResultDownloaded:
 		fmt.Fprintf(c.env.Stdout, "%s downloaded and verified; os-ctl upgrade installs it\n", a.To.Version)
 	case a.Result == update.ResultInstalled:
@@ -161,17 +161,6 @@ func mib(p update.Progress) string {
 	return "(" + s + ")"
 }
 
-// size is a byte count as a person reads it.
-func size(n int64) string {
-	switch {
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d bytes", n)
-}
-
 func (c *client) rollback(args []string) error {
 	if len(args) != 0 {
 		return errUsage
@@ -245,7 +234,7 @@ func updateStatus(w *tabwriter.Writer, st update.Status, running string) {
 			line += ": " + a.Reason
 		}
 		if a.Kind != "rollback" && (a.Downloaded > 0 || a.Reused > 0) {
-			line += fmt.Sprintf(" (fetched %s, reused %s)", size(a.Downloaded), size(a.Reused))
+			line += fmt.Sprintf(" (fetched %s, reused %s)", humanBytes(a.Downloaded), humanBytes(a.Reused))
 		}
 		fmt.Fprintf(w, "last update:\t%s\n", line)
 	}

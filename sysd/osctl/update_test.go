@@ -65,7 +65,7 @@ func TestUpgradeCommands(t *testing.T) {
 		!strings.Contains(out, "0.2.0 installed in slot B; it boots at the next reboot") {
 		t.Fatalf("code %d:\n%s", code, out)
 	}
-	if code, out, _ := run("upgrade", "--dry-run"); code != 0 || !strings.Contains(out, "would install 0.2.0 into slot B (dry run): would fetch 100.0 MiB, reuse 150.0 MiB from this machine\n") {
+	if code, out, _ := run("upgrade", "--dry-run"); code != 0 || !strings.Contains(out, "would install 0.2.0 into slot B (dry run): would fetch 100.0M, reuse 150.0M from this machine\n") {
 		t.Fatalf("dry run %d:\n%s", code, out)
 	}
 	if code, _, e := run("upgrade", "--version", "9.9.9"); code != 1 || e != "os-ctl: upgrade: check: no release 9.9.9\n" {
@@ -89,7 +89,7 @@ func TestUpgradeCommands(t *testing.T) {
 	}
 	code, out, _ = run("status")
 	if code != 0 || !strings.Contains(out, "other slot:   B: 0.3.0, failed") ||
-		!strings.Contains(out, "rolled back (stage health): docker.service not healthy within 120s (fetched 5.0 MiB, reused 200.0 MiB)") {
+		!strings.Contains(out, "rolled back (stage health): docker.service not healthy within 120s (fetched 5.0M, reused 200.0M)") {
 		t.Fatalf("status %d:\n%s", code, out)
 	}
 }
