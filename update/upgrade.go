@@ -180,9 +180,11 @@ func at(stage string, err error) error {
 	return &stageError{stage, err}
 }
 
-// Upgrade checks the channel (or opt.Version), downloads and verifies the
-// release, writes it to the inactive slot and its kernel to the ESP,
-// installs and prefers the slot's entry with a try counter, and reboots.
+// Upgrade checks the channel (or opt.Version), fetches what the machine
+// lacks of the release (its chunks, see delta.go, or whole parts),
+// writes it to the inactive slot and its kernel to the ESP, checks each
+// part whole against the signed metadata, installs and prefers the slot's
+// entry with a try counter, and reboots.
 // The running slot and its entry are never written: a failure or power
 // cut at any moment leaves the machine booting what it runs now.
 func (u *Updater) Upgrade(ctx context.Context, opt Options, report func(Progress)) (Attempt, error) {
