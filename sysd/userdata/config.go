@@ -103,7 +103,52 @@ type Berth struct {
 	Storage  *Storage          `json:"storage,omitempty"`
 	Install  *Install          `json:"install,omitempty"`
 	Proxy    *Proxy            `json:"proxy,omitempty"`
+	Swarm    *Swarm            `json:"swarm,omitempty"`
 }
+
+// Swarm is berth.swarm: this machine's membership in a Docker Swarm.
+type Swarm struct {
+	Role SwarmRole `json:"role"`
+	// Join is a manager's address (host or IP, optionally :PORT of its
+	// Berth fleet endpoint); empty on the first manager, which creates
+	// the swarm.
+	Join string `json:"join,omitempty"`
+	// Secret is shared by the cluster: it authenticates joining and
+	// reboot coordination. It never prints.
+	Secret Secret `json:"secret"`
+	// Advertise is the address or interface for swarm traffic; empty:
+	// the address this machine reaches Join (or its default route) from.
+	Advertise string `json:"advertise,omitempty"`
+}
+
+// SwarmRole is a swarm node's role.
+type SwarmRole string
+
+const (
+	SwarmManager SwarmRole = "manager"
+	SwarmWorker  SwarmRole = "worker"
+)
+
+// Secret is a value that is never printed or written out as it is: logs,
+// the effective user-data and os-ctl show it hidden.
+type Secret string
+
+func (Secret) String() string                 { return "(hidden)" }
+func (s Secret) GoString() string             { return s.String() }
+func (s Secret) MarshalJSON() ([]byte, error) { return []byte(`"(hidden)"`), nil }
+
+// MinSecretLen is the shortest berth.swarm.secret taken: it keys the
+// fleet's TLS certificate and MACs, so it must not be guessable.
+const MinSecretLen = 32
+
+// Coordination says whom a machine asks before it reboots into a new
+// slot.
+type Coordination string
+
+const (
+	CoordinationNone  Coordination = ""
+	CoordinationSwarm Coordination = "swarm"
+)
 
 // CACerts is cloud-init's ca_certs: certificates (PEM) the machine
 // trusts beside, or with remove_defaults instead of, Debian's.
@@ -198,6 +243,16 @@ type Update struct {
 	// TrialTimeout bounds a slot on trial outside sysd (PID 1 reboots
 	// when no verdict came within it; default 15m, at least 1m).
 	TrialTimeout string `json:"trial_timeout,omitempty"`
+	// Coordination swarm: before rebooting into a new slot the machine
+	// takes one of the fleet's reboot slots from a swarm manager
+	// (FleetLock), and gives it back once its health gate passed.
+	Coordination Coordination `json:"coordination,omitempty"`
+	// MaxRebooting is how many machines of the fleet may hold a reboot
+	// slot at once (default 1); the managers' setting counts.
+	MaxRebooting int `json:"max_rebooting,omitempty"`
+	// RebootTimeout is how long a holder has to report steady state
+	// before os-ctl fleet status calls the rollout halted (default 30m).
+	RebootTimeout string `json:"reboot_timeout,omitempty"`
 }
 
 // Diagnostic is one problem in user-data: File names the source and

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -16,6 +17,14 @@ import (
 )
 
 func (p *parser) berth(n *yaml.Node, path string, b *Berth) {
+	var coordination *yaml.Node // where coordination: swarm was asked for
+	defer func() {
+		if coordination != nil && b.Update != nil && b.Update.Coordination == CoordinationSwarm && b.Swarm == nil {
+			p.errorf(coordination, join(path, "update.coordination"), "add berth.swarm (role, join, secret), or remove coordination",
+				"coordination swarm needs this machine in a swarm: it reboots without asking")
+			b.Update.Coordination = CoordinationNone
+		}
+	}()
 	p.fields(n, path, map[string]handler{
 		"services": func(p *parser, n *yaml.Node, path string) {
 			var svcs []Service
@@ -83,6 +92,21 @@ func (p *parser) berth(n *yaml.Node, path string, b *Berth) {
 					}
 				},
 				"tries": setIntIn(&u.Tries, 1, 9, "tries", "give 1 to 9"),
+				"coordination": func(p *parser, n *yaml.Node, path string) {
+					if s, ok := p.str(n, path); ok {
+						switch Coordination(s) {
+						case CoordinationSwarm:
+							u.Coordination = CoordinationSwarm
+							coordination = n
+						case "none", "off":
+							u.Coordination = CoordinationNone
+						default:
+							p.errorf(n, path, "write coordination: swarm (with berth.swarm), or leave it out", "%q is not a coordination", s)
+						}
+					}
+				},
+				"max_rebooting":  setIntIn(&u.MaxRebooting, 1, 100, "max_rebooting", "give 1 to 100"),
+				"reboot_timeout": setDuration(&u.RebootTimeout),
 				"health_checks": func(p *parser, n *yaml.Node, path string) {
 					if l, ok := p.strs(n, path, false); ok {
 						for i, c := range l {
@@ -161,6 +185,7 @@ func (p *parser) berth(n *yaml.Node, path string, b *Berth) {
 				b.Proxy = px
 			}
 		},
+		"swarm": func(p *parser, n *yaml.Node, path string) { b.Swarm = p.swarm(n, path) },
 		"storage": func(p *parser, n *yaml.Node, path string) {
 			st := &Storage{Grow: true}
 			p.fields(n, path, map[string]handler{"grow": setBool(&st.Grow)}, nil)
@@ -184,6 +209,81 @@ func (p *parser) berth(n *yaml.Node, path string, b *Berth) {
 			b.Install = in
 		},
 	}, nil)
+}
+
+// swarm reads berth.swarm; nil when it is unusable (the machine then
+// stays out of any swarm, and says why).
+func (p *parser) swarm(n *yaml.Node, path string) *Swarm {
+	sw := &Swarm{}
+	good := true
+	p.fields(n, path, map[string]handler{
+		"role": func(p *parser, n *yaml.Node, path string) {
+			if s, ok := p.str(n, path); ok {
+				switch r := SwarmRole(s); r {
+				case SwarmManager, SwarmWorker:
+					sw.Role = r
+				default:
+					p.errorf(n, path, "write role: manager or role: worker", "%q is not a swarm role", s)
+					good = false
+				}
+			}
+		},
+		"join": func(p *parser, n *yaml.Node, path string) {
+			if s, ok := p.str(n, path); ok {
+				if err := checkHostPort(s); err != nil {
+					p.errorf(n, path, "write a manager's address: 192.168.77.11, or HOST:PORT of its fleet endpoint", "%v", err)
+					good = false
+					return
+				}
+				sw.Join = s
+			}
+		},
+		"secret": func(p *parser, n *yaml.Node, path string) {
+			if s, ok := p.str(n, path); ok {
+				// The value is never repeated in the message.
+				if len(s) < MinSecretLen {
+					p.errorf(n, path, "make one with: openssl rand -hex 32", "the secret has %d characters: at least %d are needed", len(s), MinSecretLen)
+					good = false
+					return
+				}
+				sw.Secret = Secret(s)
+			}
+		},
+		"advertise": setStr(&sw.Advertise),
+	}, nil)
+	if !good {
+		return nil
+	}
+	if sw.Role == "" {
+		p.errorf(n, join(path, "role"), "add role: manager or role: worker", "the machine's swarm role is missing: it joins no swarm")
+		return nil
+	}
+	if sw.Secret == "" {
+		p.errorf(n, join(path, "secret"), "add the cluster's secret (openssl rand -hex 32)", "the swarm's secret is missing: it joins no swarm")
+		return nil
+	}
+	if sw.Role == SwarmWorker && sw.Join == "" {
+		p.errorf(n, join(path, "join"), "add join: a manager's address", "a worker needs a manager to join: it joins no swarm")
+		return nil
+	}
+	return sw
+}
+
+// checkHostPort says why s is neither a host nor HOST:PORT.
+func checkHostPort(s string) error {
+	host, port := s, ""
+	if h, p, err := net.SplitHostPort(s); err == nil {
+		host, port = h, p
+	}
+	if host == "" || strings.ContainsAny(host, "/ ") {
+		return fmt.Errorf("%q is not an address", s)
+	}
+	if port != "" {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("%q: port %q is not a number from 1 to 65535", s, port)
+		}
+	}
+	return nil
 }
 
 func (p *parser) iface(n *yaml.Node, path string) (Interface, bool) {
