@@ -22,6 +22,7 @@ import (
 	"berth.dev/berth/sysd/api/wire"
 	"berth.dev/berth/sysd/cgroup"
 	"berth.dev/berth/sysd/datasource"
+	"berth.dev/berth/sysd/fleet"
 	"berth.dev/berth/sysd/install"
 	"berth.dev/berth/sysd/logs"
 	"berth.dev/berth/sysd/machine"
@@ -143,7 +144,8 @@ func Main(stdout io.Writer) int {
 	if seed == nil {
 		l.Printf("user-data: none found on NoCloud (CIDATA) or fw_cfg; searched in %d ms", time.Since(searchStart).Milliseconds())
 	}
-	eff, late := datasource.Apply(l, seed, runner.Run)
+	labels := fleet.EngineLabels(id, version)
+	eff, late := datasource.Apply(l, seed, runner.Run, labels)
 	sys := &system{version: version, slot: slot, machineID: id, boot: b, userdata: eff, cmdline: params, firmware: firmware}
 	// STATE grows into the rest of its disk beside the boot, not in its
 	// way: resize2fs works on the mounted file system.
@@ -181,6 +183,12 @@ func Main(stdout io.Writer) int {
 	}
 	syncer := &timesync.Syncer{Servers: servers, Logf: l.Printf, Adjust: timesync.AdjustClock}
 	go syncer.Run(netCtx, netm.Online())
+	if f := fleet.FromUserData(netCtx, eff.Config, id, l.Printf); f != nil {
+		sys.setFleet(f)
+		if upd != nil {
+			upd.SetCoordinator(f.Coord)
+		}
+	}
 	m.SetTarget("network-online.target", &onlineTarget{net: netm, timeout: onlineTimeout(eff.Config), logf: l.Printf})
 	if eff.Source == "none" {
 		// No local user-data: look on the network once it is up, in the
@@ -193,13 +201,19 @@ func Main(stdout io.Writer) int {
 			if seed == nil {
 				return
 			}
-			neff, late := datasource.Apply(l, seed, runner.Run)
+			neff, late := datasource.Apply(l, seed, runner.Run, labels)
 			if len(seed.NetworkConfig) > 0 || len(seed.NetworkData) > 0 {
 				l.Printf("user-data: %s: its network configuration came after the network started: not applied", seed.Source)
 			}
 			sys.setUserData(neff)
 			if upd != nil {
 				upd.Configure(neff.Config.Berth.Update)
+			}
+			if f := fleet.FromUserData(netCtx, neff.Config, id, l.Printf); f != nil {
+				sys.setFleet(f)
+				if upd != nil {
+					upd.SetCoordinator(f.Coord)
+				}
 			}
 			install.FromUserData(installer, l.Printf, neff.Config.Berth.Install, seed.UserData, sys.Reboot)
 			if err := m.Reload(); err != nil {

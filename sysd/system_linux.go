@@ -1,6 +1,8 @@
 package sysd
 
 import (
+	"context"
+	"errors"
 	"os"
 	"sync"
 	"time"
@@ -10,6 +12,7 @@ import (
 	"berth.dev/berth/internal/cmdline"
 	"berth.dev/berth/internal/kmod"
 	"berth.dev/berth/sysd/api/wire"
+	"berth.dev/berth/sysd/fleet"
 	"berth.dev/berth/sysd/machine"
 	"berth.dev/berth/sysd/network"
 )
@@ -27,6 +30,40 @@ type system struct {
 	firmware                 *machine.Firmware
 	aliasesOnce              sync.Once
 	aliases                  *kmod.Matcher
+	fleet                    *fleet.Fleet // nil: in no swarm
+}
+
+func (s *system) setFleet(f *fleet.Fleet) {
+	s.mu.Lock()
+	s.fleet = f
+	s.mu.Unlock()
+}
+
+func (s *system) getFleet() *fleet.Fleet {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.fleet
+}
+
+// errNoSwarm is os-ctl fleet's answer on a machine in no swarm.
+var errNoSwarm = errors.New("this machine is in no swarm: berth.swarm is not set in its user-data")
+
+// Fleet is GET /v1/fleet.
+func (s *system) Fleet(ctx context.Context) (wire.Fleet, error) {
+	f := s.getFleet()
+	if f == nil {
+		return wire.Fleet{}, errNoSwarm
+	}
+	return f.Status(ctx), nil
+}
+
+// FleetUnlock is POST /v1/fleet/unlock.
+func (s *system) FleetUnlock(ctx context.Context, machine string) error {
+	f := s.getFleet()
+	if f == nil {
+		return errNoSwarm
+	}
+	return f.Unlock(ctx, machine)
 }
 
 // Hardware is GET /v1/hardware: the devices, their drivers, and the
@@ -89,6 +126,10 @@ func (s *system) Status() wire.System {
 	st.MemoryKB.Used, st.MemoryKB.Total = used, total
 	s.mu.Lock()
 	st.Storage = s.storage
+	if s.fleet != nil {
+		m := s.fleet.Member.State()
+		st.Swarm = &m
+	}
 	if s.firmware != nil {
 		for _, f := range s.firmware.Missing() {
 			st.Problems = append(st.Problems, "firmware: "+f)

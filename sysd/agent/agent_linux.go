@@ -52,12 +52,64 @@ type Agent struct {
 	// boot's critical path (fsck.fat takes seconds under emulation), and
 	// awaited by everything that reads or writes the ESP.
 	espReady chan struct{}
+	// gateDone is closed when this boot's slot is decided good (or
+	// needed no verdict): the moment to report steady state.
+	gateDone chan struct{}
+	coord    atomic.Pointer[coordinator] // berth.swarm's reboot slots; nil: none
+}
+
+// Coordinator is whom a machine asks before it reboots into a new slot
+// (berth.update.coordination: swarm), and tells once it is steady.
+type Coordinator interface {
+	PreReboot(ctx context.Context) error
+	SteadyState(ctx context.Context) error
+}
+
+type coordinator struct{ Coordinator }
+
+// SetCoordinator gives the agent the fleet's reboot slots; they are used
+// when berth.update.coordination is swarm.
+func (x *Agent) SetCoordinator(c Coordinator) {
+	x.coord.Store(&coordinator{c})
+	// Steady at every boot: a machine that rebooted into a new slot
+	// (or back to its old one) frees the slot it held; one that held
+	// none is told so. After the gate, on a slot on trial.
+	go func() {
+		<-x.gateDone
+		if c := x.coordinated(); c != nil {
+			if err := c.SteadyState(context.Background()); err != nil {
+				x.l.Printf("update: steady state: %v", err)
+			}
+		}
+	}()
+}
+
+// coordinated is the coordinator in force, or nil.
+func (x *Agent) coordinated() Coordinator {
+	c := x.coord.Load()
+	if c == nil || x.config().Coordination != userdata.CoordinationSwarm {
+		return nil
+	}
+	return c.Coordinator
+}
+
+// rebootIntoUpdate reboots into a newly installed slot: with coordination
+// swarm, once the fleet gave this machine a reboot slot.
+func (x *Agent) rebootIntoUpdate() error {
+	if c := x.coordinated(); c != nil {
+		x.l.Printf("update: asking the fleet for a reboot slot")
+		if err := c.PreReboot(context.Background()); err != nil {
+			return fmt.Errorf("take a reboot slot: %w", err)
+		}
+		x.l.Printf("update: the fleet gave this machine a reboot slot")
+	}
+	return x.reboot()
 }
 
 // New starts mounting the ESP (off the boot's critical path) and returns
 // the agent of the running slot.
 func New(l *log.Logger, out io.Writer, r *reaper.Reaper, version, slot string, reboot func() error) *Agent {
-	x := &Agent{l: l, reboot: reboot, out: out, espReady: make(chan struct{})}
+	x := &Agent{l: l, reboot: reboot, out: out, espReady: make(chan struct{}), gateDone: make(chan struct{})}
 	go func() {
 		defer close(x.espReady)
 		if err := mountESP(l, r); err != nil {
@@ -77,7 +129,7 @@ func New(l *log.Logger, out io.Writer, r *reaper.Reaper, version, slot string, r
 			}
 			return "", fmt.Errorf("slot %s: no partition labelled %s", s, label)
 		},
-		Reboot: reboot,
+		Reboot: x.rebootIntoUpdate,
 	}, PauseAt: pauseAtFile(pauseAtPath)}
 	return x
 }
@@ -215,6 +267,7 @@ func (x *Agent) RunGate(ctx context.Context, list func() []wire.Service) {
 	}
 	if !trial {
 		decided(x.l)
+		close(x.gateDone)
 		return
 	}
 	mc, cfg := x.u.Machine, x.config()
@@ -250,6 +303,7 @@ func (x *Agent) RunGate(ctx context.Context, list func() []wire.Service) {
 		return
 	}
 	decided(x.l)
+	close(x.gateDone)
 	fmt.Fprintf(x.out, "berth: health gate passed slot=%s version=%s\n", mc.Slot, mc.Version)
 }
 
@@ -311,7 +365,7 @@ func (x *Agent) Loop(ctx context.Context) {
 			return
 		case <-time.After(time.Until(at)):
 		}
-		if err := x.reboot(); err != nil {
+		if err := x.rebootIntoUpdate(); err != nil {
 			x.l.Printf("update: reboot: %v", err)
 		}
 	}

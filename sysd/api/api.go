@@ -4,6 +4,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -37,6 +38,8 @@ type System interface {
 	Config() *wire.UserData // the user-data in force, with its source and diagnostics
 	Network() wire.Net      // links, addresses, routes, leases, DNS
 	Hardware() (wire.Hardware, error)
+	Fleet(ctx context.Context) (wire.Fleet, error)
+	FleetUnlock(ctx context.Context, machine string) error
 }
 
 // Handler returns the /v1/ routes; up may be nil (no updater).
@@ -57,6 +60,26 @@ func Handler(svcs Services, sys System, up Updates, in Installs) http.Handler {
 			st.Problems = append(st.Problems, s.Problems...)
 		}
 		reply(w, http.StatusOK, st)
+	})
+	mux.HandleFunc("GET /v1/fleet", func(w http.ResponseWriter, r *http.Request) {
+		f, err := sys.Fleet(r.Context())
+		if err != nil {
+			fail(w, err)
+			return
+		}
+		reply(w, http.StatusOK, f)
+	})
+	mux.HandleFunc("POST /v1/fleet/unlock", func(w http.ResponseWriter, r *http.Request) {
+		var req wire.FleetUnlock
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req.MachineID == "" {
+			reply(w, http.StatusBadRequest, wire.Error{Error: "name the machine: its machine ID, host name or node ID"})
+			return
+		}
+		if err := sys.FleetUnlock(r.Context(), req.MachineID); err != nil {
+			fail(w, err)
+			return
+		}
+		reply(w, http.StatusOK, struct{}{})
 	})
 	mux.HandleFunc("GET /v1/config", func(w http.ResponseWriter, r *http.Request) {
 		reply(w, http.StatusOK, sys.Config())

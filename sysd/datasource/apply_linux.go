@@ -22,7 +22,8 @@ const (
 // Apply parses the seed, reports every problem on the console,
 // applies what is valid before services start, and returns what runs
 // after them (runcmd, scripts) and the effective configuration.
-func Apply(l interface{ Printf(string, ...any) }, seed *userdata.Seed, run func(ctx context.Context, name, script string) error) (*wire.UserData, func()) {
+// engineLabels are daemon.json's labels for a machine in a swarm.
+func Apply(l interface{ Printf(string, ...any) }, seed *userdata.Seed, run func(ctx context.Context, name, script string) error, engineLabels []string) (*wire.UserData, func()) {
 	eff := &wire.UserData{Source: "none", Config: &userdata.Config{}}
 	if seed == nil {
 		writeEffective(l, eff)
@@ -34,7 +35,7 @@ func Apply(l interface{ Printf(string, ...any) }, seed *userdata.Seed, run func(
 	for _, d := range ds {
 		l.Printf("user-data: %s", d)
 	}
-	a := &userdata.Applier{Root: "/", StateDir: userdataDir, Run: run, Logf: l.Printf,
+	a := &userdata.Applier{Root: "/", StateDir: userdataDir, Run: run, Logf: l.Printf, EngineLabels: engineLabels,
 		SetHostname: func(n string) error { return unix.Sethostname([]byte(n)) },
 		LoadModules: func(names []string) {
 			for _, err := range kmod.LoadAll(names) {

@@ -36,6 +36,13 @@ func (c *client) status(args []string) error {
 	if st.Storage != "" {
 		fmt.Fprintf(w, "storage:\t%s\n", st.Storage)
 	}
+	if m := st.Swarm; m != nil {
+		line := fmt.Sprintf("%s, %s", m.Role, m.State)
+		if m.Problem != "" {
+			line += ": not in the swarm: " + m.Problem
+		}
+		fmt.Fprintf(w, "swarm:\t%s\n", line)
+	}
 	fmt.Fprintf(w, "hostname:\t%s\n", st.Hostname)
 	fmt.Fprintf(w, "machine id:\t%s\n", st.MachineID)
 	fmt.Fprintf(w, "boot:\t#%d, ready in %.2fs, up %s\n", st.BootN, float64(st.BootMS)/1000, time.Since(st.Booted).Round(time.Second))

@@ -3,6 +3,7 @@
 package osctl
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -43,6 +44,8 @@ const usage = `usage: os-ctl COMMAND [ARGS]
   service enable|disable NAME [--now]  persist across boots (--now: start or stop too)
   net [--json]                         links, addresses, DHCP leases, routes, DNS
   hw [--all] [--json]                  devices, the driver bound to each, what no driver claimed
+  fleet status [--json]                the swarm's nodes, versions, reboot slots, a halted rollout
+  fleet unlock MACHINE                 free the reboot slot MACHINE (ID or host name) holds
   config validate FILE                 check user-data as sysd would read it (works on any host)
   config show                          the user-data in force, its source and its problems
   reload                               read unit files again; start new enabled services
@@ -102,6 +105,8 @@ func run(env Env) error {
 		return c.net(args)
 	case "hw", "hardware":
 		return c.hw(args)
+	case "fleet":
+		return c.fleet(args)
 	case "upgrade", "update":
 		return c.upgrade(args)
 	case "rollback":
@@ -168,8 +173,19 @@ func (c *client) get(path string, v any) ([]byte, error) {
 	return body, json.Unmarshal(body, v)
 }
 
-func (c *client) post(path string, v any) error {
-	resp, err := c.env.HTTP.Post("http://sysd"+path, "application/json", nil)
+func (c *client) post(path string, v any) error { return c.postJSON(path, nil, v) }
+
+// postJSON posts in (nil: no body) and decodes the answer into out.
+func (c *client) postJSON(path string, in, v any) error {
+	var send io.Reader
+	if in != nil {
+		raw, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		send = bytes.NewReader(raw)
+	}
+	resp, err := c.env.HTTP.Post("http://sysd"+path, "application/json", send)
 	if err != nil {
 		return fmt.Errorf("cannot reach sysd on %s: %w", c.env.Socket, unwrapURL(err))
 	}

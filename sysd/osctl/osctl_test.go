@@ -2,6 +2,7 @@ package osctl
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -67,7 +68,31 @@ func (f *fake) Subscribe() (<-chan wire.Event, func()) {
 	return ch, func() {}
 }
 
-type sys struct{ rebooted atomic.Bool }
+type sys struct {
+	rebooted atomic.Bool
+	unlocked string
+}
+
+func (s *sys) Fleet(context.Context) (wire.Fleet, error) {
+	since := time.Date(2026, 12, 3, 4, 0, 0, 0, time.UTC)
+	return wire.Fleet{
+		Member: wire.FleetMember{Role: "manager", State: "active", Manager: true},
+		Nodes: []wire.FleetNode{
+			{ID: "n1", Hostname: "berth-1", MachineID: "aaa", Version: "0.2.0", Role: "manager", Leader: true, State: "ready", Availability: "active"},
+			{ID: "n2", Hostname: "berth-2", MachineID: "bbb", Version: "0.1.0", Role: "manager", State: "down", Availability: "drain"},
+		},
+		Holders: []wire.FleetHolder{{MachineID: "bbb", Group: "default", Since: since, Hostname: "berth-2", Overdue: true}},
+		Halted:  "berth-2 (bbb) took a reboot slot at 2026-12-03T04:00:00Z and has not reported steady state within 30m0s",
+	}, nil
+}
+
+func (s *sys) FleetUnlock(_ context.Context, m string) error {
+	if m != "berth-2" {
+		return fmt.Errorf("%s holds no reboot slot", m)
+	}
+	s.unlocked = m
+	return nil
+}
 
 func (s *sys) Status() wire.System    { return wire.System{Version: "1.2.3", Slot: "A"} }
 func (s *sys) Reboot() error          { s.rebooted.Store(true); return nil }
@@ -260,5 +285,29 @@ func TestNet(t *testing.T) {
 	var st wire.Net
 	if code != 0 || json.Unmarshal([]byte(out), &st) != nil || !st.Online {
 		t.Fatalf("code %d:\n%s", code, out)
+	}
+}
+
+func TestFleet(t *testing.T) {
+	_, s, run := serve(t)
+	code, out, _ := run("fleet", "status")
+	for _, want := range []string{
+		"this machine: manager, active (manager)",
+		"berth-1   manager (leader)  ready",
+		"since 2026-12-03T04:00:00Z (overdue)",
+		"rollout halted: berth-2 (bbb) took a reboot slot",
+	} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Fatalf("code %d, want %q in:\n%s", code, want, out)
+		}
+	}
+	if code, out, _ := run("fleet", "status", "--json"); code != 0 || !strings.Contains(out, `"halted":`) {
+		t.Fatalf("json: %d %s", code, out)
+	}
+	if code, out, _ := run("fleet", "unlock", "berth-2"); code != 0 || s.unlocked != "berth-2" || !strings.Contains(out, "berth-2's reboot slot is free") {
+		t.Fatalf("unlock: %d %s", code, out)
+	}
+	if code, _, errs := run("fleet", "unlock", "berth-9"); code != 1 || !strings.Contains(errs, "fleet unlock berth-9: berth-9 holds no reboot slot") {
+		t.Fatalf("unlock of a non-holder: %d %s", code, errs)
 	}
 }

@@ -34,6 +34,10 @@ type Applier struct {
 	SetHostname func(name string) error
 	LoadModules func(names []string)
 	Logf        func(format string, args ...any)
+	// EngineLabels ("key=value") go into daemon.json's labels when the
+	// machine is in a swarm: the managers find a machine's node, and
+	// its version, by them.
+	EngineLabels []string
 }
 
 func (a *Applier) path(p string) string { return filepath.Join(a.Root, p) }
@@ -89,8 +93,12 @@ func (a *Applier) Early(c *Config) (errs []error) {
 	}
 	add(a.caBundle(c.CACerts))
 	add(a.proxy(c.Berth.Proxy))
-	if c.Berth.Docker != nil {
-		add(a.writeJSON("/etc/docker/daemon.json", c.Berth.Docker))
+	docker := c.Berth.Docker
+	if c.Berth.Swarm != nil && len(a.EngineLabels) > 0 {
+		docker = withLabels(docker, a.EngineLabels)
+	}
+	if docker != nil {
+		add(a.writeJSON("/etc/docker/daemon.json", docker))
 	}
 	if c.Berth.Update != nil {
 		add(a.writeJSON(layout.UpdateConfigFile, c.Berth.Update))
@@ -475,4 +483,22 @@ func (a *Applier) proxy(px *Proxy) error {
 		return fmt.Errorf("berth.proxy: %w", err)
 	}
 	return nil
+}
+
+// withLabels is daemon.json d with labels added to its own (a list of
+// "key=value"); d itself is left as it is.
+func withLabels(d map[string]any, labels []string) map[string]any {
+	out := map[string]any{}
+	for k, v := range d {
+		out[k] = v
+	}
+	var all []any
+	if own, ok := out["labels"].([]any); ok {
+		all = append(all, own...)
+	}
+	for _, l := range labels {
+		all = append(all, l)
+	}
+	out["labels"] = all
+	return out
 }

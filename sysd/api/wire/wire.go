@@ -107,13 +107,15 @@ type System struct {
 	// Root says how the running root is checked (dm-verity or not).
 	Root string `json:"root,omitempty"`
 	// Storage is STATE's device and size, and whether it grew.
-	Storage   string    `json:"storage,omitempty"`
-	MachineID string    `json:"machine_id"`
-	Hostname  string    `json:"hostname"`
-	BootN     int       `json:"boot_n"`
-	BootMS    int64     `json:"boot_ms"`
-	Booted    time.Time `json:"booted"`
-	Services  Counts    `json:"services"`
+	Storage string `json:"storage,omitempty"`
+	// Swarm is the machine's membership when berth.swarm is set.
+	Swarm     *FleetMember `json:"swarm,omitempty"`
+	MachineID string       `json:"machine_id"`
+	Hostname  string       `json:"hostname"`
+	BootN     int          `json:"boot_n"`
+	BootMS    int64        `json:"boot_ms"`
+	Booted    time.Time    `json:"booted"`
+	Services  Counts       `json:"services"`
 	MemoryKB  struct {
 		Used  int64 `json:"used"`
 		Total int64 `json:"total"`
