@@ -358,11 +358,12 @@ func fleetRollout(t *testing.T, ms []*fleetMachine, publish func(), version stri
 	}
 	close(stop)
 	all := <-rounds
-	answered, mostDown := 0, 0
+	answered, mostDown, silent := 0, 0, 0
 	for _, r := range all {
 		if len(r.failed) < len(ms) {
 			answered++
 		}
+		silent += len(r.failed)
 		if r.at.After(unlocked) && r.at.Before(allBack) {
 			continue // the admin's window: one powered off, one rebooting
 		}
@@ -374,7 +375,8 @@ func fleetRollout(t *testing.T, ms []*fleetMachine, publish func(), version stri
 		}
 	}
 	pct := 100 * float64(answered) / float64(max(len(all), 1))
-	t.Logf("probes: %d rounds, %.1f%% answered through some node; at most %d of %d nodes silent at once outside the unlock window", len(all), pct, mostDown, len(ms))
+	t.Logf("probes: %d rounds, %.1f%% answered through some node; %.1f%% of single probes answered (a node rebooting answers none); at most %d of %d nodes silent at once outside the unlock window",
+		len(all), pct, 100-100*float64(silent)/float64(max(len(all)*len(ms), 1)), mostDown, len(ms))
 	if pct < 95 {
 		t.Errorf("only %.1f%% of probe rounds were answered", pct)
 	}

@@ -42,6 +42,14 @@ func TestMemberJoins(t *testing.T) {
 	if err := m.step(context.Background()); err != nil || len(local.joins) != 1 {
 		t.Fatalf("again: %v, %d joins", err, len(local.joins))
 	}
+	// Removed from the swarm (its node in error): it leaves, and joins
+	// again.
+	local.mu.Lock()
+	local.state = StateError
+	local.mu.Unlock()
+	if err := m.step(context.Background()); err != nil || local.leaves != 1 || len(local.joins) != 2 {
+		t.Fatalf("rejoin: %v, %d leaves, %d joins", err, local.leaves, len(local.joins))
+	}
 	// The first manager creates the swarm, once.
 	first := newFakeEngine()
 	first.state = StateInactive

@@ -25,6 +25,7 @@ type fakeEngine struct {
 	manager bool
 	state   string // LocalNodeState; default active
 	joins   []JoinRequest
+	leaves  int
 	inits   []InitRequest
 }
 
@@ -67,6 +68,9 @@ func (e *fakeEngine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		json.NewDecoder(r.Body).Decode(&j)
 		e.joins = append(e.joins, j)
 		e.state = StateActive
+	case r.Method == "POST" && r.URL.Path == "/swarm/leave":
+		e.leaves++
+		e.state = StateInactive
 	case r.Method == "POST" && r.URL.Path == "/swarm/init":
 		var in InitRequest
 		json.NewDecoder(r.Body).Decode(&in)
