@@ -16,7 +16,7 @@ GOBUILD := CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=false -ldflags="-s -w -
 # registries Docker pushes to and pulls from), iproute2 (network
 # namespaces) and tmux (the terminal `make run` is tested in) only for tests.
 HOST_PKGS := debian-archive-keyring qemu-system-x86 qemu-utils ovmf squashfs-tools cryptsetup-bin mtools dosfstools xorriso gdisk e2fsprogs kmod dpkg apt runc cloud-image-utils iproute2 tmux docker-registry openssh-client
-TEST_TIMEOUT ?= 60m
+TEST_TIMEOUT ?= 75m
 
 .PHONY: all deps image images iso test-releases run ssh test unit portable bench fuzz lock binaries clean
 # A target whose recipe fails leaves no half-made file that looks up to date.

@@ -86,10 +86,17 @@ func (s *Server) Serve(l net.Listener) error {
 	if err != nil {
 		return err
 	}
+	// The port faces the network: a peer that sends slowly (the body's
+	// deadline is set in auth) or holds idle connections loses them. No
+	// ReadTimeout: it would cancel a pre-reboot's context while the node
+	// drains; no WriteTimeout: that answer comes only once it drained.
 	srv := &http.Server{Handler: s.Handler(), TLSConfig: cfg, ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog: refusalLog(s.Logf)}
+		IdleTimeout: 2 * time.Minute, ErrorLog: refusalLog(s.Logf)}
 	return srv.ServeTLS(l, "", "")
 }
+
+// bodyTimeout bounds the reading of a request's body.
+const bodyTimeout = 30 * time.Second
 
 type handlerFunc func(ctx context.Context, body []byte) (any, int, error)
 
@@ -97,7 +104,10 @@ type handlerFunc func(ctx context.Context, body []byte) (any, int, error)
 // swarm, before h.
 func (s *Server) auth(what string, h handlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		rc := http.NewResponseController(w)
+		rc.SetReadDeadline(time.Now().Add(bodyTimeout))
 		body, err := s.Key.Verify(r)
+		rc.SetReadDeadline(time.Time{})
 		if err != nil {
 			s.Logf("fleet: refused a %s to %s: %v", what, r.RemoteAddr, err)
 			replyErr(w, http.StatusUnauthorized, "unauthorized", err.Error())
