@@ -98,7 +98,9 @@ func (s *Server) Serve(l net.Listener) error {
 // bodyTimeout bounds the reading of a request's body.
 const bodyTimeout = 30 * time.Second
 
-type handlerFunc func(ctx context.Context, body []byte) (any, int, error)
+// handlerFunc answers a request; info is what this manager's engine said
+// of itself when the request was checked.
+type handlerFunc func(ctx context.Context, info Info, body []byte) (any, int, error)
 
 // auth checks the request's MAC, and that this machine manages the
 // swarm, before h.
@@ -126,7 +128,7 @@ func (s *Server) auth(what string, h handlerFunc) http.HandlerFunc {
 			replyErr(w, http.StatusServiceUnavailable, "not_a_manager", fmt.Sprintf("%s is not a swarm manager (state %s)", info.Name, info.Swarm.LocalNodeState))
 			return
 		}
-		v, code, err := h(r.Context(), body)
+		v, code, err := h(r.Context(), info, body)
 		if err != nil {
 			kind := "failed"
 			var be *BusyError
@@ -147,16 +149,12 @@ func replyErr(w http.ResponseWriter, code int, kind, value string) {
 	json.NewEncoder(w).Encode(protocolError{Kind: kind, Value: value})
 }
 
-func (s *Server) joinToken(ctx context.Context, body []byte) (any, int, error) {
+func (s *Server) joinToken(ctx context.Context, info Info, body []byte) (any, int, error) {
 	var req TokenRequest
 	if err := json.Unmarshal(body, &req); err != nil {
 		return nil, http.StatusBadRequest, fmt.Errorf("the request does not parse: %w", err)
 	}
 	sw, err := s.Docker.Swarm(ctx)
-	if err != nil {
-		return nil, http.StatusServiceUnavailable, err
-	}
-	info, err := s.Docker.Info(ctx)
 	if err != nil {
 		return nil, http.StatusServiceUnavailable, err
 	}
@@ -195,7 +193,7 @@ func params(body []byte) (id, group string, err error) {
 // preReboot grants a reboot slot, then drains the machine's node and
 // waits (bounded) for its tasks to move, so that it reboots with no
 // work on it.
-func (s *Server) preReboot(ctx context.Context, body []byte) (any, int, error) {
+func (s *Server) preReboot(ctx context.Context, _ Info, body []byte) (any, int, error) {
 	id, group, err := params(body)
 	if err != nil {
 		return nil, http.StatusBadRequest, err
@@ -216,7 +214,7 @@ func (s *Server) preReboot(ctx context.Context, body []byte) (any, int, error) {
 	return struct{}{}, http.StatusOK, nil
 }
 
-func (s *Server) steadyState(ctx context.Context, body []byte) (any, int, error) {
+func (s *Server) steadyState(ctx context.Context, _ Info, body []byte) (any, int, error) {
 	id, group, err := params(body)
 	if err != nil {
 		return nil, http.StatusBadRequest, err
@@ -236,7 +234,7 @@ func (s *Server) steadyState(ctx context.Context, body []byte) (any, int, error)
 	return struct{}{}, http.StatusOK, nil
 }
 
-func (s *Server) unlock(ctx context.Context, body []byte) (any, int, error) {
+func (s *Server) unlock(ctx context.Context, _ Info, body []byte) (any, int, error) {
 	var req wire.FleetUnlock
 	if err := json.Unmarshal(body, &req); err != nil || req.MachineID == "" {
 		return nil, http.StatusBadRequest, errors.New("name the machine to unlock")
@@ -263,7 +261,7 @@ func (s *Server) unlock(ctx context.Context, body []byte) (any, int, error) {
 	return struct{}{}, http.StatusOK, nil
 }
 
-func (s *Server) status(ctx context.Context, _ []byte) (any, int, error) {
+func (s *Server) status(ctx context.Context, _ Info, _ []byte) (any, int, error) {
 	st, err := s.Status(ctx)
 	if err != nil {
 		return nil, http.StatusServiceUnavailable, err

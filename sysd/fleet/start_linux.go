@@ -76,7 +76,7 @@ func describe(sw userdata.Swarm) string {
 // Status is GET /v1/fleet: this machine's membership, and what its own
 // endpoint (on a manager) or another manager says of the fleet.
 func (f *Fleet) Status(ctx context.Context) wire.Fleet {
-	st := wire.Fleet{Member: f.Member.State()}
+	var st wire.Fleet
 	from, err := f.Member.Client.First(ctx, f.Member.Managers(), "/v1/fleet", struct{}{}, &st)
 	st.Member = f.Member.State() // the answer does not speak for this machine
 	if err != nil {
