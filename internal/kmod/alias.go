@@ -7,7 +7,6 @@ import (
 	"bufio"
 	"fmt"
 	"io"
-	"path"
 	"strings"
 )
 
@@ -38,22 +37,4 @@ func ParseAliases(r io.Reader) (Aliases, error) {
 		return nil, fmt.Errorf("read modules.alias: %w", err)
 	}
 	return out, nil
-}
-
-// Resolve returns the modules whose alias pattern matches name, in file
-// order, without repeats. A name with no alias is returned as itself: it
-// is taken to be a module name.
-func (a Aliases) Resolve(name string) []string {
-	var out []string
-	seen := map[string]bool{}
-	for _, al := range a {
-		if ok, _ := path.Match(al.pattern, name); ok && !seen[al.module] {
-			seen[al.module] = true
-			out = append(out, al.module)
-		}
-	}
-	if len(out) == 0 {
-		return []string{name}
-	}
-	return out
 }

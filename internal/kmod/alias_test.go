@@ -15,10 +15,7 @@ alias nft-chain-2-nat nft_chain_nat
 `
 
 func TestResolve(t *testing.T) {
-	a, err := ParseAliases(strings.NewReader(aliasFile))
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := &Tree{alias: []byte(aliasFile)}
 	for _, tc := range []struct {
 		in   string
 		want []string

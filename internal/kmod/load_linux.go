@@ -1,11 +1,13 @@
 package kmod
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 
 	"github.com/u-root/u-root/pkg/kmodule"
@@ -83,22 +85,17 @@ func Modprobe(args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	dir := ModulesDir()
-	aliases, err := ReadAliases(dir)
-	if err != nil && !os.IsNotExist(err) {
-		fmt.Fprintln(stderr, "modprobe:", err)
-	}
-	p, err := kmodule.NewProber(kmodule.ProbeOpts{})
+	t, err := ReadTree(ModulesDir())
 	if err != nil {
-		fmt.Fprintf(stderr, "modprobe: read %s: %v\n", dir, err)
+		fmt.Fprintf(stderr, "modprobe: %v\n", err)
 		return 1
 	}
 	rc := 0
 	for _, n := range req.names {
 		var last error
 		ok := false
-		for _, m := range aliases.Resolve(n) {
-			if err := p.Probe(m, req.params); err != nil {
+		for _, m := range t.Resolve(n) {
+			if err := t.Load(m, req.params); err != nil {
 				last = err
 				continue
 			}
@@ -112,4 +109,43 @@ func Modprobe(args []string, stderr io.Writer) int {
 		}
 	}
 	return rc
+}
+
+// Load loads module with params, after every module it needs; a module
+// already loaded (in /sys/module) or built in is left as it is.
+func (t *Tree) Load(module, params string) error {
+	file, deps, ok := t.Module(module)
+	if !ok {
+		if t.Builtin(module) {
+			return nil
+		}
+		return &ErrNoModule{Name: module, Dir: t.Dir}
+	}
+	// depmod lists every module needed, however deep: loading them in
+	// reverse order loads each after what it needs.
+	for i := len(deps) - 1; i >= 0; i-- {
+		if err := t.insert(deps[i], ""); err != nil {
+			return fmt.Errorf("%s, needed by %s: %w", ModuleName(deps[i]), ModuleName(module), err)
+		}
+	}
+	return t.insert(file, params)
+}
+
+// insert loads one module file, unless a module of its name is live. One
+// that another load is still initializing ("coming") is loaded again: the
+// kernel then waits for that load and answers EEXIST once it is live.
+func (t *Tree) insert(file, params string) error {
+	if b, err := os.ReadFile(filepath.Join("/sys/module", ModuleName(file), "initstate")); err == nil && strings.TrimSpace(string(b)) == "live" {
+		return nil
+	}
+	f, err := os.Open(filepath.Join(t.Dir, file))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	// Another load of the same module may have won the race.
+	if err := kmodule.FileInit(f, params, 0); err != nil && !errors.Is(err, unix.EEXIST) {
+		return fmt.Errorf("load %s: %w", file, err)
+	}
+	return nil
 }
