@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -91,6 +92,7 @@ type fakeProc struct {
 	err    error
 	done   chan struct{}
 	stops  []time.Duration
+	asked  atomic.Int32 // health checks begun
 }
 
 func (p *fakeProc) Pid() int                     { return p.pid }
@@ -111,6 +113,7 @@ func (p *fakeProc) Stop(grace time.Duration) {
 }
 
 func (p *fakeProc) Check(ctx context.Context) error {
+	p.asked.Add(1)
 	select {
 	case err := <-p.checks:
 		return err
@@ -255,6 +258,26 @@ func TestFakeHealthCheck(t *testing.T) {
 	}
 	p.checks <- nil
 	waitHistory(t, m, "web", "inactive", "starting", "running: pid 1001", "up", "unhealthy: HealthCmd check: status 1", "up")
+}
+
+func TestFakeHealthCheckWaitsForReady(t *testing.T) {
+	m, f := fakeManager(t, map[string]string{
+		"d.service": "[Service]\nType=notify\n" + fakeSvc + "Exec=d\nHealthCmd=check\nHealthStartPeriod=1m\nHealthStartInterval=100ms\n",
+	})
+	m.StartAll()
+	p := f.last(t, "d.service")
+	waitHistory(t, m, "d", "inactive", "starting", running(p))
+	time.Sleep(300 * time.Millisecond) // three start intervals
+	if n := p.asked.Load(); n != 0 {
+		t.Fatalf("%d health checks before READY=1, want none", n)
+	}
+	p.notes <- notify.Message{Ready: true}
+	p.checks <- errors.New("HealthCmd check: status 1") // in the start period: not counted
+	p.checks <- nil
+	waitHistory(t, m, "d", "inactive", "starting", running(p), "up")
+	if n := p.asked.Load(); n < 2 {
+		t.Fatalf("%d health checks after READY=1, want the failed one and the passing one", n)
+	}
 }
 
 func TestFakeWatchdogAndStartTimeout(t *testing.T) {

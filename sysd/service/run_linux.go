@@ -45,8 +45,15 @@ func (s *svc) run(ctx context.Context) error {
 	health := make(chan error, 1)
 	hctx, stopHealth := context.WithCancel(ctx)
 	defer stopHealth()
+	// A service that says when it is ready is checked from then on: each
+	// check is an exec in its namespaces, and checking a daemon that has
+	// not said READY=1 yet only takes the CPU from its start.
+	ready := make(chan struct{})
+	if !(u.Service.Type == "notify" || u.Container.Notify) {
+		close(ready)
+	}
 	if len(u.Container.HealthCmd) > 0 {
-		go s.healthLoop(hctx, p, health)
+		go s.healthLoop(hctx, p, health, ready)
 	}
 	failures, started := 0, time.Now()
 
@@ -61,6 +68,7 @@ func (s *svc) run(ctx context.Context) error {
 				}
 				if msg.Ready && !s.ready {
 					s.ready = true
+					close(ready)
 					startTimeout = nil
 					s.checkUp()
 				}
