@@ -5,8 +5,9 @@ import (
 	"testing"
 )
 
-// modules.alias, modules.dep, modules.builtin and the module lists come with the kernel package, and
-// modprobe's arguments from the kernel's request: outside input.
+// modules.alias, modules.dep, modules.builtin and the module lists come
+// with the kernel package, and modprobe's arguments from the kernel's
+// request: outside input.
 func FuzzParseAliases(f *testing.F) {
 	f.Add("alias pci:v00008086d*sv*sd*bc02sc00i* e1000e\nalias fs-vfat vfat\n# comment\n")
 	f.Fuzz(func(t *testing.T, s string) {

@@ -26,10 +26,13 @@ func (a Aliases) Matcher() *Matcher {
 	return m
 }
 
+// globMeta are the bytes that end a glob pattern's literal prefix.
+const globMeta = `*?[\`
+
 // literalPrefix is the part of a glob pattern before its first
 // wildcard, escape or bracket.
 func literalPrefix(pattern string) string {
-	if i := strings.IndexAny(pattern, `*?[\`); i >= 0 {
+	if i := strings.IndexAny(pattern, globMeta); i >= 0 {
 		return pattern[:i]
 	}
 	return pattern

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -15,8 +16,8 @@ import (
 // once per on-demand request, so the lookup is all the work there is:
 // u-root's prober parses the tree into maps and matches every loaded module
 // against every path, which took 0.3 s a request under emulation (QEMU's
-// TCG), and BuildKit makes eight of them at Docker's start (one per foreign
-// architecture it checks for an emulator: "binfmt-XXXX").
+// TCG), and BuildKit makes nine of them at Docker's start (one per foreign
+// architecture it checks for an emulator: "binfmt-464c").
 type Tree struct {
 	Dir                 string
 	dep, alias, builtin []byte
@@ -61,15 +62,15 @@ func (t *Tree) Resolve(name string) []string {
 			continue
 		}
 		pattern := f[:sp]
-		lit := pattern
-		if i := bytes.IndexAny(pattern, `*?[\`); i >= 0 {
+		lit := pattern // literalPrefix, without a string per line
+		if i := bytes.IndexAny(pattern, globMeta); i >= 0 {
 			lit = pattern[:i]
 		}
 		if !strings.HasPrefix(name, string(lit)) {
 			continue
 		}
 		module := string(bytes.TrimSpace(f[sp+1:]))
-		if module == "" || contains(out, module) {
+		if module == "" || slices.Contains(out, module) {
 			continue
 		}
 		if ok, _ := path.Match(string(pattern), name); ok {
@@ -150,13 +151,4 @@ func nextLine(b []byte) (line, rest []byte) {
 		return b[:i], b[i+1:]
 	}
 	return b, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
