@@ -14,14 +14,17 @@ import (
 // start timeout, the watchdog and the health check.
 func (s *svc) run(ctx context.Context) error {
 	m, u := s.m, s.def.Unit
-	notifies := u.Service.Type == "notify" || u.Container.Notify || u.Service.WatchdogSec > 0
+	// waitsReady: up only at READY=1. The socket is also there for the
+	// watchdog alone.
+	waitsReady := u.Service.Type == "notify" || u.Container.Notify
+	notifies := waitsReady || u.Service.WatchdogSec > 0
 	p, err := m.cfg.Runner.Start(ctx, Instance{Name: s.name, Def: s.def, Log: s.log, Notify: notifies, Logf: m.logf})
 	if err != nil {
 		return err
 	}
 	s.update(func() {
 		s.pid, s.proc = p.Pid(), p
-		s.ready = !notifies || (u.Service.Type != "notify" && !u.Container.Notify)
+		s.ready = !waitsReady
 		if len(u.Container.HealthCmd) > 0 {
 			s.health = wire.HealthStarting
 		}
@@ -49,7 +52,7 @@ func (s *svc) run(ctx context.Context) error {
 	// check is an exec in its namespaces, and checking a daemon that has
 	// not said READY=1 yet only takes the CPU from its start.
 	ready := make(chan struct{})
-	if !(u.Service.Type == "notify" || u.Container.Notify) {
+	if !waitsReady {
 		close(ready)
 	}
 	if len(u.Container.HealthCmd) > 0 {
