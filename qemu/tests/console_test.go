@@ -75,9 +75,27 @@ func runInput(t *testing.T, c *ssh.Client, cmd string, in io.Reader) string {
 	s.Stdin = in
 	out, err := s.CombinedOutput(cmd)
 	if err != nil {
-		t.Fatalf("ssh %q: %v\n%s", cmd, err, out)
+		t.Fatalf("ssh %q: %v\n%s%s", cmd, err, out, diagnose(c, cmd))
 	}
 	return string(out)
+}
+
+// diagnose gathers, after cmd failed, what the failure's cause may have
+// left in the machine's logs: the kernel's (an OOM kill, a segfault, an
+// I/O error), and Docker's when cmd used it (containerd's and runc's
+// messages). Best effort: a user without sudo gets nothing more.
+func diagnose(c *ssh.Client, cmd string) string {
+	logs := "sudo -n os-ctl logs kernel -n 40"
+	if strings.Contains(cmd, "docker") {
+		logs += "; echo; sudo -n os-ctl logs docker -n 40"
+	}
+	s, err := c.NewSession()
+	if err != nil {
+		return ""
+	}
+	defer s.Close()
+	out, _ := s.CombinedOutput(logs)
+	return fmt.Sprintf("\n%s:\n%s", logs, out)
 }
 
 // run runs cmd over SSH and fails the test unless it succeeds.
