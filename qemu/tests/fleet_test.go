@@ -292,10 +292,11 @@ func tally(rounds []probeRound, n int, excluded func(time.Time) bool) probeTally
 			st.answered++
 		}
 		st.silent += len(r.failed)
-		if excluded(r.at) || len(r.failed) < 2 {
+		out := excluded(r.at)
+		if out || len(r.failed) < 2 {
 			cur = nil
 		}
-		if excluded(r.at) {
+		if out {
 			continue
 		}
 		st.mostDown = max(st.mostDown, len(r.failed))
@@ -417,15 +418,15 @@ func fleetRollout(t *testing.T, ms []*fleetMachine, publish func(), version stri
 	all := <-rounds
 	st := tally(all, len(ms), func(at time.Time) bool { return at.After(unlocked) && at.Before(allBack) })
 	for _, sp := range st.twoSilent {
-		t.Logf("from %s two nodes did not answer for %s: %v", sp.from.Format(time.TimeOnly), sp.d.Round(time.Second), sp.failed)
+		report := t.Logf
 		if sp.d >= twoDown {
-			t.Errorf("from %s two nodes did not answer for %s (%v): two machines down at once", sp.from.Format(time.TimeOnly), sp.d.Round(time.Second), sp.failed)
+			report = t.Errorf // two machines down at once
 		}
+		report("from %s two nodes did not answer for %s: %v", sp.from.Format(time.TimeOnly), sp.d.Round(time.Second), sp.failed)
 	}
-	answered, mostDown, silent := st.answered, st.mostDown, st.silent
-	pct := 100 * float64(answered) / float64(max(len(all), 1))
+	pct := 100 * float64(st.answered) / float64(max(len(all), 1))
 	t.Logf("probes: %d rounds, %.1f%% answered through some node; %.1f%% of single probes answered (a node rebooting answers none); at most %d of %d nodes silent at once outside the unlock window",
-		len(all), pct, 100-100*float64(silent)/float64(max(len(all)*len(ms), 1)), mostDown, len(ms))
+		len(all), pct, 100-100*float64(st.silent)/float64(max(len(all)*len(ms), 1)), st.mostDown, len(ms))
 	if pct < 95 {
 		t.Errorf("only %.1f%% of probe rounds were answered", pct)
 	}

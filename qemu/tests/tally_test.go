@@ -19,7 +19,7 @@ func TestTallySpans(t *testing.T) {
 	add(7, "a", "b")
 	add(12, "a", "b")
 	add(13, "a")
-	add(20, "b", "c") // two rebooting at once: 45 s
+	add(20, "b", "c") // two rebooting at once: 46 s
 	add(40, "b", "c")
 	add(65, "b", "c")
 	add(66, "a", "b", "c")
