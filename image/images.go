@@ -52,8 +52,12 @@ func containerImages(c Config, lock Lock, root Tree) (map[string]int64, error) {
 		if err := Materialize(t, dir); err != nil {
 			return nil, fmt.Errorf("image %s: %w", name, err)
 		}
+		comp, err := imageCompression(c, name)
+		if err != nil {
+			return nil, err
+		}
 		out := c.work("images", name+".squashfs")
-		if err := Squashfs(dir, out, c.Epoch); err != nil {
+		if err := Squashfs(dir, out, c.Epoch, comp); err != nil {
 			return nil, fmt.Errorf("image %s: %w", name, err)
 		}
 		if err := root.Copy(ImagesDir+"/"+name+".squashfs", out); err != nil {
@@ -63,6 +67,33 @@ func containerImages(c Config, lock Lock, root Tree) (map[string]int64, error) {
 		sizes[name] = st.Size()
 	}
 	return sizes, nil
+}
+
+// imageCompression reads rootfs/images/NAME/compression: zstd (also
+// when there is no such file) or xz, after "#" comment lines.
+func imageCompression(c Config, name string) (Compression, error) {
+	file := filepath.Join(c.Rootfs, "images", name, "compression")
+	raw, err := os.ReadFile(file)
+	if os.IsNotExist(err) {
+		return Zstd, nil
+	} else if err != nil {
+		return "", err
+	}
+	var words []string
+	for _, line := range strings.Split(string(raw), "\n") {
+		if i := strings.IndexByte(line, '#'); i >= 0 {
+			line = line[:i]
+		}
+		words = append(words, strings.Fields(line)...)
+	}
+	if len(words) != 1 {
+		return "", fmt.Errorf("%s: want one word, zstd or xz; found %d", file, len(words))
+	}
+	comp := Compression(words[0])
+	if _, err := comp.args(); err != nil {
+		return "", fmt.Errorf("%s: %w", file, err)
+	}
+	return comp, nil
 }
 
 // imageTree is one image's file system: its packages extracted (no

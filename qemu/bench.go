@@ -191,7 +191,7 @@ func MeasureContainerStart(b Build, dir, ctbench string, n int) (string, error) 
 		return "", err
 	}
 	disk := filepath.Join(dir, "bench.img")
-	if err := image.Squashfs(filepath.Join(dir, "bench-tree"), disk, time.Unix(0, 0)); err != nil {
+	if err := image.Squashfs(filepath.Join(dir, "bench-tree"), disk, time.Unix(0, 0), image.Zstd); err != nil {
 		return "", err
 	}
 	cfg := b.Direct("A")
