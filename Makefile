@@ -130,7 +130,7 @@ test: image images iso test-releases portable
 	BERTH_BUILD=$(CURDIR)/$(BUILD) $(GO) test -timeout $(TEST_TIMEOUT) -count=1 $(TESTFLAGS) ./...
 
 bench: image iso test-releases
-	$(GO) run ./cmd/berth-bench -build $(BUILD) -n $${N:-5} -smp $${SMP:-1}
+	$(GO) run ./cmd/berth-bench -build $(BUILD) -n $${N:-5} -smp $${SMP:-2}
 
 # Every fuzz target (each parser of outside input has one) for FUZZTIME;
 # prints each target's executions. A crasher stops it and is kept in the
