@@ -15,7 +15,7 @@ import (
 
 // LoadAll loads every module of names with its dependencies, in parallel,
 // except that the names listed before a "-" entry (soft dependencies such as
-// crc32c_generic, which kmodule does not follow) are loaded first. It
+// crc32c_generic, which Tree.Load does not follow) are loaded first. It
 // returns one error per module that failed, naming the module.
 func LoadAll(names []string) []error { return LoadAllNice(names, 0) }
 
