@@ -87,7 +87,7 @@ func imageCompression(c Config, name string) (Compression, error) {
 		words = append(words, strings.Fields(line)...)
 	}
 	if len(words) != 1 {
-		return "", fmt.Errorf("%s: want one word, zstd or xz; found %d", file, len(words))
+		return "", fmt.Errorf("%s: found %q, want one word: zstd or xz", file, strings.Join(words, " "))
 	}
 	comp := Compression(words[0])
 	if _, err := comp.args(); err != nil {

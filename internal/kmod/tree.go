@@ -127,12 +127,20 @@ func sameModule(file []byte, name string) bool {
 	return ModuleName(string(file)) == name
 }
 
+// compressedExts are the endings of compressed module files.
+var compressedExts = []string{".xz", ".gz", ".zst"}
+
+// compressed reports whether a module file is compressed.
+func compressed(file string) bool {
+	return slices.ContainsFunc(compressedExts, func(ext string) bool { return strings.HasSuffix(file, ext) })
+}
+
 // ModuleName is the kernel's name of a module given by name or by file
 // (kernel/fs/xfs/xfs.ko.xz → xfs): dashes and underscores are the same to
 // the kernel, which uses underscores.
 func ModuleName(s string) string {
 	s = path.Base(s)
-	for _, ext := range []string{".xz", ".gz", ".zst"} {
+	for _, ext := range compressedExts {
 		s = strings.TrimSuffix(s, ext)
 	}
 	return strings.ReplaceAll(strings.TrimSuffix(s, ".ko"), "-", "_")

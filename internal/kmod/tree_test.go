@@ -72,3 +72,14 @@ func testTree(t *testing.T) *Tree {
 	}
 	return tr
 }
+
+func TestCompressed(t *testing.T) {
+	for in, want := range map[string]bool{
+		"kernel/fs/xfs/xfs.ko.xz": true, "kernel/x/y.ko.zst": true, "kernel/x/z.ko.gz": true,
+		"kernel/a/b.ko": false, "kernel/a/xz.ko": false,
+	} {
+		if got := compressed(in); got != want {
+			t.Errorf("compressed(%q) = %v, want %v", in, got, want)
+		}
+	}
+}
