@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"berth.dev/berth/internal/kmod"
 	"berth.dev/berth/internal/layout"
 	"berth.dev/berth/internal/osrelease"
 )
@@ -79,13 +80,8 @@ func imageCompression(c Config, name string) (Compression, error) {
 	} else if err != nil {
 		return "", err
 	}
-	var words []string
-	for _, line := range strings.Split(string(raw), "\n") {
-		if i := strings.IndexByte(line, '#'); i >= 0 {
-			line = line[:i]
-		}
-		words = append(words, strings.Fields(line)...)
-	}
+	// The module lists' syntax: a line each, "#" comments.
+	words := strings.Fields(strings.Join(kmod.ParseList(string(raw)), " "))
 	if len(words) != 1 {
 		return "", fmt.Errorf("%s: found %q, want one word: zstd or xz", file, strings.Join(words, " "))
 	}

@@ -75,7 +75,7 @@ const (
 
 func (c Compression) args() ([]string, error) {
 	switch c {
-	case Zstd, "":
+	case Zstd:
 		return []string{"-comp", "zstd"}, nil
 	case XZ:
 		return []string{"-comp", "xz", "-Xbcj", "x86", "-b", "1M"}, nil
