@@ -19,7 +19,65 @@ type Source struct {
 	// Dest marks the destination itself. Its chunks count only where
 	// they already are: assembling overwrites the rest.
 	Dest bool
+	// Index, when it was cut with the plan's parameters, lists the
+	// source's chunks as they were when it was written: the plan finds
+	// them there without reading the source. Nothing is taken on its
+	// word: every chunk is checked when it is read, and a destination's
+	// chunks are never counted as in place from it.
+	Index *Index
 }
+
+// each calls fn with the offset and SHA-256 of each of the source's
+// chunks in its first size bytes, cut with p: from its index when that
+// was cut with p, else by reading it.
+func (s Source) each(p Params, size int64, fn func(off int64, sum string) error) error {
+	if s.Index != nil && s.Index.Params == p {
+		var off int64
+		for _, c := range s.Index.Chunks {
+			if off+c.Size > size {
+				break
+			}
+			if err := fn(off, c.SHA256); err != nil {
+				return err
+			}
+			off += c.Size
+		}
+		return nil
+	}
+	err := Split(io.NewSectionReader(s.R, 0, size), p, func(pc Piece) error {
+		return fn(pc.Offset, pc.Hex())
+	})
+	if err != nil {
+		return fmt.Errorf("read %s: %w", s.Name, err)
+	}
+	return nil
+}
+
+// Spot reads n of the index's chunks, spread over the part, from r and
+// checks them: a cheap look at whether an index kept beside a source
+// still describes it, before a plan relies on it.
+func (ix *Index) Spot(r io.ReaderAt, n int) error {
+	if len(ix.Chunks) == 0 || n <= 0 {
+		return nil
+	}
+	offs := ix.Offsets()
+	buf := make([]byte, ix.Params.Max)
+	step := max(len(ix.Chunks)/n, 1)
+	for j := 0; j < len(ix.Chunks); j += step {
+		c := ix.Chunks[j]
+		b := buf[:c.Size]
+		if _, err := r.ReadAt(b, offs[j]); err != nil {
+			return fmt.Errorf("chunk %d at %d: %w", j, offs[j], err)
+		}
+		if !c.matches(b) {
+			return &ChunkError{SHA256: c.SHA256, Reason: fmt.Sprintf("not at %d, where the index puts it", offs[j])}
+		}
+	}
+	return nil
+}
+
+// indexed says whether the source's chunks come from its index.
+func (s Source) indexed(p Params) bool { return s.Index != nil && s.Index.Params == p }
 
 type loc struct {
 	src int
@@ -63,18 +121,21 @@ func NewPlan(ix *Index, cache Store, srcs ...Source) (*Plan, error) {
 		if !s.Dest {
 			continue
 		}
-		err := Split(io.NewSectionReader(s.R, 0, min(s.Size, ix.Size)), ix.Params, func(pc Piece) error {
-			h := pc.Hex()
-			if j, ok := at[pc.Offset]; ok && ix.Chunks[j].SHA256 == h {
+		// An index says what the destination held when it was written,
+		// not what a cut write since left: only reading tells what is
+		// in place.
+		trusted := !s.indexed(ix.Params)
+		err := s.each(ix.Params, min(s.Size, ix.Size), func(off int64, h string) error {
+			if j, ok := at[off]; ok && trusted && ix.Chunks[j].SHA256 == h {
 				p.inPlace[j] = true
 			}
 			if _, ok := inDest[h]; all[h] && !ok {
-				inDest[h] = loc{i, pc.Offset}
+				inDest[h] = loc{i, off}
 			}
 			return nil
 		})
 		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", s.Name, err)
+			return nil, err
 		}
 	}
 	want := map[string]bool{}
@@ -87,16 +148,16 @@ func NewPlan(ix *Index, cache Store, srcs ...Source) (*Plan, error) {
 		if s.Dest {
 			continue
 		}
-		err := Split(io.NewSectionReader(s.R, 0, s.Size), ix.Params, func(pc Piece) error {
-			if h := pc.Hex(); want[h] {
+		err := s.each(ix.Params, s.Size, func(off int64, h string) error {
+			if want[h] {
 				if _, ok := p.local[h]; !ok {
-					p.local[h] = loc{i, pc.Offset}
+					p.local[h] = loc{i, off}
 				}
 			}
 			return nil
 		})
 		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", s.Name, err)
+			return nil, err
 		}
 	}
 	seen := map[string]bool{}
@@ -295,7 +356,7 @@ func (p *Plan) Assemble(dst io.WriterAt) error {
 				return fmt.Errorf("read %s at %d: %w", s.Name, l.off, err)
 			}
 			if !c.matches(data) {
-				return &ChunkError{SHA256: c.SHA256, Reason: fmt.Sprintf("%s changed under the update at %d", s.Name, l.off)}
+				return &ChunkError{SHA256: c.SHA256, Reason: fmt.Sprintf("%s no longer holds it at %d: it changed under the update, or its index is stale", s.Name, l.off)}
 			}
 		} else {
 			f, err := os.Open(p.cache.Path(c.SHA256))

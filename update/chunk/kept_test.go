@@ -1,0 +1,160 @@
+package chunk
+
+import (
+	"bytes"
+	"errors"
+	"sync/atomic"
+	"testing"
+)
+
+// readCounter counts the bytes read from a source.
+type readCounter struct {
+	r *bytes.Reader
+	n atomic.Int64
+}
+
+func (c *readCounter) ReadAt(p []byte, off int64) (int, error) {
+	n, err := c.r.ReadAt(p, off)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+func describe(t *testing.T, b []byte, p Params) *Index {
+	t.Helper()
+	ix, err := Describe("root.img", bytes.NewReader(b), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As the updater reads it back from the ESP.
+	if ix, err = Parse("root.img.idx", ix.Marshal()); err != nil {
+		t.Fatal(err)
+	}
+	return ix
+}
+
+// A source with its index is not read to plan: the plan is the one
+// reading it would give, and only the chunks reused are read, once,
+// when the part is assembled.
+func TestIndexedSourceIsNotReadToPlan(t *testing.T) {
+	v1 := data(20, 3<<20)
+	v2 := append(append(append([]byte(nil), v1[:1<<20]...), "version 0.2.0"...), v1[1<<20:]...)
+	r2 := publishPart(t, v2)
+
+	scanned, err := NewPlan(r2.ix, Store{Dir: t.TempDir()}, Source{Name: "ROOT-A", R: bytes.NewReader(v1), Size: int64(len(v1))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := &readCounter{r: bytes.NewReader(v1)}
+	indexed, err := NewPlan(r2.ix, Store{Dir: t.TempDir()}, Source{Name: "ROOT-A", R: src, Size: int64(len(v1)), Index: describe(t, v1, Default)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if src.n.Load() != 0 {
+		t.Errorf("planning read %d bytes of a source with an index", src.n.Load())
+	}
+	if indexed.FetchBytes != scanned.FetchBytes || indexed.ReuseBytes != scanned.ReuseBytes {
+		t.Errorf("indexed plan: fetch %d, reuse %d; read: fetch %d, reuse %d",
+			indexed.FetchBytes, indexed.ReuseBytes, scanned.FetchBytes, scanned.ReuseBytes)
+	}
+	srv := &server{store: r2.store}
+	dst := &slot{b: make([]byte, 4<<20)}
+	if err := indexed.FetchAll(t.Context(), srv.get, 4, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := indexed.Assemble(dst); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(dst.b[:len(v2)], v2) {
+		t.Fatal("the slot does not hold v2")
+	}
+	if src.n.Load() != indexed.ReuseBytes {
+		t.Errorf("assembling read %d bytes of the source to reuse %d", src.n.Load(), indexed.ReuseBytes)
+	}
+}
+
+// An index cut with other parameters says nothing about the chunks
+// this release's index lists: the source is read.
+func TestIndexWithOtherParamsIsIgnored(t *testing.T) {
+	v1 := data(21, 2<<20)
+	r := publishPart(t, v1)
+	src := &readCounter{r: bytes.NewReader(v1)}
+	other := Params{Min: 8 << 10, Avg: 32 << 10, Max: 128 << 10}
+	p, err := NewPlan(r.ix, Store{Dir: t.TempDir()}, Source{Name: "ROOT-A", R: src, Size: int64(len(v1)), Index: describe(t, v1, other)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if src.n.Load() < int64(len(v1)) || p.FetchBytes != 0 {
+		t.Errorf("read %d of %d bytes, fetch %d: want the source read and nothing fetched", src.n.Load(), len(v1), p.FetchBytes)
+	}
+}
+
+// An index that no longer describes its source is caught: Spot finds a
+// changed chunk, and assembling refuses the bytes it reads instead of
+// writing them.
+func TestStaleIndexIsCaught(t *testing.T) {
+	v1 := data(22, 2<<20)
+	ix := describe(t, v1, Default)
+	changed := append([]byte(nil), v1...)
+	changed[ix.Offsets()[len(ix.Chunks)/2]+10] ^= 0xff
+	if err := ix.Spot(bytes.NewReader(v1), len(ix.Chunks)); err != nil {
+		t.Fatalf("spot check of a true index: %v", err)
+	}
+	err := ix.Spot(bytes.NewReader(changed), len(ix.Chunks))
+	if !errors.Is(err, ErrChunk) {
+		t.Fatalf("spot check of a stale index: %v, want a chunk error", err)
+	}
+	t.Log(err)
+
+	v2 := append(append([]byte(nil), v1...), "more"...)
+	r2 := publishPart(t, v2)
+	p, err := NewPlan(r2.ix, Store{Dir: t.TempDir()}, Source{Name: "ROOT-A", R: bytes.NewReader(changed), Size: int64(len(changed)), Index: ix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &server{store: r2.store}
+	if err := p.FetchAll(t.Context(), srv.get, 4, nil); err != nil {
+		t.Fatal(err)
+	}
+	dst := &slot{b: make([]byte, 3<<20)}
+	err = p.Assemble(dst)
+	if !errors.Is(err, ErrChunk) {
+		t.Fatalf("assembling from a stale index: %v, want a chunk error", err)
+	}
+	t.Log(err)
+	if bytes.Contains(dst.b, changed[ix.Offsets()[len(ix.Chunks)/2]:][:ix.Chunks[len(ix.Chunks)/2].Size]) {
+		t.Error("the changed chunk was written")
+	}
+}
+
+// The destination's index finds the chunks it holds for the release
+// (a machine that rolled back upgrades again) without reading it whole,
+// but does not count them as in place: a cut write since the index was
+// kept would not show in it. They are read, checked and rewritten.
+func TestIndexedDestination(t *testing.T) {
+	part := data(23, 2<<20)
+	r := publishPart(t, part)
+	dst := &slot{b: make([]byte, 3<<20)}
+	copy(dst.b, part)
+	src := &readCounter{r: bytes.NewReader(dst.b)}
+	p, err := NewPlan(r.ix, Store{Dir: t.TempDir()}, Source{Name: "ROOT-B", R: src, Size: int64(len(dst.b)), Dest: true, Index: describe(t, part, Default)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.FetchBytes != 0 || p.WriteBytes() != int64(len(part)) {
+		t.Errorf("fetch %d, write %d: want nothing fetched and the whole part (%d) written", p.FetchBytes, p.WriteBytes(), len(part))
+	}
+	// Read once, to copy each chunk aside before the assembly overwrites it.
+	if src.n.Load() > int64(len(part)) {
+		t.Errorf("read %d bytes of a %d-byte part", src.n.Load(), len(part))
+	}
+	srv := &server{store: r.store}
+	if err := p.FetchAll(t.Context(), srv.get, 4, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Assemble(dst); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(dst.b[:len(part)], part) || srv.sent.Load() != 0 {
+		t.Errorf("slot holds the part: %v; fetched %d bytes", bytes.Equal(dst.b[:len(part)], part), srv.sent.Load())
+	}
+}
