@@ -136,6 +136,9 @@ func Build(c Config) error {
 	if err := os.WriteFile(c.work("loader.conf"), []byte(update.LoaderConf), 0o644); err != nil {
 		return err
 	}
+	if err := writeRootIndex(filepath.Join(rel, "root.img"), c.work(layout.RootIndex)); err != nil {
+		return err
+	}
 	esp := c.work("esp.img")
 	if err := MakeESP(esp, layout.Layout[0].SizeMB, []ESPFile{
 		{bootEFI, layout.BootLoader},
@@ -143,6 +146,7 @@ func Build(c Config) error {
 		{c.work("entry-a.conf"), layout.EntriesDir + "/" + update.Entry{Slot: "A"}.Name()},
 		{filepath.Join(rel, "vmlinuz"), layout.ESPDir("A") + "/vmlinuz"},
 		{filepath.Join(rel, "initrd.img"), layout.ESPDir("A") + "/initrd.img"},
+		{c.work(layout.RootIndex), layout.ESPDir("A") + "/" + layout.RootIndex},
 	}, c.Epoch); err != nil {
 		return fmt.Errorf("ESP: %w", err)
 	}

@@ -1,9 +1,13 @@
 package image
 
 import (
+	"bufio"
+	"fmt"
+	"os"
 	"path/filepath"
 
 	"berth.dev/berth/update"
+	"berth.dev/berth/update/chunk"
 )
 
 // Release describes the parts of one slot, as written to release.json
@@ -31,3 +35,23 @@ func Describe(dir, version, kver string, epoch int64) (Release, error) {
 
 // ReadRelease reads a release.json.
 var ReadRelease = update.ReadRelease
+
+// writeRootIndex writes the chunk index of the root image at root to
+// out, cut as a repository's publish cuts it: the disk keeps it beside
+// slot A's kernel (layout.RootIndex), and the first delta update looks
+// its chunks up there instead of reading the whole slot.
+func writeRootIndex(root, out string) error {
+	f, err := os.Open(root)
+	if err != nil {
+		return fmt.Errorf("root index: %w", err)
+	}
+	defer f.Close()
+	ix, err := chunk.Describe("root.img", bufio.NewReaderSize(f, 1<<20), chunk.Default)
+	if err != nil {
+		return fmt.Errorf("root index: %w", err)
+	}
+	if err := os.WriteFile(out, ix.Marshal(), 0o644); err != nil {
+		return fmt.Errorf("root index: %w", err)
+	}
+	return nil
+}

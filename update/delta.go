@@ -90,8 +90,9 @@ func (m Machine) chunkCache() chunk.Store {
 // plan reads what the machine has for each part of the offer. running
 // is the running slot's boot entry (its verity bounds how much of the
 // running partition is root image); slot is the slot being written and
-// dir where the parts that come whole or go to the ESP are kept.
-func (u *Updater) plan(offer Offer, running SlotEntry, slot, dir string) (plans, error) {
+// dir where the parts that come whole or go to the ESP are kept. note
+// tells the user why the plan reads a slot it could have looked up.
+func (u *Updater) plan(offer Offer, running SlotEntry, slot, dir string, note func(string)) (plans, error) {
 	m := u.Machine
 	ps := plans{}
 	for _, name := range PartNames {
@@ -110,7 +111,9 @@ func (u *Updater) plan(offer Offer, running SlotEntry, slot, dir string) (plans,
 			continue
 		}
 		var srcs []chunk.Source
-		add := func(what, path string, bound int64, dest bool) error {
+		// add opens a source; kept, when not "", is the slot whose kept
+		// root index may say what the source holds.
+		add := func(what, path string, bound int64, dest bool, kept string) error {
 			f, err := os.Open(path)
 			if errors.Is(err, os.ErrNotExist) && !dest {
 				return nil // e.g. no kernel of that slot on the ESP yet
@@ -127,7 +130,11 @@ func (u *Updater) plan(offer Offer, running SlotEntry, slot, dir string) (plans,
 				size = min(size, bound)
 			}
 			p.closers = append(p.closers, f)
-			srcs = append(srcs, chunk.Source{Name: what, R: f, Size: size, Dest: dest})
+			src := chunk.Source{Name: what, R: f, Size: size, Dest: dest}
+			if kept != "" {
+				src.Index = u.keptIndex(kept, f, size, ix.Params, note)
+			}
+			srcs = append(srcs, src)
 			return nil
 		}
 		var err error
@@ -135,7 +142,7 @@ func (u *Updater) plan(offer Offer, running SlotEntry, slot, dir string) (plans,
 			err = u.rootSources(running, slot, add)
 		} else {
 			for _, s := range []string{m.Slot, slot} {
-				if err = add("slot "+s+"'s "+name, filepath.Join(m.ESP, layout.ESPDir(s), name), 0, false); err != nil {
+				if err = add("slot "+s+"'s "+name, filepath.Join(m.ESP, layout.ESPDir(s), name), 0, false, ""); err != nil {
 					break
 				}
 			}
@@ -161,8 +168,9 @@ func (u *Updater) plan(offer Offer, running SlotEntry, slot, dir string) (plans,
 }
 
 // rootSources adds the running slot's root image and the inactive
-// partition (the destination) to a root plan.
-func (u *Updater) rootSources(running SlotEntry, slot string, add func(what, path string, bound int64, dest bool) error) error {
+// partition (the destination) to a root plan. A slot never written, by
+// an update or an install, holds nothing to reuse and is not read.
+func (u *Updater) rootSources(running SlotEntry, slot string, add func(what, path string, bound int64, dest bool, kept string) error) error {
 	m := u.Machine
 	cur, err := m.Partition(m.Slot)
 	if err != nil {
@@ -172,14 +180,61 @@ func (u *Updater) rootSources(running SlotEntry, slot string, add func(what, pat
 	if running.Verity != nil {
 		bound = int64(running.Verity.ImageSize())
 	}
-	if err := add("slot "+m.Slot+" ("+cur+")", cur, bound, false); err != nil {
+	if err := add("slot "+m.Slot+" ("+cur+")", cur, bound, false, m.Slot); err != nil {
 		return err
+	}
+	if rec, err := m.Records.Slot(slot); err == nil && rec.Version == "" && !exists(filepath.Join(m.ESP, layout.ESPDir(slot))) {
+		return nil
 	}
 	dev, err := m.Partition(slot)
 	if err != nil {
 		return err
 	}
-	return add("slot "+slot+" ("+dev+")", dev, 0, true)
+	return add("slot "+slot+" ("+dev+")", dev, 0, true, slot)
+}
+
+// keptIndexPath is where the index of the root image slot holds is kept.
+func (m Machine) keptIndexPath(slot string) string {
+	return filepath.Join(m.ESP, layout.ESPDir(slot), layout.RootIndex)
+}
+
+// spotChecks is how many chunks of a kept index are read and checked
+// before a plan relies on it.
+const spotChecks = 8
+
+// keptIndex is the root index kept for slot when it still describes r,
+// the slot's first size bytes, and was cut with params; nil otherwise,
+// and the plan reads the slot to find its chunks. A kept index is not
+// signed: it only says where to look, and each chunk is checked when it
+// is read.
+func (u *Updater) keptIndex(slot string, r io.ReaderAt, size int64, params chunk.Params, note func(string)) *chunk.Index {
+	path := u.Machine.keptIndexPath(slot)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	ix, err := chunk.Parse(path, b)
+	switch {
+	case err != nil:
+	case ix.Params != params:
+		return nil // cut otherwise: reading is the only way to compare
+	case ix.Size > size:
+		err = fmt.Errorf("%s: size: %d bytes; the slot holds %d", path, ix.Size, size)
+	default:
+		if err = ix.Spot(r, spotChecks); err != nil {
+			err = fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	if err != nil {
+		note(fmt.Sprintf("reading slot %s whole to find its chunks: %v", slot, err))
+		return nil
+	}
+	return ix
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 // fetchChunks fetches a part's missing chunks into the cache. progress

@@ -397,3 +397,104 @@ func TestIndexMustBeSigned(t *testing.T) {
 	}
 	m.holds(v2)
 }
+
+// keep writes a root index for slot on the machine's ESP, as the image
+// builder and the updater keep one.
+func (m *deltaMachine) keep(slot string, ix *chunk.Index) {
+	m.t.Helper()
+	if err := os.WriteFile(filepath.Join(m.dir, "esp", layout.ESPDir(slot), layout.RootIndex), ix.Marshal(), 0o644); err != nil {
+		m.t.Fatal(err)
+	}
+}
+
+func (m *deltaMachine) kept(slot string) []byte {
+	b, _ := os.ReadFile(filepath.Join(m.dir, "esp", layout.ESPDir(slot), layout.RootIndex))
+	return b
+}
+
+// upgradeNoting upgrades and returns what the check said.
+func (m *deltaMachine) upgradeNoting() (update.Attempt, string, error) {
+	var said []string
+	a, err := m.updater().Upgrade(context.Background(), update.Options{}, func(p update.Progress) {
+		if p.Total == 0 {
+			said = append(said, p.Stage+": "+p.Msg)
+		}
+	})
+	return a, strings.Join(said, "\n"), err
+}
+
+// The running slot's kept root index spares reading it whole; an upgrade
+// keeps the release's index for the slot it wrote. A kept index that
+// does not describe the slot is noticed and the slot is read instead,
+// and one wrong where the spot check did not look fails the attempt's
+// assembly with the chunk named, and goes: the retry reads the slot.
+func TestKeptRootIndex(t *testing.T) {
+	v1, v2 := deltaReleases()
+	describe := func(b []byte) *chunk.Index {
+		ix, err := chunk.Describe("root.img", bytes.NewReader(b), chunk.Default)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ix
+	}
+	published := func(m *deltaMachine) []byte {
+		b, err := os.ReadFile(filepath.Join(m.repo.Dir, "targets", "releases", "0.2.0", "root.img.idx"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	const reading = "reading slot A whole"
+
+	t.Run("used and kept", func(t *testing.T) {
+		m := newDeltaMachine(t, v1)
+		m.repo.Publish(deltaRelease(t, "0.2.0", v2), "beta")
+		m.keep("A", describe(v1["root.img"]))
+		a, said, err := m.upgradeNoting()
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.holds(v2)
+		if strings.Contains(said, reading) || a.Reused == 0 {
+			t.Errorf("reused %d; the upgrade said:\n%s", a.Reused, said)
+		}
+		if !bytes.Equal(m.kept("B"), published(m)) {
+			t.Error("slot B's kept root index is not the release's")
+		}
+	})
+	t.Run("stale", func(t *testing.T) {
+		m := newDeltaMachine(t, v1)
+		m.repo.Publish(deltaRelease(t, "0.2.0", v2), "beta")
+		m.keep("A", describe(random(9, len(v1["root.img"]))))
+		a, said, err := m.upgradeNoting()
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.holds(v2)
+		if !strings.Contains(said, reading) || a.Reused == 0 {
+			t.Errorf("reused %d; the upgrade said:\n%s", a.Reused, said)
+		}
+		t.Log(said)
+	})
+	t.Run("wrong where not spot-checked", func(t *testing.T) {
+		m := newDeltaMachine(t, v1)
+		m.repo.Publish(deltaRelease(t, "0.2.0", v2), "beta")
+		ix := describe(v1["root.img"])
+		// Chunk 1 said to be one that only 0.2.0 has: never fetched,
+		// and not where the index puts it.
+		ix.Chunks[1].SHA256 = newChunk(t, m.repo.Dir, v1["root.img"])
+		m.keep("A", ix)
+		_, said, err := m.upgradeNoting()
+		if !errors.Is(err, chunk.ErrChunk) || !strings.Contains(err.Error(), ix.Chunks[1].SHA256) {
+			t.Fatalf("upgrade: %v, want the chunk named\n%s", err, said)
+		}
+		t.Log(err)
+		if m.kept("A") != nil {
+			t.Error("the wrong kept index is still there")
+		}
+		if _, _, err := m.upgradeNoting(); err != nil {
+			t.Fatal(err)
+		}
+		m.holds(v2)
+	})
+}

@@ -13,6 +13,7 @@ import (
 
 	"berth.dev/berth/internal/atomicfile"
 	"berth.dev/berth/internal/layout"
+	"berth.dev/berth/update/chunk"
 )
 
 // Machine is the running system as the updater sees it.
@@ -274,7 +275,9 @@ func (u *Updater) upgrade(ctx context.Context, opt Options, a *Attempt, report f
 		report(Progress{Stage: "check", Msg: "looking for the release's chunks on this machine"})
 	}
 	dir := filepath.Join(m.Records.Dir, "download", offer.Version)
-	ps, err := u.plan(offer, running, slot, dir)
+	ps, err := u.plan(offer, running, slot, dir, func(msg string) {
+		report(Progress{Stage: "check", Msg: msg})
+	})
 	if err != nil {
 		return at("check", err)
 	}
@@ -378,6 +381,10 @@ func (u *Updater) upgrade(ctx context.Context, opt Options, a *Attempt, report f
 	if err := u.entries().Remove(slot); err != nil {
 		return at("write", err)
 	}
+	// What the slot held is about to change: its kept index goes first.
+	if err := os.Remove(m.keptIndexPath(slot)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return at("write", fmt.Errorf("ESP: %w", err))
+	}
 	prev, _ := m.Records.Slot(slot)
 	if err := m.Records.SaveSlot(slot, SlotRecord{Version: offer.Version, Writing: true}); err != nil {
 		return at("write", err)
@@ -408,6 +415,11 @@ func (u *Updater) upgrade(ctx context.Context, opt Options, a *Attempt, report f
 			return nil
 		})
 		if err != nil {
+			// A chunk not where the running slot's kept index put it:
+			// the next attempt reads the slot instead.
+			if errors.Is(err, chunk.ErrChunk) {
+				os.Remove(m.keptIndexPath(m.Slot))
+			}
 			return at("write", err)
 		}
 	default:
@@ -451,6 +463,15 @@ func (u *Updater) upgrade(ctx context.Context, opt Options, a *Attempt, report f
 		}
 		if err != nil {
 			return at("esp", fmt.Errorf("ESP: %w", err))
+		}
+	}
+
+	// The index of what the slot now holds, for the next update to look
+	// up (a release published whole has none). Without it that update
+	// reads the slot: not worth failing this one for.
+	if ix := offer.Indexes["root.img"]; ix != nil {
+		if err := atomicfile.Write(m.keptIndexPath(slot), ix.Marshal(), 0o644); err != nil {
+			report(Progress{Stage: "esp", Msg: fmt.Sprintf("slot %s's root index not kept: %v", slot, err)})
 		}
 	}
 

@@ -31,3 +31,11 @@ const (
 
 // ESPDir is where a slot's kernel and initramfs live on the ESP.
 func ESPDir(slot string) string { return "/berth/" + slot }
+
+// RootIndex is the file in a slot's ESPDir that lists the chunks of the
+// root image the slot holds (update/chunk's index, cut with its default
+// parameters): a delta update finds the chunks it can reuse from it
+// without reading the whole partition. The image builder writes slot A's;
+// the updater removes a slot's before writing the slot and writes the
+// release's after.
+const RootIndex = "root.img.idx"
