@@ -360,6 +360,7 @@ func assembleFile(p *partPlan, path string) error {
 		return fmt.Errorf("assemble %s: %w", p.name, err)
 	}
 	if err := verify(path, p.t); err != nil {
+		err = p.find(path, err)
 		os.Remove(path)
 		return fmt.Errorf("assemble %s: %w", p.name, err)
 	}
@@ -391,9 +392,23 @@ func assembleSlot(ctx context.Context, dev string, p *partPlan, progress func(do
 		return fmt.Errorf("write slot %s: drop cached pages: %w", dev, err)
 	}
 	if err := VerifySlot(dev, p.t, nil); err != nil {
-		return fmt.Errorf("write slot %s: %w: the device does not hold the signed root image", dev, err)
+		return fmt.Errorf("write slot %s: %w", dev, p.find(dev, fmt.Errorf("%w: the device does not hold the signed root image", err)))
 	}
 	return nil
+}
+
+// find adds to err, a part's failed whole check after assembling it at
+// path, the chunk at fault and where it came from, when one is.
+func (p *partPlan) find(path string, err error) error {
+	f, oerr := os.Open(path)
+	if oerr != nil {
+		return err
+	}
+	defer f.Close()
+	if cerr := p.plan.Find(f); cerr != nil {
+		return fmt.Errorf("%w: %w", err, cerr)
+	}
+	return err
 }
 
 // slotWriter counts what an assembly writes, and stops it when ctx ends

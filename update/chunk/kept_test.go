@@ -3,6 +3,7 @@ package chunk
 import (
 	"bytes"
 	"errors"
+	"strings"
 	"sync/atomic"
 	"testing"
 )
@@ -89,13 +90,14 @@ func TestIndexWithOtherParamsIsIgnored(t *testing.T) {
 }
 
 // An index that no longer describes its source is caught: Spot finds a
-// changed chunk, and assembling refuses the bytes it reads instead of
-// writing them.
+// changed chunk, and after an assembly from it Find names the chunk the
+// part's whole check failed for, and the source it came from.
 func TestStaleIndexIsCaught(t *testing.T) {
 	v1 := data(22, 2<<20)
 	ix := describe(t, v1, Default)
 	changed := append([]byte(nil), v1...)
-	changed[ix.Offsets()[len(ix.Chunks)/2]+10] ^= 0xff
+	mid := len(ix.Chunks) / 2
+	changed[ix.Offsets()[mid]+10] ^= 0xff
 	if err := ix.Spot(bytes.NewReader(v1), len(ix.Chunks)); err != nil {
 		t.Fatalf("spot check of a true index: %v", err)
 	}
@@ -116,13 +118,17 @@ func TestStaleIndexIsCaught(t *testing.T) {
 		t.Fatal(err)
 	}
 	dst := &slot{b: make([]byte, 3<<20)}
-	err = p.Assemble(dst)
-	if !errors.Is(err, ErrChunk) {
-		t.Fatalf("assembling from a stale index: %v, want a chunk error", err)
+	if err := p.Assemble(dst); err != nil {
+		t.Fatal(err)
+	}
+	err = p.Find(dst)
+	if !errors.Is(err, ErrChunk) || !strings.Contains(err.Error(), ix.Chunks[mid].SHA256) || !strings.Contains(err.Error(), "ROOT-A") {
+		t.Fatalf("Find after assembling from a stale index: %v, want chunk %d and its source named", err, mid)
 	}
 	t.Log(err)
-	if bytes.Contains(dst.b, changed[ix.Offsets()[len(ix.Chunks)/2]:][:ix.Chunks[len(ix.Chunks)/2].Size]) {
-		t.Error("the changed chunk was written")
+	copy(dst.b, v2)
+	if err := p.Find(dst); err != nil {
+		t.Errorf("Find on the right bytes: %v", err)
 	}
 }
 

@@ -329,9 +329,15 @@ func (p *Plan) fetch(ctx context.Context, get Getter, c Chunk) error {
 // cached: FetchAll has not finished.
 var ErrIncomplete = errors.New("chunks missing: fetch them first")
 
-// Assemble writes the part into dst from the sources and the cache,
-// checking every chunk again as it copies it; chunks already in place
-// are not written. The caller checks the whole part's SHA-256 after.
+// Assemble writes the part into dst from the sources and the cache;
+// chunks already in place are not written. The caller must check the
+// whole part's SHA-256 after, and Find names the chunk at fault when it
+// does not match: chunks read from a source are not hashed again as they
+// are copied. Hashing is slow where it counts (a machine's update, under
+// emulation a third of the assembly), the whole part's check is needed
+// anyway, and it catches everything a chunk's would: a source changed
+// since the plan read it, or a kept index that does not describe it.
+// Cached chunks are checked as they are read.
 func (p *Plan) Assemble(dst io.WriterAt) error {
 	// All there first: a plan not fetched whole writes nothing.
 	for j, c := range p.ix.Chunks {
@@ -355,9 +361,6 @@ func (p *Plan) Assemble(dst io.WriterAt) error {
 			if _, err := s.R.ReadAt(data, l.off); err != nil {
 				return fmt.Errorf("read %s at %d: %w", s.Name, l.off, err)
 			}
-			if !c.matches(data) {
-				return &ChunkError{SHA256: c.SHA256, Reason: fmt.Sprintf("%s no longer holds it at %d: it changed under the update, or its index is stale", s.Name, l.off)}
-			}
 		} else {
 			f, err := os.Open(p.cache.Path(c.SHA256))
 			if errors.Is(err, os.ErrNotExist) {
@@ -375,6 +378,33 @@ func (p *Plan) Assemble(dst io.WriterAt) error {
 		if _, err := dst.WriteAt(data, offs[j]); err != nil {
 			return fmt.Errorf("write %s at %d: %w", p.ix.Part, offs[j], err)
 		}
+	}
+	return nil
+}
+
+// Find names the first chunk that r, where the part was assembled, does
+// not hold where the index puts it, and where the plan took it from:
+// what a part that fails its whole check after Assemble got wrong. nil
+// when every chunk is as the index says.
+func (p *Plan) Find(r io.ReaderAt) error {
+	offs := p.ix.Offsets()
+	buf := make([]byte, p.ix.Params.Max)
+	for j, c := range p.ix.Chunks {
+		b := buf[:c.Size]
+		if _, err := r.ReadAt(b, offs[j]); err != nil {
+			return fmt.Errorf("read %s at %d: %w", p.ix.Part, offs[j], err)
+		}
+		if c.matches(b) {
+			continue
+		}
+		from := "the chunk cache"
+		switch l, ok := p.local[c.SHA256]; {
+		case p.inPlace[j]:
+			from = "the destination, where it was in place"
+		case ok:
+			from = fmt.Sprintf("%s at %d: it changed under the update, or its index is stale", p.srcs[l.src].Name, l.off)
+		}
+		return &ChunkError{SHA256: c.SHA256, Reason: fmt.Sprintf("not at %d as assembled, taken from %s", offs[j], from)}
 	}
 	return nil
 }
