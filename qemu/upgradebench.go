@@ -1,6 +1,7 @@
 package qemu
 
 import (
+	"bufio"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
@@ -23,7 +24,8 @@ import (
 // UpgradeSample is one measured `os-ctl upgrade`.
 type UpgradeSample struct {
 	Version    string
-	Ready      time.Duration // os-ctl upgrade start → the new slot's ready line
+	Installed  time.Duration // os-ctl upgrade start → it says it reboots
+	Ready      time.Duration // … → the new slot's ready line
 	Good       time.Duration // … → its health gate passed
 	Downloaded int64         // bytes fetched, as the attempt record says
 	Reused     int64         // the release's bytes the machine had, as the record says
@@ -105,11 +107,33 @@ func MeasureUpgrade(b Build, dir, relDir string, whole bool) (UpgradeSample, err
 	if err != nil {
 		return s, err
 	}
+	// os-ctl's lines, each with its time since the start, go to
+	// os-ctl.log: where an upgrade spends its time.
+	log, err := os.Create(filepath.Join(dir, "os-ctl.log"))
+	if err != nil {
+		return s, err
+	}
+	defer log.Close()
+	out, err := sess.StdoutPipe()
+	if err != nil {
+		return s, err
+	}
 	start := time.Now()
-	out, _ := sess.CombinedOutput("sudo os-ctl upgrade")
+	if err := sess.Start("sudo os-ctl upgrade 2>&1"); err != nil {
+		return s, err
+	}
+	var said strings.Builder
+	lines := bufio.NewScanner(out)
+	for lines.Scan() {
+		fmt.Fprintf(log, "%7.2fs %s\n", time.Since(start).Seconds(), lines.Text())
+		said.WriteString(lines.Text() + "\n")
+		if strings.Contains(lines.Text(), "rebooting") && s.Installed == 0 {
+			s.Installed = time.Since(start)
+		}
+	}
 	c.Close()
-	if !strings.Contains(string(out), "rebooting") {
-		return s, fmt.Errorf("os-ctl upgrade:\n%s", out)
+	if s.Installed == 0 {
+		return s, fmt.Errorf("os-ctl upgrade:\n%s", said.String())
 	}
 	want := regexp.MustCompile(`^berth: ready version=` + regexp.QuoteMeta(rel.Version) + ` `)
 	ready, _, err := vm.Console.Expect(want, 10*time.Minute)

@@ -211,7 +211,7 @@ func upgradeRuns(tmp, build string, n int) error {
 		{"version only, whole", rel("0.2.0"), true},
 		{"one package added, delta", rel("0.5.0"), false},
 	}
-	type figures struct{ ready, good, served, ratio []float64 }
+	type figures struct{ installed, ready, good, served, ratio []float64 }
 	got := make([]figures, len(kinds))
 	for i := 0; i < n; i++ {
 		for k, kind := range kinds {
@@ -220,11 +220,12 @@ func upgradeRuns(tmp, build string, n int) error {
 				return fmt.Errorf("upgrade (%s): %w", kind.name, err)
 			}
 			f := &got[k]
+			f.installed = append(f.installed, u.Installed.Seconds())
 			f.ready, f.good = append(f.ready, u.Ready.Seconds()), append(f.good, u.Good.Seconds())
 			f.served = append(f.served, float64(u.Served)/(1<<20))
 			f.ratio = append(f.ratio, 100*float64(u.Served)/float64(u.Slot))
-			fmt.Fprintf(os.Stderr, "upgrade %d (%s): ready %.1fs, good %.1fs, served %.1f MiB of a %.1f MiB slot, fetched %.1f MiB, reused %.1f MiB\n",
-				i+1, kind.name, u.Ready.Seconds(), u.Good.Seconds(), float64(u.Served)/(1<<20), float64(u.Slot)/(1<<20),
+			fmt.Fprintf(os.Stderr, "upgrade %d (%s): installed %.1fs, ready %.1fs, good %.1fs, served %.1f MiB of a %.1f MiB slot, fetched %.1f MiB, reused %.1f MiB\n",
+				i+1, kind.name, u.Installed.Seconds(), u.Ready.Seconds(), u.Good.Seconds(), float64(u.Served)/(1<<20), float64(u.Slot)/(1<<20),
 				float64(u.Downloaded)/(1<<20), float64(u.Reused)/(1<<20))
 		}
 	}
@@ -239,6 +240,7 @@ func upgradeRuns(tmp, build string, n int) error {
 			xs   []float64
 			unit string
 		}{
+			{"upgrade start → installed, rebooting", got[k].installed, "s"},
 			{"upgrade start → new slot ready", got[k].ready, "s"},
 			{"upgrade start → health gate passed", got[k].good, "s"},
 			{"bytes served (MiB)", got[k].served, "M"},
