@@ -205,19 +205,23 @@ const spotChecks = 8
 // keptIndex is the root index kept for slot when it still describes r,
 // the slot's first size bytes, and was cut with params; nil otherwise,
 // and the plan reads the slot to find its chunks. A kept index is not
-// signed: it only says where to look, and each chunk is checked when it
-// is read.
+// signed: it only says where to look. Spot checks a few of its chunks
+// here, and the part's whole check after the slot is written catches
+// any other it got wrong.
 func (u *Updater) keptIndex(slot string, r io.ReaderAt, size int64, params chunk.Params, note func(string)) *chunk.Index {
 	path := u.Machine.keptIndexPath(slot)
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
-	ix, err := chunk.Parse(path, b)
+	var ix *chunk.Index
+	if err == nil {
+		ix, err = chunk.Parse(path, b)
+	}
 	switch {
 	case err != nil:
 	case ix.Params != params:
-		return nil // cut otherwise: reading is the only way to compare
+		err = fmt.Errorf("%s: params: cut with %+v, the release with %+v", path, ix.Params, params)
 	case ix.Size > size:
 		err = fmt.Errorf("%s: size: %d bytes; the slot holds %d", path, ix.Size, size)
 	default:

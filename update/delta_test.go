@@ -485,7 +485,7 @@ func TestKeptRootIndex(t *testing.T) {
 		ix.Chunks[1].SHA256 = newChunk(t, m.repo.Dir, v1["root.img"])
 		m.keep("A", ix)
 		_, said, err := m.upgradeNoting()
-		if !errors.Is(err, chunk.ErrChunk) || !strings.Contains(err.Error(), ix.Chunks[1].SHA256) {
+		if !errors.Is(err, chunk.ErrStaleIndex) || !strings.Contains(err.Error(), ix.Chunks[1].SHA256) {
 			t.Fatalf("upgrade: %v, want the chunk named\n%s", err, said)
 		}
 		t.Log(err)
@@ -496,5 +496,32 @@ func TestKeptRootIndex(t *testing.T) {
 			t.Fatal(err)
 		}
 		m.holds(v2)
+	})
+	t.Run("a whole release leaves none", func(t *testing.T) {
+		m := newDeltaMachine(t, v1)
+		m.repo.Whole = true
+		m.repo.Publish(deltaRelease(t, "0.2.0", v2), "beta")
+		os.MkdirAll(filepath.Join(m.dir, "esp", layout.ESPDir("B")), 0o755)
+		m.keep("B", describe(v1["root.img"])) // what B held before
+		if _, said, err := m.upgradeNoting(); err != nil {
+			t.Fatalf("%v\n%s", err, said)
+		}
+		m.holds(v2)
+		if m.kept("B") != nil {
+			t.Error("slot B's kept index outlived the write of another release")
+		}
+	})
+	t.Run("a slot never written is not read", func(t *testing.T) {
+		m := newDeltaMachine(t, v1)
+		m.repo.Publish(deltaRelease(t, "0.2.0", v2), "beta")
+		// Slot B has no record and no ESP directory: a new machine's.
+		// Without its partition, a plan that opened it would fail.
+		if err := os.Remove(m.partition("B")); err != nil {
+			t.Fatal(err)
+		}
+		a, err := m.updater().Upgrade(context.Background(), update.Options{DryRun: true}, nil)
+		if err != nil || a.Reused == 0 {
+			t.Fatalf("dry run: %v (reused %d)", err, a.Reused)
+		}
 	})
 }

@@ -416,9 +416,12 @@ func (u *Updater) upgrade(ctx context.Context, opt Options, a *Attempt, report f
 		})
 		if err != nil {
 			// A chunk not where the running slot's kept index put it:
-			// the next attempt reads the slot instead.
-			if errors.Is(err, chunk.ErrChunk) {
-				os.Remove(m.keptIndexPath(m.Slot))
+			// the next attempt reads the slot instead. (The inactive
+			// slot's went before the write.)
+			if errors.Is(err, chunk.ErrStaleIndex) {
+				if rerr := os.Remove(m.keptIndexPath(m.Slot)); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+					err = fmt.Errorf("%w; removing the stale index: %w", err, rerr)
+				}
 			}
 			return at("write", err)
 		}

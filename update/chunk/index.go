@@ -6,8 +6,10 @@
 // chunk (in its running slot, in what an earlier attempt left in the
 // other slot, or fetched before) need not fetch it again.
 //
-// The index is a TUF target, so its bytes are pinned by signed metadata;
-// every chunk is checked against it before use.
+// The index is a TUF target, so its bytes are pinned by signed metadata:
+// every chunk fetched or cached is checked against it before use, and a
+// part put together from chunks is checked whole against the signed
+// SHA-256 before anything boots it.
 package chunk
 
 import (

@@ -122,7 +122,7 @@ func TestStaleIndexIsCaught(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = p.Find(dst)
-	if !errors.Is(err, ErrChunk) || !strings.Contains(err.Error(), ix.Chunks[mid].SHA256) || !strings.Contains(err.Error(), "ROOT-A") {
+	if !errors.Is(err, ErrStaleIndex) || !strings.Contains(err.Error(), ix.Chunks[mid].SHA256) || !strings.Contains(err.Error(), "ROOT-A") {
 		t.Fatalf("Find after assembling from a stale index: %v, want chunk %d and its source named", err, mid)
 	}
 	t.Log(err)
@@ -132,35 +132,44 @@ func TestStaleIndexIsCaught(t *testing.T) {
 	}
 }
 
-// The destination's index finds the chunks it holds for the release
-// (a machine that rolled back upgrades again) without reading it whole,
-// but does not count them as in place: a cut write since the index was
-// kept would not show in it. They are read, checked and rewritten.
+// The destination's kept index finds the chunks it holds for the release
+// (a machine that rolled back upgrades again) without reading it: those
+// where they belong are in place, neither fetched nor written. One the
+// index is wrong about is caught by the part's whole check, and Find says
+// the index may be stale.
 func TestIndexedDestination(t *testing.T) {
 	part := data(23, 2<<20)
 	r := publishPart(t, part)
 	dst := &slot{b: make([]byte, 3<<20)}
 	copy(dst.b, part)
 	src := &readCounter{r: bytes.NewReader(dst.b)}
-	p, err := NewPlan(r.ix, Store{Dir: t.TempDir()}, Source{Name: "ROOT-B", R: src, Size: int64(len(dst.b)), Dest: true, Index: describe(t, part, Default)})
-	if err != nil {
-		t.Fatal(err)
+	plan := func(ix *Index) *Plan {
+		p, err := NewPlan(r.ix, Store{Dir: t.TempDir()}, Source{Name: "ROOT-B", R: src, Size: int64(len(dst.b)), Dest: true, Index: ix})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
 	}
-	if p.FetchBytes != 0 || p.WriteBytes() != int64(len(part)) {
-		t.Errorf("fetch %d, write %d: want nothing fetched and the whole part (%d) written", p.FetchBytes, p.WriteBytes(), len(part))
-	}
-	// Read once, to copy each chunk aside before the assembly overwrites it.
-	if src.n.Load() > int64(len(part)) {
-		t.Errorf("read %d bytes of a %d-byte part", src.n.Load(), len(part))
-	}
-	srv := &server{store: r.store}
-	if err := p.FetchAll(t.Context(), srv.get, 4, nil); err != nil {
-		t.Fatal(err)
+	p := plan(describe(t, part, Default))
+	if p.FetchBytes != 0 || p.WriteBytes() != 0 || src.n.Load() != 0 {
+		t.Errorf("fetch %d, write %d, read %d: want nothing fetched, written or read", p.FetchBytes, p.WriteBytes(), src.n.Load())
 	}
 	if err := p.Assemble(dst); err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(dst.b[:len(part)], part) || srv.sent.Load() != 0 {
-		t.Errorf("slot holds the part: %v; fetched %d bytes", bytes.Equal(dst.b[:len(part)], part), srv.sent.Load())
+	if !bytes.Equal(dst.b[:len(part)], part) || dst.written != 0 {
+		t.Errorf("slot holds the part: %v; wrote %d bytes", bytes.Equal(dst.b[:len(part)], part), dst.written)
 	}
+
+	// The slot changed behind its index's back.
+	dst.b[r.ix.Offsets()[3]] ^= 1
+	p = plan(describe(t, part, Default))
+	if err := p.Assemble(dst); err != nil {
+		t.Fatal(err)
+	}
+	err := p.Find(dst)
+	if !errors.Is(err, ErrStaleIndex) || !strings.Contains(err.Error(), r.ix.Chunks[3].SHA256) {
+		t.Fatalf("Find: %v, want chunk 3 named and a stale index", err)
+	}
+	t.Log(err)
 }

@@ -21,9 +21,10 @@ type Source struct {
 	Dest bool
 	// Index, when it was cut with the plan's parameters, lists the
 	// source's chunks as they were when it was written: the plan finds
-	// them there without reading the source. Nothing is taken on its
-	// word: every chunk is checked when it is read, and a destination's
-	// chunks are never counted as in place from it.
+	// them there without reading the source. It is kept where the plan
+	// cannot vouch for it, so a caller spot-checks it first (Spot), and
+	// the part's whole check after Assemble catches what it got wrong;
+	// Find then says so with ErrStaleIndex.
 	Index *Index
 }
 
@@ -62,8 +63,9 @@ func (ix *Index) Spot(r io.ReaderAt, n int) error {
 	}
 	offs := ix.Offsets()
 	buf := make([]byte, ix.Params.Max)
-	step := max(len(ix.Chunks)/n, 1)
-	for j := 0; j < len(ix.Chunks); j += step {
+	n = min(n, len(ix.Chunks))
+	for i := range n {
+		j := i * len(ix.Chunks) / n
 		c := ix.Chunks[j]
 		b := buf[:c.Size]
 		if _, err := r.ReadAt(b, offs[j]); err != nil {
@@ -121,12 +123,11 @@ func NewPlan(ix *Index, cache Store, srcs ...Source) (*Plan, error) {
 		if !s.Dest {
 			continue
 		}
-		// An index says what the destination held when it was written,
-		// not what a cut write since left: only reading tells what is
-		// in place.
-		trusted := !s.indexed(ix.Params)
+		// A destination's kept index goes before anything writes it (the
+		// updater's rule), so one that is there says what it holds; the
+		// part's whole check after assembling covers it like the rest.
 		err := s.each(ix.Params, min(s.Size, ix.Size), func(off int64, h string) error {
-			if j, ok := at[off]; ok && trusted && ix.Chunks[j].SHA256 == h {
+			if j, ok := at[off]; ok && ix.Chunks[j].SHA256 == h {
 				p.inPlace[j] = true
 			}
 			if _, ok := inDest[h]; all[h] && !ok {
@@ -397,14 +398,32 @@ func (p *Plan) Find(r io.ReaderAt) error {
 		if c.matches(b) {
 			continue
 		}
+		e := &ChunkError{SHA256: c.SHA256}
 		from := "the chunk cache"
 		switch l, ok := p.local[c.SHA256]; {
 		case p.inPlace[j]:
 			from = "the destination, where it was in place"
+			e.StaleIndex = p.destIndexed()
 		case ok:
-			from = fmt.Sprintf("%s at %d: it changed under the update, or its index is stale", p.srcs[l.src].Name, l.off)
+			s := p.srcs[l.src]
+			from = fmt.Sprintf("%s at %d", s.Name, l.off)
+			e.StaleIndex = s.indexed(p.ix.Params)
 		}
-		return &ChunkError{SHA256: c.SHA256, Reason: fmt.Sprintf("not at %d as assembled, taken from %s", offs[j], from)}
+		e.Reason = fmt.Sprintf("not at %d as assembled, taken from %s: the write failed, or the source changed under the update", offs[j], from)
+		if e.StaleIndex {
+			e.Reason = fmt.Sprintf("not at %d as assembled, taken from %s: the write failed, or the index kept for it is stale", offs[j], from)
+		}
+		return e
 	}
 	return nil
+}
+
+// destIndexed says whether the destination's chunks came from its index.
+func (p *Plan) destIndexed() bool {
+	for _, s := range p.srcs {
+		if s.Dest && s.indexed(p.ix.Params) {
+			return true
+		}
+	}
+	return false
 }

@@ -59,14 +59,22 @@ func (s Store) Put(p Piece) (int64, error) {
 // ErrChunk is what every refused chunk's error matches.
 var ErrChunk = errors.New("chunk refused")
 
+// ErrStaleIndex is what Find's error also matches when the chunk at fault
+// was taken where a source's kept index put it: the index may be stale.
+var ErrStaleIndex = errors.New("a kept index may be stale")
+
 // ChunkError says which chunk was refused and why.
 type ChunkError struct {
 	SHA256 string
 	Reason string
+	// StaleIndex: the chunk was taken where a kept index put it.
+	StaleIndex bool
 }
 
-func (e *ChunkError) Error() string        { return fmt.Sprintf("chunk %s: %s", e.SHA256, e.Reason) }
-func (e *ChunkError) Is(target error) bool { return target == ErrChunk }
+func (e *ChunkError) Error() string { return fmt.Sprintf("chunk %s: %s", e.SHA256, e.Reason) }
+func (e *ChunkError) Is(target error) bool {
+	return target == ErrChunk || target == ErrStaleIndex && e.StaleIndex
+}
 
 // Open reads chunk c's stored bytes from r and returns its bytes in the
 // part, checked against the index: no more than c.Stored bytes are read,
