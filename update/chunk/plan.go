@@ -32,7 +32,7 @@ type Source struct {
 // chunks in its first size bytes, cut with p: from its index when that
 // was cut with p, else by reading it.
 func (s Source) each(p Params, size int64, fn func(off int64, sum string) error) error {
-	if s.Index != nil && s.Index.Params == p {
+	if s.indexed(p) {
 		var off int64
 		for _, c := range s.Index.Chunks {
 			if off+c.Size > size {
@@ -409,10 +409,11 @@ func (p *Plan) Find(r io.ReaderAt) error {
 			from = fmt.Sprintf("%s at %d", s.Name, l.off)
 			e.StaleIndex = s.indexed(p.ix.Params)
 		}
-		e.Reason = fmt.Sprintf("not at %d as assembled, taken from %s: the write failed, or the source changed under the update", offs[j], from)
+		why := "the source changed under the update"
 		if e.StaleIndex {
-			e.Reason = fmt.Sprintf("not at %d as assembled, taken from %s: the write failed, or the index kept for it is stale", offs[j], from)
+			why = "the index kept for it is stale"
 		}
+		e.Reason = fmt.Sprintf("not at %d as assembled, taken from %s: the write failed, or %s", offs[j], from, why)
 		return e
 	}
 	return nil
