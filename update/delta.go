@@ -35,6 +35,9 @@ type partPlan struct {
 	closers []io.Closer
 	// held is what an earlier attempt downloaded of a whole part.
 	held int64
+	// keptFor maps the name of each source the plan read through a kept
+	// index to the slot that index is kept for.
+	keptFor map[string]string
 }
 
 func (p *partPlan) fetchBytes() int64 {
@@ -132,7 +135,12 @@ func (u *Updater) plan(offer Offer, running SlotEntry, slot, dir string, note fu
 			p.closers = append(p.closers, f)
 			src := chunk.Source{Name: what, R: f, Size: size, Dest: dest}
 			if kept != "" {
-				src.Index = u.keptIndex(kept, f, size, ix.Params, note)
+				if src.Index = u.keptIndex(kept, f, size, ix.Params, note); src.Index != nil {
+					if p.keptFor == nil {
+						p.keptFor = map[string]string{}
+					}
+					p.keptFor[what] = kept
+				}
 			}
 			srcs = append(srcs, src)
 			return nil

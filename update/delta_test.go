@@ -497,6 +497,37 @@ func TestKeptRootIndex(t *testing.T) {
 		}
 		m.holds(v2)
 	})
+	t.Run("wrong in the inactive slot", func(t *testing.T) {
+		m := newDeltaMachine(t, v1)
+		m.repo.Publish(deltaRelease(t, "0.2.0", v2), "beta")
+		m.keep("A", describe(v1["root.img"]))
+		// Slot B holds 0.2.0's root and its index, but chunk 1 changed
+		// behind the index's back: the plan counts it in place.
+		b := make([]byte, 5<<20)
+		copy(b, v2["root.img"])
+		ix := describe(v2["root.img"])
+		b[ix.Offsets()[1]] ^= 1
+		if err := os.WriteFile(m.partition("B"), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		os.MkdirAll(filepath.Join(m.dir, "esp", layout.ESPDir("B")), 0o755)
+		m.keep("B", ix)
+		_, said, err := m.upgradeNoting()
+		if !errors.Is(err, chunk.ErrStaleIndex) || !strings.Contains(err.Error(), ix.Chunks[1].SHA256) || !strings.Contains(err.Error(), "slot B") {
+			t.Fatalf("upgrade: %v, want the chunk and slot B named\n%s", err, said)
+		}
+		t.Log(err)
+		if m.kept("A") == nil {
+			t.Error("slot A's kept index went, though slot B's was at fault")
+		}
+		if m.kept("B") != nil {
+			t.Error("slot B's stale index is still there")
+		}
+		if _, said, err := m.upgradeNoting(); err != nil {
+			t.Fatalf("retry: %v\n%s", err, said)
+		}
+		m.holds(v2)
+	})
 	t.Run("a whole release leaves none", func(t *testing.T) {
 		m := newDeltaMachine(t, v1)
 		m.repo.Whole = true

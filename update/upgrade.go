@@ -415,12 +415,15 @@ func (u *Updater) upgrade(ctx context.Context, opt Options, a *Attempt, report f
 			return nil
 		})
 		if err != nil {
-			// A chunk not where the running slot's kept index put it:
-			// the next attempt reads the slot instead. (The inactive
-			// slot's went before the write.)
-			if errors.Is(err, chunk.ErrStaleIndex) {
-				if rerr := os.Remove(m.keptIndexPath(m.Slot)); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
-					err = fmt.Errorf("%w; removing the stale index: %w", err, rerr)
+			// A chunk not where a slot's kept index put it: the next
+			// attempt reads that slot instead. (The inactive slot's
+			// went before the write; removing it again is harmless.)
+			var ce *chunk.ChunkError
+			if errors.As(err, &ce) && ce.StaleIndex != "" {
+				if stale, ok := root.keptFor[ce.StaleIndex]; ok {
+					if rerr := os.Remove(m.keptIndexPath(stale)); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+						err = fmt.Errorf("%w; removing slot %s's stale index: %w", err, stale, rerr)
+					}
 				}
 			}
 			return at("write", err)

@@ -403,15 +403,19 @@ func (p *Plan) Find(r io.ReaderAt) error {
 		switch l, ok := p.local[c.SHA256]; {
 		case p.inPlace[j]:
 			from = "the destination, where it was in place"
-			e.StaleIndex = p.destIndexed()
+			if d, ok := p.dest(); ok && d.indexed(p.ix.Params) {
+				e.StaleIndex = d.Name
+			}
 		case ok:
 			s := p.srcs[l.src]
 			from = fmt.Sprintf("%s at %d", s.Name, l.off)
-			e.StaleIndex = s.indexed(p.ix.Params)
+			if s.indexed(p.ix.Params) {
+				e.StaleIndex = s.Name
+			}
 		}
 		why := "the source changed under the update"
-		if e.StaleIndex {
-			why = "the index kept for it is stale"
+		if e.StaleIndex != "" {
+			why = "the index kept for " + e.StaleIndex + " is stale"
 		}
 		e.Reason = fmt.Sprintf("not at %d as assembled, taken from %s: the write failed, or %s", offs[j], from, why)
 		return e
@@ -419,12 +423,12 @@ func (p *Plan) Find(r io.ReaderAt) error {
 	return nil
 }
 
-// destIndexed says whether the destination's chunks came from its index.
-func (p *Plan) destIndexed() bool {
+// dest is the destination among the plan's sources.
+func (p *Plan) dest() (Source, bool) {
 	for _, s := range p.srcs {
-		if s.Dest && s.indexed(p.ix.Params) {
-			return true
+		if s.Dest {
+			return s, true
 		}
 	}
-	return false
+	return Source{}, false
 }

@@ -67,13 +67,14 @@ var ErrStaleIndex = errors.New("a kept index may be stale")
 type ChunkError struct {
 	SHA256 string
 	Reason string
-	// StaleIndex: the chunk was taken where a kept index put it.
-	StaleIndex bool
+	// StaleIndex names the source whose kept index put the chunk where
+	// it was not; "" when no kept index was at fault.
+	StaleIndex string
 }
 
 func (e *ChunkError) Error() string { return fmt.Sprintf("chunk %s: %s", e.SHA256, e.Reason) }
 func (e *ChunkError) Is(target error) bool {
-	return target == ErrChunk || target == ErrStaleIndex && e.StaleIndex
+	return target == ErrChunk || target == ErrStaleIndex && e.StaleIndex != ""
 }
 
 // Open reads chunk c's stored bytes from r and returns its bytes in the
