@@ -1,7 +1,6 @@
 package image
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -41,12 +40,7 @@ var ReadRelease = update.ReadRelease
 // slot A's kernel (layout.RootIndex), and the first delta update looks
 // its chunks up there instead of reading the whole slot.
 func writeRootIndex(root, out string) error {
-	f, err := os.Open(root)
-	if err != nil {
-		return fmt.Errorf("root index: %w", err)
-	}
-	defer f.Close()
-	ix, err := chunk.Describe("root.img", bufio.NewReaderSize(f, 1<<20), chunk.Default)
+	ix, err := chunk.IndexFile(root, "root.img", nil)
 	if err != nil {
 		return fmt.Errorf("root index: %w", err)
 	}

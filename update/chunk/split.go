@@ -1,11 +1,13 @@
 package chunk
 
 import (
+	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	fastcdc "github.com/jotfs/fastcdc-go"
 )
@@ -76,4 +78,20 @@ func MakeIndex(part string, r io.Reader, p Params, put func(Piece) (int64, error
 // image: each chunk's stored size is its size.
 func Describe(part string, r io.Reader, p Params) (*Index, error) {
 	return MakeIndex(part, r, p, func(pc Piece) (int64, error) { return int64(len(pc.Data)), nil })
+}
+
+// IndexFile is MakeIndex of the file at path, cut with Default: how a
+// release's parts are cut, for its repository (put a Store's Put) and for
+// the slot that keeps its root's index (put nil: Describe).
+func IndexFile(path, part string, put func(Piece) (int64, error)) (*Index, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("index %s: %w", part, err)
+	}
+	defer f.Close()
+	r := bufio.NewReaderSize(f, 1<<20)
+	if put == nil {
+		return Describe(part, r, Default)
+	}
+	return MakeIndex(part, r, Default, put)
 }

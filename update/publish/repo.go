@@ -1,7 +1,6 @@
 package publish
 
 import (
-	"bufio"
 	"crypto"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -541,13 +540,8 @@ func (r Repo) Publish(dir, channel string) (string, error) {
 // once: what an earlier release has is not written again) and returns
 // its index.
 func (r Repo) chunkPart(path, name string) (*chunk.Index, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
 	store := chunk.Store{Dir: filepath.Join(r.Dir, update.ChunkDir)}
-	return chunk.MakeIndex(name, bufio.NewReaderSize(f, 1<<20), chunk.Default, store.Put)
+	return chunk.IndexFile(path, name, store.Put)
 }
 
 // Promote points channel at a release the repository already holds.
