@@ -2,6 +2,8 @@ package update
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -60,8 +62,10 @@ func (m *mismatchError) Unwrap() error { return m.err }
 // download fetches t into part, with tries, and verifies it; a file that
 // does not match is removed.
 func download(ctx context.Context, c *http.Client, t Target, part string, tries int, progress func(done, total int64)) error {
+	var sum string
 	for attempt := 1; ; attempt++ {
-		err := fetch(ctx, c, t, part, progress)
+		var err error
+		sum, err = fetch(ctx, c, t, part, progress)
 		if err == nil {
 			break
 		}
@@ -75,7 +79,7 @@ func download(ctx context.Context, c *http.Client, t Target, part string, tries 
 		case <-time.After(time.Duration(attempt) * 200 * time.Millisecond):
 		}
 	}
-	if err := verify(part, t); err != nil {
+	if err := check(Part{Size: t.Length, SHA256: sum}, t); err != nil {
 		os.Remove(part)
 		return &mismatchError{fmt.Errorf("download %s: %w", t.URL, err)}
 	}
@@ -88,26 +92,39 @@ type fatalError struct{ err error }
 func (f *fatalError) Error() string { return f.err.Error() }
 func (f *fatalError) Unwrap() error { return f.err }
 
-// fetch appends to part what it lacks, from the offset it holds.
-func fetch(ctx context.Context, c *http.Client, t Target, part string, progress func(int64, int64)) error {
-	f, err := os.OpenFile(part, os.O_CREATE|os.O_WRONLY, 0o600)
+// fetch appends to part what it lacks, from the offset it holds, and
+// returns the whole file's SHA-256: what it held is hashed as it is read
+// back, the rest as it arrives, so a fetched part is not read again to
+// be checked.
+func fetch(ctx context.Context, c *http.Client, t Target, part string, progress func(int64, int64)) (string, error) {
+	f, err := os.OpenFile(part, os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
-		return &fatalError{err}
+		return "", &fatalError{err}
 	}
 	defer f.Close()
 	have, err := f.Seek(0, io.SeekEnd)
 	if err != nil {
-		return &fatalError{err}
+		return "", &fatalError{err}
 	}
 	if have > t.Length {
 		// Longer than the metadata says: not this file. Start again.
 		if err := f.Truncate(0); err != nil {
-			return &fatalError{err}
+			return "", &fatalError{err}
 		}
 		have, _ = f.Seek(0, io.SeekStart)
 	}
-	if have == t.Length {
+	h := sha256.New()
+	held := func() error {
+		if _, err := io.Copy(h, io.NewSectionReader(f, 0, have)); err != nil {
+			return &fatalError{fmt.Errorf("read back %s: %w", part, err)}
+		}
 		return nil
+	}
+	if have == t.Length {
+		if err := held(); err != nil {
+			return "", err
+		}
+		return hex.EncodeToString(h.Sum(nil)), nil
 	}
 	// A server that stops sending without closing would hold the update
 	// (and its lock) for ever: no byte for IdleTimeout ends the try.
@@ -117,32 +134,36 @@ func fetch(ctx context.Context, c *http.Client, t Target, part string, progress 
 	defer stall.Stop()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.URL, nil)
 	if err != nil {
-		return &fatalError{err}
+		return "", &fatalError{err}
 	}
 	if have > 0 {
 		req.Header.Set("Range", "bytes="+strconv.FormatInt(have, 10)+"-")
 	}
 	resp, err := c.Do(req)
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer resp.Body.Close()
 	switch {
 	case resp.StatusCode == http.StatusPartialContent && have > 0:
+		if err := held(); err != nil {
+			return "", err
+		}
 	case resp.StatusCode == http.StatusOK:
 		// The server ignores Range (or there was nothing yet): from 0.
 		if err := f.Truncate(0); err != nil {
-			return &fatalError{err}
+			return "", &fatalError{err}
 		}
-		if have, err = f.Seek(0, io.SeekStart); err != nil {
-			return &fatalError{err}
-		}
+		have = 0
 	case resp.StatusCode >= 500:
-		return fmt.Errorf("server: %s", resp.Status)
+		return "", fmt.Errorf("server: %s", resp.Status)
 	default:
-		return &fatalError{fmt.Errorf("server: %s", resp.Status)}
+		return "", &fatalError{fmt.Errorf("server: %s", resp.Status)}
 	}
-	w := &counter{w: f, n: have, total: t.Length, progress: progress}
+	if _, err := f.Seek(have, io.SeekStart); err != nil {
+		return "", &fatalError{err}
+	}
+	w := &counter{w: io.MultiWriter(f, h), n: have, total: t.Length, progress: progress}
 	// One byte more than the file can have: an overlong answer is seen.
 	_, err = io.Copy(w, io.LimitReader(&idleReader{resp.Body, stall}, t.Length-have+1))
 	if err != nil && !stall.Stop() && ctx.Err() != nil {
@@ -152,16 +173,16 @@ func fetch(ctx context.Context, c *http.Client, t Target, part string, progress 
 		err = serr
 	}
 	if err != nil {
-		return err
+		return "", err
 	}
 	if w.n > t.Length {
 		f.Truncate(0)
-		return &fatalError{fmt.Errorf("the server sent more than the %d bytes the signed metadata give", t.Length)}
+		return "", &fatalError{fmt.Errorf("the server sent more than the %d bytes the signed metadata give", t.Length)}
 	}
 	if w.n < t.Length {
-		return fmt.Errorf("connection ended at %d of %d bytes", w.n, t.Length)
+		return "", fmt.Errorf("connection ended at %d of %d bytes", w.n, t.Length)
 	}
-	return nil
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // IdleTimeout is how long a download waits for the next byte.
@@ -205,6 +226,11 @@ func verify(path string, t Target) error {
 	if err != nil {
 		return err
 	}
+	return check(got, t)
+}
+
+// check compares a file's length and SHA-256 with t's.
+func check(got Part, t Target) error {
 	if got.Size != t.Length {
 		return fmt.Errorf("length %d, the signed metadata say %d", got.Size, t.Length)
 	}
