@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"io/fs"
 	"math/rand"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -428,6 +431,58 @@ func (m *deltaMachine) upgradeNoting() (update.Attempt, string, error) {
 // does not describe the slot is noticed and the slot is read instead,
 // and one wrong where the spot check did not look fails the attempt's
 // assembly with the chunk named, and goes: the retry reads the slot.
+// A dry run writes nothing on STATE, even where the update would copy
+// chunks out of the inactive slot before overwriting it; the upgrade then
+// takes them from there.
+func TestDryRunWritesNothing(t *testing.T) {
+	v1, v2 := deltaReleases()
+	m := newDeltaMachine(t, v1)
+	if _, err := m.repo.Publish(deltaRelease(t, "0.2.0", v2), "beta"); err != nil {
+		t.Fatal(err)
+	}
+	// Slot B holds 0.2.0's root, shifted: its new chunks are there, not
+	// where they belong.
+	b := make([]byte, 5<<20)
+	copy(b[12345:], v2["root.img"])
+	if err := os.WriteFile(m.partition("B"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Join(m.dir, "esp", layout.ESPDir("B")), 0o755)
+	// What STATE holds, but the trusted TUF metadata, which any check
+	// brings up to date (a client keeps the newest it saw).
+	state := func() []string {
+		var files []string
+		filepath.WalkDir(filepath.Join(m.dir, "state"), func(p string, d fs.DirEntry, err error) error {
+			switch {
+			case err != nil:
+			case d.IsDir() && d.Name() == "metadata":
+				return fs.SkipDir
+			case !d.IsDir():
+				info, _ := d.Info()
+				files = append(files, fmt.Sprintf("%s %d %v", p, info.Size(), info.ModTime()))
+			}
+			return nil
+		})
+		return files
+	}
+	before := state()
+	a, err := m.updater().Upgrade(context.Background(), update.Options{DryRun: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after := state(); !slices.Equal(before, after) {
+		t.Fatalf("the dry run changed STATE:\nbefore %q\nafter  %q", before, after)
+	}
+	rootFetch := a.Fetch - int64(len(v2["initrd.img"]))
+	if _, err := m.updater().Upgrade(context.Background(), update.Options{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	m.holds(v2)
+	if got := m.chunkBytes.Load() - int64(len(v2["initrd.img"])); got > rootFetch || rootFetch > 2*int64(chunk.Default.Max) {
+		t.Errorf("the root's chunks: fetched %d, the dry run said %d", got, rootFetch)
+	}
+}
+
 func TestKeptRootIndex(t *testing.T) {
 	v1, v2 := deltaReleases()
 	describe := func(b []byte) *chunk.Index {

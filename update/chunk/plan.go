@@ -95,6 +95,9 @@ type Plan struct {
 	cache   Store
 	local   map[string]loc
 	inPlace []bool
+	// toStage are chunks only the destination holds, away from their
+	// place: Assemble copies them into the cache before it writes.
+	toStage []staged
 	// Fetch lists each chunk to download once.
 	Fetch []Chunk
 	// ReuseBytes is the part's bytes that need no download; FetchBytes
@@ -107,8 +110,9 @@ type Plan struct {
 //
 // The destination is read once: its chunks at their own offsets are in
 // place (a cut assembly left them), and a chunk it holds elsewhere that
-// no other source has is copied into the cache first, since assembling
-// may overwrite it before it is read.
+// no other source has is checked here and copied into the cache when
+// Assemble begins, since assembling may overwrite it before it is read.
+// NewPlan writes nothing: a dry run can ask what an update would fetch.
 func NewPlan(ix *Index, cache Store, srcs ...Source) (*Plan, error) {
 	p := &Plan{ix: ix, srcs: srcs, cache: cache, local: map[string]loc{}, inPlace: make([]bool, len(ix.Chunks))}
 	offs := ix.Offsets()
@@ -178,11 +182,12 @@ func NewPlan(ix *Index, cache Store, srcs ...Source) (*Plan, error) {
 			continue
 		}
 		if l, ok := inDest[c.SHA256]; ok {
-			staged, err := p.stage(c, l, buf)
+			held, err := p.holds(c, l, buf)
 			if err != nil {
 				return nil, err
 			}
-			if staged {
+			if held != nil {
+				p.toStage = append(p.toStage, staged{c, l})
 				p.ReuseBytes += c.Size
 				continue
 			}
@@ -193,21 +198,43 @@ func NewPlan(ix *Index, cache Store, srcs ...Source) (*Plan, error) {
 	return p, nil
 }
 
-// stage copies chunk c from where the destination holds it into the
-// cache; false when the bytes there are no longer c's.
-func (p *Plan) stage(c Chunk, l loc, buf []byte) (bool, error) {
+type staged struct {
+	c Chunk
+	l loc
+}
+
+// holds returns chunk c's bytes (in buf) when the source holds them at
+// l, else nil.
+func (p *Plan) holds(c Chunk, l loc, buf []byte) ([]byte, error) {
 	s := p.srcs[l.src]
 	b := buf[:c.Size]
 	if _, err := s.R.ReadAt(b, l.off); err != nil {
-		return false, fmt.Errorf("read %s at %d: %w", s.Name, l.off, err)
+		return nil, fmt.Errorf("read %s at %d: %w", s.Name, l.off, err)
 	}
 	if !c.matches(b) {
-		return false, nil
+		return nil, nil
 	}
-	if _, err := p.cache.Put(Piece{Offset: l.off, Data: b, Sum: sha256.Sum256(b)}); err != nil {
-		return false, err
+	return b, nil
+}
+
+// stage copies the chunks only the destination holds into the cache,
+// before anything overwrites them there.
+func (p *Plan) stage() error {
+	buf := make([]byte, p.ix.Params.Max)
+	for _, st := range p.toStage {
+		b, err := p.holds(st.c, st.l, buf)
+		if err != nil {
+			return err
+		}
+		if b == nil {
+			return &ChunkError{SHA256: st.c.SHA256, Reason: fmt.Sprintf("no longer at %d in %s, where the plan found it", st.l.off, p.srcs[st.l.src].Name)}
+		}
+		if _, err := p.cache.Put(Piece{Offset: st.l.off, Data: b, Sum: sha256.Sum256(b)}); err != nil {
+			return err
+		}
 	}
-	return true, nil
+	p.toStage = nil
+	return nil
 }
 
 // cached says whether the cache holds c whole; a damaged copy goes.
@@ -340,6 +367,9 @@ var ErrIncomplete = errors.New("chunks missing: fetch them first")
 // since the plan read it, or a kept index that does not describe it.
 // Cached chunks are checked as they are read.
 func (p *Plan) Assemble(dst io.WriterAt) error {
+	if err := p.stage(); err != nil {
+		return err
+	}
 	// All there first: a plan not fetched whole writes nothing.
 	for j, c := range p.ix.Chunks {
 		if _, local := p.local[c.SHA256]; p.inPlace[j] || local {

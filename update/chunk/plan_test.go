@@ -129,7 +129,17 @@ func TestReuseFromDestination(t *testing.T) {
 	dst := &slot{b: make([]byte, 3<<20)}
 	copy(dst.b[12345:], part) // the same bytes, not where they belong
 	srv := &server{store: r.store}
-	p := update(t, r.ix, Store{Dir: t.TempDir()}, srv, dst)
+	// Planning alone writes nothing, not even to the cache: a dry run
+	// asks it what an update would fetch.
+	cache := Store{Dir: t.TempDir()}
+	dry, err := NewPlan(r.ix, cache, Source{Name: "ROOT-B", R: dst, Size: int64(len(dst.b)), Dest: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if des, _ := os.ReadDir(cache.Dir); len(des) != 0 || dry.ReuseBytes == 0 {
+		t.Errorf("a plan wrote %d entries to the cache; counted %d bytes to reuse", len(des), dry.ReuseBytes)
+	}
+	p := update(t, r.ix, cache, srv, dst)
 	if !bytes.Equal(dst.b[:len(part)], part) {
 		t.Fatal("the slot does not hold the part")
 	}
@@ -276,4 +286,26 @@ func TestDamagedCache(t *testing.T) {
 	if len(p.Fetch) != len(r.ix.Chunks) || !bytes.Equal(dst.b[:len(r.part)], r.part) {
 		t.Errorf("%d of %d fetched; slot right: %v", len(p.Fetch), len(r.ix.Chunks), bytes.Equal(dst.b[:len(r.part)], r.part))
 	}
+}
+
+// A chunk the plan found elsewhere in the destination that is gone when
+// assembling begins stops it before anything is written.
+func TestDestinationChangedAfterPlan(t *testing.T) {
+	part := data(16, 2<<20)
+	r := publishPart(t, part)
+	dst := &slot{b: make([]byte, 3<<20)}
+	copy(dst.b[12345:], part)
+	p, err := NewPlan(r.ix, Store{Dir: t.TempDir()}, Source{Name: "ROOT-B", R: dst, Size: int64(len(dst.b)), Dest: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.toStage) == 0 {
+		t.Fatal("nothing to copy from the destination")
+	}
+	clear(dst.b)
+	err = p.Assemble(dst)
+	if !errors.Is(err, ErrChunk) || !strings.Contains(err.Error(), p.toStage[0].c.SHA256) || dst.written != 0 {
+		t.Fatalf("assemble: %v, %d bytes written; want the first chunk to copy named and nothing written", err, dst.written)
+	}
+	t.Log(err)
 }
