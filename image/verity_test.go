@@ -66,3 +66,40 @@ func TestVerityImageSize(t *testing.T) {
 		}
 	}
 }
+
+// A changed block changes the tree only above it: its hash block and
+// the levels over that, not the hashes of the blocks around it. A delta
+// update then fetches a few hash blocks, not the whole tree.
+func TestVerityTreeChangesAboveTheChangeOnly(t *testing.T) {
+	const blocks = 3*128 + 5 // four level-0 hash blocks and a level above
+	data := make([]byte, blocks*layout.VerityBlockSize)
+	rand.New(rand.NewSource(2)).Read(data)
+	tree := func(data []byte) ([]byte, layout.Verity) {
+		img := filepath.Join(t.TempDir(), "root.img")
+		if err := os.WriteFile(img, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		v, err := AppendVerity(img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := os.ReadFile(img)
+		return b[v.HashOffset():], v
+	}
+	t1, v1 := tree(data)
+	changed := append([]byte(nil), data...)
+	changed[200*layout.VerityBlockSize+9] ^= 1
+	t2, v2 := tree(changed)
+	if v1.Salt != v2.Salt || v1.RootHash == v2.RootHash || len(t1) != len(t2) {
+		t.Fatalf("first %+v, then %+v: want the same salt and size, another root hash", v1, v2)
+	}
+	var differ int
+	for off := 0; off < len(t1); off += layout.VerityBlockSize {
+		if !bytes.Equal(t1[off:off+layout.VerityBlockSize], t2[off:off+layout.VerityBlockSize]) {
+			differ++
+		}
+	}
+	if n := len(t1) / layout.VerityBlockSize; differ != 2 {
+		t.Errorf("%d of the tree's %d blocks changed for one data block, want 2 (its hash block and the top)", differ, n)
+	}
+}
