@@ -15,14 +15,7 @@ import (
 func TestAppendVerity(t *testing.T) {
 	data := make([]byte, 37*layout.VerityBlockSize+100) // not whole blocks
 	rand.New(rand.NewSource(1)).Read(data)
-	img := filepath.Join(t.TempDir(), "root.img")
-	if err := os.WriteFile(img, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	v, err := AppendVerity(img)
-	if err != nil {
-		t.Fatal(err)
-	}
+	img, v := withVerity(t, data)
 	if v.DataBlocks != 38 {
 		t.Fatalf("data blocks %d, want 38", v.DataBlocks)
 	}
@@ -52,14 +45,7 @@ func TestAppendVerity(t *testing.T) {
 // it must be where veritysetup's tree ends, for one level and several.
 func TestVerityImageSize(t *testing.T) {
 	for _, blocks := range []int{1, 2, 128, 129, 128*128 + 1} {
-		img := filepath.Join(t.TempDir(), "root.img")
-		if err := os.WriteFile(img, make([]byte, blocks*layout.VerityBlockSize), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		v, err := AppendVerity(img)
-		if err != nil {
-			t.Fatal(err)
-		}
+		img, v := withVerity(t, make([]byte, blocks*layout.VerityBlockSize))
 		fi, _ := os.Stat(img)
 		if uint64(fi.Size()) != v.ImageSize() {
 			t.Errorf("%d data blocks: veritysetup made a %d-byte image, ImageSize says %d", blocks, fi.Size(), v.ImageSize())
@@ -75,14 +61,7 @@ func TestVerityTreeChangesAboveTheChangeOnly(t *testing.T) {
 	data := make([]byte, blocks*layout.VerityBlockSize)
 	rand.New(rand.NewSource(2)).Read(data)
 	tree := func(data []byte) ([]byte, layout.Verity) {
-		img := filepath.Join(t.TempDir(), "root.img")
-		if err := os.WriteFile(img, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		v, err := AppendVerity(img)
-		if err != nil {
-			t.Fatal(err)
-		}
+		img, v := withVerity(t, data)
 		b, _ := os.ReadFile(img)
 		return b[v.HashOffset():], v
 	}
@@ -102,4 +81,18 @@ func TestVerityTreeChangesAboveTheChangeOnly(t *testing.T) {
 	if n := len(t1) / layout.VerityBlockSize; differ != 2 {
 		t.Errorf("%d of the tree's %d blocks changed for one data block, want 2 (its hash block and the top)", differ, n)
 	}
+}
+
+// withVerity writes data to a root image and appends its tree.
+func withVerity(t *testing.T, data []byte) (string, layout.Verity) {
+	t.Helper()
+	img := filepath.Join(t.TempDir(), "root.img")
+	if err := os.WriteFile(img, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	v, err := AppendVerity(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img, v
 }
