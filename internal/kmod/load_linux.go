@@ -6,11 +6,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 
 	"golang.org/x/sys/unix"
+
+	"berth.dev/berth/internal/lowprio"
 )
 
 // LoadAll loads every module of names with its dependencies, in parallel,
@@ -39,10 +40,7 @@ func LoadAllNice(names []string, nice int) []error {
 		go func() {
 			defer wg.Done()
 			if nice != 0 {
-				// The thread dies with the goroutine, and its nice value
-				// with it: never unlocked on purpose.
-				runtime.LockOSThread()
-				_ = unix.Setpriority(unix.PRIO_PROCESS, unix.Gettid(), nice)
+				_ = lowprio.Thread(nice)
 			}
 			if err := t.Load(n, ""); err != nil {
 				mu.Lock()

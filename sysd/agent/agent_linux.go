@@ -25,6 +25,7 @@ import (
 	"berth.dev/berth/internal/blockdev"
 	"berth.dev/berth/internal/kmod"
 	"berth.dev/berth/internal/layout"
+	"berth.dev/berth/internal/lowprio"
 	"berth.dev/berth/internal/reaper"
 	"berth.dev/berth/sysd/api/wire"
 	"berth.dev/berth/sysd/probe"
@@ -341,7 +342,7 @@ func (x *Agent) Loop(ctx context.Context) {
 			continue
 		}
 		opt := update.Options{DryRun: strategy == update.StrategyCheck, DownloadOnly: strategy == update.StrategyDownload, NoReboot: strategy == update.StrategyReboot}
-		a, err := x.u.Upgrade(ctx, opt, nil)
+		a, err := x.upgrade(ctx, opt, nil)
 		switch {
 		case errors.Is(err, update.ErrUpToDate):
 			continue
@@ -380,7 +381,31 @@ func (x *Agent) Status() update.Status {
 
 func (x *Agent) Upgrade(ctx context.Context, opt update.Options, report func(update.Progress)) (update.Attempt, error) {
 	<-x.espReady
-	return x.u.Upgrade(ctx, opt, report)
+	return x.upgrade(ctx, opt, report)
+}
+
+// updateNice is the update's CPU priority: downloading, hashing and
+// writing a slot (a minute of CPU under emulation) yield to the
+// machine's containers, and take what they leave.
+const updateNice = 19
+
+// upgrade runs an update on a thread of its own at low CPU and I/O
+// priority.
+func (x *Agent) upgrade(ctx context.Context, opt update.Options, report func(update.Progress)) (update.Attempt, error) {
+	type result struct {
+		a   update.Attempt
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		if err := lowprio.Thread(updateNice); err != nil {
+			x.l.Printf("update: %v (running at the usual priority)", err)
+		}
+		a, err := x.u.Upgrade(ctx, opt, report)
+		done <- result{a, err}
+	}()
+	r := <-done
+	return r.a, r.err
 }
 
 func (x *Agent) Rollback() (update.SlotRelease, error) {
