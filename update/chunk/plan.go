@@ -218,8 +218,13 @@ func (p *Plan) holds(c Chunk, l loc, buf []byte) ([]byte, error) {
 }
 
 // stage copies the chunks only the destination holds into the cache,
-// before anything overwrites them there.
+// before anything overwrites them there, and makes the copies durable:
+// a power cut during the assembly that follows may have overwritten the
+// originals, and the retry must find them in the cache, not fetch them.
 func (p *Plan) stage() error {
+	if len(p.toStage) == 0 {
+		return nil
+	}
 	buf := make([]byte, p.ix.Params.Max)
 	for _, st := range p.toStage {
 		b, err := p.holds(st.c, st.l, buf)
@@ -232,6 +237,9 @@ func (p *Plan) stage() error {
 		if _, err := p.cache.Put(Piece{Offset: st.l.off, Data: b, Sum: sha256.Sum256(b)}); err != nil {
 			return err
 		}
+	}
+	if err := p.cache.Sync(); err != nil {
+		return err
 	}
 	p.toStage = nil
 	return nil
