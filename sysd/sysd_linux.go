@@ -46,6 +46,9 @@ const (
 // order, and returns the exit status.
 func Main(stdout io.Writer) int {
 	ownLog := logs.New(logDir+"/sysd.log", 2000, 1<<20)
+	// Every line for the console goes to the screen too, where there is
+	// one.
+	stdout = console.Mirror(stdout)
 	l := console.Logger(io.MultiWriter(stdout, ownLog))
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT)

@@ -53,7 +53,7 @@ type pid1 struct {
 // down and reboots rather than letting the kernel panic.
 func Main() {
 	p := &pid1{
-		log:      console.Logger(os.Stderr),
+		log:      console.Logger(console.Mirror(os.Stderr)),
 		reaper:   reaper.New(),
 		down:     make(chan shutdown.Action, 1),
 		sysdStop: make(chan struct{}),
@@ -122,7 +122,7 @@ func (p *pid1) shutdown(a shutdown.Action) {
 	p.killAll()
 	shutdown.Unmount(p.log.Printf)
 	p.log.Printf("file systems unmounted")
-	shutdown.Final(a)
+	shutdown.Final(a, p.log.Printf)
 }
 
 // killAll sends SIGTERM to every process, waits, then SIGKILL.
@@ -164,7 +164,7 @@ func (p *pid1) recoverAndReboot(where string) {
 	defer func() {
 		if r := recover(); r != nil {
 			fmt.Fprintf(os.Stderr, "berth: recovery panicked too: %v\n", r)
-			shutdown.Final(shutdown.Reboot)
+			shutdown.Final(shutdown.Reboot, func(f string, a ...any) { fmt.Fprintf(os.Stderr, "berth: "+f+"\n", a...) })
 		}
 	}()
 	done := make(chan struct{})
@@ -177,5 +177,5 @@ func (p *pid1) recoverAndReboot(where string) {
 	case <-done:
 	case <-time.After(20 * time.Second):
 	}
-	shutdown.Final(shutdown.Reboot)
+	shutdown.Final(shutdown.Reboot, p.log.Printf)
 }

@@ -1,7 +1,6 @@
 package shutdown
 
 import (
-	"fmt"
 	"os"
 	"time"
 
@@ -54,21 +53,22 @@ func Unmount(logf func(format string, args ...any)) {
 }
 
 // Final syncs with a time cap (a hung device must not keep the machine up)
-// and powers off or reboots. It does not return.
-func Final(a Action) {
+// and powers off or reboots, saying so through logf (the consoles'
+// logger). It does not return.
+func Final(a Action, logf func(format string, args ...any)) {
 	done := make(chan struct{})
 	go func() { unix.Sync(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(10 * time.Second):
-		fmt.Fprintln(os.Stderr, "berth: sync did not finish in 10s; going on")
+		logf("sync did not finish in 10s; going on")
 	}
 	cmd := unix.LINUX_REBOOT_CMD_POWER_OFF
 	if a == Reboot {
 		cmd = unix.LINUX_REBOOT_CMD_RESTART
 	}
-	fmt.Fprintf(os.Stderr, "berth: %s\n", a)
+	logf("%s", a)
 	err := unix.Reboot(cmd)
-	fmt.Fprintf(os.Stderr, "berth: %s failed: %v; halting\n", a, err)
+	logf("%s failed: %v; halting", a, err)
 	select {}
 }

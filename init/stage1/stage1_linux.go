@@ -62,7 +62,8 @@ func Main() {
 	if err := early.Run(apiMounts, func(s string) { l.Print(s) }); err != nil {
 		l.Printf("early mounts: %v", err)
 	}
-	l = console.Logger(os.Stderr)
+	// Berth's lines also go to the screen, where there is one.
+	l = console.Logger(console.Mirror(os.Stderr))
 	l.Printf("init stage 1 version=%s", osrelease.Version("/etc/os-release"))
 	if err := run(l); err != nil {
 		fail(l, err)
@@ -339,7 +340,7 @@ func fail(l *log.Logger, err error) {
 	l.Printf("boot failed: %v", err)
 	l.Printf("rebooting in 5s")
 	time.Sleep(5 * time.Second)
-	shutdown.Final(shutdown.Reboot)
+	shutdown.Final(shutdown.Reboot, l.Printf)
 }
 
 func keys(m map[string]string) []string {
