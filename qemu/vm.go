@@ -409,6 +409,32 @@ func (v *VM) SendKeys(keys ...string) error {
 	return err
 }
 
+// KeyboardType types s on the machine's keyboard, a key at a time, as
+// a person at its screen would: lower-case letters, digits, space, "-",
+// ".", "/", ";", "=" and newline (Enter).
+func (v *VM) KeyboardType(s string) error {
+	for _, r := range s {
+		var k string
+		switch {
+		case r >= 'a' && r <= 'z' || r >= '0' && r <= '9':
+			k = string(r)
+		default:
+			k = keyNames[r]
+		}
+		if k == "" {
+			return fmt.Errorf("type %q: no key for %q", s, r)
+		}
+		if err := v.SendKeys(k); err != nil {
+			return fmt.Errorf("type %q: %w", s, err)
+		}
+	}
+	return nil
+}
+
+// keyNames are QEMU's key codes (qcodes) for the characters
+// KeyboardType types that are not their own name.
+var keyNames = map[rune]string{' ': "spc", '-': "minus", '.': "dot", '/': "slash", ';': "semicolon", '=': "equal", '\n': "ret"}
+
 // Wait waits up to timeout for QEMU to exit.
 func (v *VM) Wait(timeout time.Duration) error {
 	select {

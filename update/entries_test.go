@@ -125,7 +125,7 @@ func TestBootEntryRoundTrip(t *testing.T) {
 	// The root hash goes to the kernel command line and comes back.
 	v := &layout.Verity{DataBlocks: 9, RootHash: strings.Repeat("ab", 32), Salt: "0102"}
 	e = BootEntry("A", "1.2.4", 8, v)
-	if !strings.Contains(e, "options console=ttyS0,115200 loglevel=4 panic=10 gpt berth.slot=A berth.verity=9:"+v.RootHash+":0102\n") {
+	if !strings.Contains(e, "options console=tty0 console=ttyS0,115200 loglevel=4 panic=10 gpt berth.slot=A berth.verity=9:"+v.RootHash+":0102\n") {
 		t.Fatalf("entry:\n%s", e)
 	}
 	info, err = ParseBootEntry("x.conf", e)

@@ -3,11 +3,14 @@ package layout
 import "strings"
 
 // KernelArgs are the kernel command line words every boot gets, before
-// berth.slot. loglevel=4 keeps the serial console (slow under emulation)
-// to warnings; panic=10 reboots after a kernel panic so the boot loader's
+// berth.slot. The kernel writes to the screen (tty0: a PC's, or a
+// hypervisor's console window) and the serial port; the last console=
+// is /dev/console, where PID 1 and sysd write (internal/console mirrors
+// their lines to the screen). loglevel=4 keeps the consoles (slow under
+// emulation) to warnings; panic=10 reboots after a kernel panic so the boot loader's
 // counting can act; gpt makes the kernel read the backup GPT at the disk's
 // end when the primary is damaged (a power cut while STATE grows).
-var KernelArgs = []string{"console=ttyS0,115200", "loglevel=4", "panic=10", "gpt"}
+var KernelArgs = []string{"console=tty0", "console=ttyS0,115200", "loglevel=4", "panic=10", "gpt"}
 
 // Cmdline returns the kernel command line for a slot whose root is
 // checked with v (nil: a release from before verity, mounted unchecked).

@@ -131,7 +131,9 @@ write_files:
 	cfg := direct(b, "A")
 	cfg.Dir = dir
 	cfg.Forwards = []qemu.Forward{{Host: port, Guest: 22}}
-	cfg.Extra = []string{"-fw_cfg", "name=opt/berth/user-data,file=" + ud}
+	// A screen and a keyboard, as a PC or a hypervisor's console window
+	// has: QEMU's standard VGA and the i8042 every q35 machine has.
+	cfg.Extra = []string{"-fw_cfg", "name=opt/berth/user-data,file=" + ud, "-device", "VGA"}
 	vm := vmtest.Start(t, cfg)
 	expectReady(t, vm, "A")
 	vm.MustExpect(t, `^berth: service console\.service: up$`, 2*time.Minute)
@@ -179,12 +181,62 @@ write_files:
 	vm.MustExpect(t, `^serial-alice-42\r?$`, time.Minute)
 	vm.Type("exit\n")
 
+	t.Run("screen", func(t *testing.T) { screenLogin(t, vm, c) })
+
 	rootCfg := *keyCfg
 	rootCfg.User = "root"
 	if c, err := ssh.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port), &rootCfg); err == nil {
 		c.Close()
 		t.Error("root logged in with a key in /root/.ssh/authorized_keys")
 	}
+}
+
+// screenLogin is the machine met at its screen: the kernel's and Berth's
+// lines show there, and alice logs in on tty1 with the keyboard. The
+// screen is read as the kernel keeps it, /dev/vcs1 (its text, row after
+// row), whatever draws it (VGA text mode or a frame buffer).
+func screenLogin(t *testing.T, vm *vmtest.VM, c *ssh.Client) {
+	if _, err := vm.Console.Seen(regexp.MustCompile(`berth: service screen-login\.service: up$`), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	screen := func(what string, re *regexp.Regexp) {
+		t.Helper()
+		var out string
+		for end := time.Now().Add(time.Minute); time.Now().Before(end); time.Sleep(2 * time.Second) {
+			if out = run(t, c, "sudo -n cat /dev/vcs1"); re.MatchString(out) {
+				return
+			}
+		}
+		t.Fatalf("the screen does not show %s (%s); it shows (cut at 80 columns):\n%s", what, re, strings.Join(rows(out, 80), "\n"))
+	}
+	screen("agetty's prompt", regexp.MustCompile(`login: `))
+	// Berth's lines: sysd's, mirrored from /dev/console (the serial port).
+	screen("Berth's lines", regexp.MustCompile(`berth: service [a-z-]+\.service: up`))
+	// The kernel's (console=tty0): a message at a level loglevel=4 shows.
+	run(t, c, `echo "<2>berth-test: to every console" | sudo -n tee /dev/kmsg >/dev/null`)
+	screen("the kernel's message", regexp.MustCompile(`berth-test: to every console`))
+	vm.MustExpect(t, `berth-test: to every console`, time.Minute)
+
+	for _, s := range []string{"\n", "alice\n", "serial-secret\n", "tty; id -un\n"} {
+		if err := vm.KeyboardType(s); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(3 * time.Second) // agetty's prompt, login's, the shell's
+	}
+	screen("alice's shell on tty1", regexp.MustCompile(`/dev/tty1 *alice`))
+	if err := vm.KeyboardType("exit\n"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// rows cuts a screen's text into rows of at most n characters, for a
+// failure's message.
+func rows(s string, n int) []string {
+	var r []string
+	for ; len(s) > n; s = s[n:] {
+		r = append(r, strings.TrimRight(s[:n], " "))
+	}
+	return append(r, strings.TrimRight(s, " "))
 }
 
 // The tools an admin types, each on PATH (a login shell's, and a command's

@@ -20,7 +20,8 @@ import (
 
 // Applier makes a Config true on the machine.
 // PasswordLoginFile lists the users with a password; it exists only when
-// there is one (serial-login.service's ConditionPathExists=).
+// there is one (the ConditionPathExists= of serial-login.service and
+// screen-login.service).
 const PasswordLoginFile = "/run/berth/password-users"
 
 type Applier struct {
