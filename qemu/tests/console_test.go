@@ -217,15 +217,21 @@ func screenLogin(t *testing.T, vm *vmtest.VM, c *ssh.Client) {
 	screen("the kernel's message", regexp.MustCompile(`berth-test: to every console`))
 	vm.MustExpect(t, `berth-test: to every console`, time.Minute)
 
-	for _, s := range []string{"\n", "alice\n", "serial-secret\n", "tty; id -un\n"} {
-		if err := vm.KeyboardType(s); err != nil {
+	// Each answer waits for its question: login empties what was typed
+	// ahead of its password prompt.
+	for _, step := range []struct{ keys, then string }{
+		{"\n", `login: `},
+		{"alice\n", `Password: `},
+		{"serial-secret\n", `alice@[^ ]*\$ `},
+		{"tty; id -un\n", `/dev/tty1 *alice`},
+		{"exit\n", ``},
+	} {
+		if err := vm.KeyboardType(step.keys); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(3 * time.Second) // agetty's prompt, login's, the shell's
-	}
-	screen("alice's shell on tty1", regexp.MustCompile(`/dev/tty1 *alice`))
-	if err := vm.KeyboardType("exit\n"); err != nil {
-		t.Fatal(err)
+		if step.then != "" {
+			screen(fmt.Sprintf("the answer to %q", step.keys), regexp.MustCompile(step.then))
+		}
 	}
 }
 
