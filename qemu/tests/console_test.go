@@ -210,6 +210,8 @@ func screenLogin(t *testing.T, vm *vmtest.VM, c *ssh.Client) {
 		t.Fatalf("the screen does not show %s (%s); it shows (cut at 80 columns):\n%s", what, re, strings.Join(rows(out, 80), "\n"))
 	}
 	screen("agetty's prompt", regexp.MustCompile(`login: `))
+	// /etc/issue: what the machine is, and where to SSH to.
+	screen("the issue", regexp.MustCompile(`Berth [0-9.]+ on berth-[0-9a-f]+ \(tty1\) +IPv4: 10\.0\.2\.15`))
 	// Berth's lines: sysd's, mirrored from /dev/console (the serial port).
 	screen("Berth's lines", regexp.MustCompile(`berth: service [a-z-]+\.service: up`))
 	// The kernel's (console=tty0): a message at a level loglevel=4 shows.
