@@ -5,7 +5,6 @@ package pid1
 
 import (
 	"context"
-	"fmt"
 	"log"
 	"os"
 	"os/signal"
@@ -163,8 +162,10 @@ func (p *pid1) recoverAndReboot(where string) {
 	// straight to the reboot.
 	defer func() {
 		if r := recover(); r != nil {
-			fmt.Fprintf(os.Stderr, "berth: recovery panicked too: %v\n", r)
-			shutdown.Final(shutdown.Reboot, func(f string, a ...any) { fmt.Fprintf(os.Stderr, "berth: "+f+"\n", a...) })
+			// Not p.log, in case it is what panicked: a plain one.
+			plain := log.New(os.Stderr, "berth: ", 0)
+			plain.Printf("recovery panicked too: %v", r)
+			shutdown.Final(shutdown.Reboot, plain.Printf)
 		}
 	}()
 	done := make(chan struct{})
