@@ -2,6 +2,7 @@ package sysd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -45,6 +46,10 @@ const (
 // Main runs sysd until SIGTERM, then stops every service in reverse
 // order, and returns the exit status.
 func Main(stdout io.Writer) int {
+	if err := refuseOutsideBerth(os.Args[1:], os.Getppid()); err != nil {
+		fmt.Fprintln(os.Stderr, "sysd:", err)
+		return 2
+	}
 	ownLog := logs.New(logDir+"/sysd.log", 2000, 1<<20)
 	// Every line for the console goes to the screen too, where there is
 	// one.
@@ -282,4 +287,19 @@ func Main(stdout io.Writer) int {
 	<-done
 	l.Printf("sysd: all services stopped")
 	return 0
+}
+
+// refuseOutsideBerth keeps sysd from running anywhere but as PID 1's
+// child on a Berth machine. Started by hand on another system (`sysd
+// --help` on a developer's host), it would take over that host: write
+// /etc/hosts and the host name, make cgroups, run DHCP on its links.
+// sysd takes no arguments; os-ctl is the command for people.
+func refuseOutsideBerth(args []string, ppid int) error {
+	if len(args) > 0 {
+		return fmt.Errorf("takes no arguments (got %q): it is Berth's system daemon, started by PID 1; os-ctl is the command to use", args)
+	}
+	if ppid != 1 {
+		return errors.New("runs only as the child of PID 1 on a Berth machine, which starts it; refusing to run here (parent PID is not 1)")
+	}
+	return nil
 }
