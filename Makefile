@@ -95,7 +95,9 @@ $(TEST_RELEASES)/.done: $(BUILD)/disk.img $(shell find qemu/tests/testdata/broke
 	rm -rf $(TEST_RELEASES)/rootfs-socat && cp -r rootfs $(TEST_RELEASES)/rootfs-socat
 	echo socat >> $(TEST_RELEASES)/rootfs-socat/packages/image-console.list
 	$(BIN)/berth-image lock -keep -rootfs $(TEST_RELEASES)/rootfs-socat -cache $(BUILD)/cache -apt $(BUILD)/apt
-	$(RELEASE_BUILD) -rootfs $(TEST_RELEASES)/rootfs-socat -version 0.5.0 -out $(TEST_RELEASES)/0.5.0
+	# It also boots with one kernel argument more: a slot's entry takes
+	# the release's arguments, not the running updater's.
+	$(RELEASE_BUILD) -rootfs $(TEST_RELEASES)/rootfs-socat -version 0.5.0 -kernel-arg printk.devkmsg=on -out $(TEST_RELEASES)/0.5.0
 	rm -rf $(TEST_RELEASES)/*/work
 	@touch $@
 

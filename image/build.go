@@ -32,6 +32,11 @@ type Config struct {
 	// Overlay is a directory laid over the root file system last: a
 	// site's own units and files, or a test's.
 	Overlay string
+	// KernelArgs are added to layout.KernelArgs for the release's boots:
+	// a site's own (a serial port at another speed, an IOMMU setting), or
+	// a test's. release.json carries them to every slot the release is
+	// written to.
+	KernelArgs []string
 	// NoDisk skips disk.img: a release for the repository only.
 	NoDisk bool
 	Logf   func(format string, args ...any)
@@ -51,6 +56,10 @@ func (c Config) work(p ...string) string {
 
 // Build makes the release parts and the disk image.
 func Build(c Config) error {
+	args := append(append([]string(nil), layout.KernelArgs...), c.KernelArgs...)
+	if err := layout.CheckKernelArgs(args); err != nil {
+		return fmt.Errorf("-kernel-arg: %w", err)
+	}
 	lock, err := ReadLock(filepath.Join(c.Rootfs, "packages.lock"))
 	if err != nil {
 		return err
@@ -118,6 +127,7 @@ func Build(c Config) error {
 		return err
 	}
 	r.Verity = &v
+	r.KernelArgs = args
 	if err := r.WriteJSON(filepath.Join(rel, "release.json")); err != nil {
 		return err
 	}
@@ -130,7 +140,7 @@ func Build(c Config) error {
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(c.work("entry-a.conf"), []byte(update.BootEntry("A", c.Version, 1, r.Verity)), 0o644); err != nil {
+	if err := os.WriteFile(c.work("entry-a.conf"), []byte(update.BootEntry("A", c.Version, 1, r.KernelArgs, r.Verity)), 0o644); err != nil {
 		return err
 	}
 	if err := os.WriteFile(c.work("loader.conf"), []byte(update.LoaderConf), 0o644); err != nil {

@@ -55,7 +55,7 @@ func ISO(out string, logf func(string, ...any)) error {
 
 	// The medium's own ESP: what the firmware starts.
 	entry := filepath.Join(work, layout.LiveEntry)
-	if err := os.WriteFile(entry, []byte(update.LiveEntry(r.Version, r.Verity)), 0o644); err != nil {
+	if err := os.WriteFile(entry, []byte(update.LiveEntry(r.Version, r.KernelArgs, r.Verity)), 0o644); err != nil {
 		return err
 	}
 	loader := filepath.Join(work, "loader.conf")

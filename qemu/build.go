@@ -27,9 +27,9 @@ func BuildAt(dir string) Build {
 // line is the boot entry's, with the build's root hash: the disk's slot A
 // holds the build's root image.
 func (b Build) Direct(slot string) Config {
-	var v *layout.Verity
-	if r, err := update.ReadRelease(filepath.Join(b.Dir, "release", "release.json")); err == nil {
-		v = r.Verity
+	var r update.Release
+	if got, err := update.ReadRelease(filepath.Join(b.Dir, "release", "release.json")); err == nil {
+		r = got
 	}
-	return Config{Disk: b.Disk, Kernel: b.Kernel, Initrd: b.Initrd, Append: layout.Cmdline(slot, v)}
+	return Config{Disk: b.Disk, Kernel: b.Kernel, Initrd: b.Initrd, Append: layout.Cmdline(slot, r.KernelArgs, r.Verity)}
 }

@@ -21,9 +21,9 @@ const LoaderConf = "timeout 0\neditor no\nconsole-mode keep\n"
 // to touch the other slot's entry to do so. The release is in the title
 // and in a comment the updater reads back.
 //
-// v is the root's hash tree, from the release: stage 1 checks every block
-// it reads against it.
-func BootEntry(slot, release string, generation int, v *layout.Verity) string {
+// args are the release's kernel arguments and v its root's hash tree:
+// stage 1 checks every block it reads against it.
+func BootEntry(slot, release string, generation int, args []string, v *layout.Verity) string {
 	return fmt.Sprintf(`# berth-release %[2]s
 title   Berth %[2]s (slot %[1]s)
 sort-key berth
@@ -31,20 +31,20 @@ version %[3]d
 linux   %[4]s/vmlinuz
 initrd  %[4]s/initrd.img
 options %[5]s
-`, slot, release, generation, layout.ESPDir(slot), layout.Cmdline(slot, v))
+`, slot, release, generation, layout.ESPDir(slot), layout.Cmdline(slot, args, v))
 }
 
 // LiveEntry renders the installer medium's one entry: the release, its
 // kernel and initramfs under layout.LiveESPDir, and the live command line
 // (the root from the medium, STATE in memory).
-func LiveEntry(release string, v *layout.Verity) string {
+func LiveEntry(release string, args []string, v *layout.Verity) string {
 	return fmt.Sprintf(`# berth-release %[1]s
 title   Berth %[1]s (live system and installer)
 sort-key berth
 linux   %[2]s/vmlinuz
 initrd  %[2]s/initrd.img
 options %[3]s
-`, release, layout.LiveESPDir, layout.LiveCmdline(v))
+`, release, layout.LiveESPDir, layout.LiveCmdline(args, v))
 }
 
 // EntryInfo is what the updater reads back from an entry's content.
@@ -53,6 +53,9 @@ type EntryInfo struct {
 	Generation int
 	// Verity is the berth.verity word of its options (nil: none).
 	Verity *layout.Verity
+	// Args are the other words of its options, but the slot's: the
+	// kernel arguments of the release it boots.
+	Args []string
 }
 
 // ParseBootEntry reads an entry written by BootEntry; file names the
@@ -75,7 +78,12 @@ func ParseBootEntry(file, content string) (EntryInfo, error) {
 		case len(f) > 0 && f[0] == "options":
 			for _, w := range f[1:] {
 				k, val, _ := strings.Cut(w, "=")
-				if k != layout.VerityParam {
+				switch k {
+				case layout.SlotParam:
+					continue
+				case layout.VerityParam:
+				default:
+					e.Args = append(e.Args, w)
 					continue
 				}
 				v, err := layout.ParseVerity(val)

@@ -171,7 +171,7 @@ func Check(ctx context.Context, src Source, version string) (Offer, error) {
 	o.Chunks = base + "/" + ChunkDir + "/"
 	// The tree must lie inside the root image as signed, not only as
 	// release.json says it is.
-	if err := o.Release.CheckVerity(o.Parts["root.img"].Length); err != nil {
+	if err := o.Release.Check(o.Parts["root.img"].Length); err != nil {
 		return o, fmt.Errorf("check %s: release %s: %w", base, version, err)
 	}
 	return o, nil

@@ -117,7 +117,7 @@ func newDeltaMachine(t *testing.T, v1 map[string][]byte) *deltaMachine {
 	}
 	os.MkdirAll(filepath.Join(m.dir, "esp", "loader", "entries"), 0o755)
 	v := rootVerity("0.1.0", v1["root.img"])
-	if err := m.updater().Entries().Write("A", "0.1.0", &v, 1, 0); err != nil {
+	if err := m.updater().Entries().Write("A", "0.1.0", nil, &v, 1, 0); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := m.updater().Booted(time.Now()); err != nil {

@@ -111,13 +111,14 @@ func (d Entries) MaxGeneration() (int, error) {
 	return max, nil
 }
 
-// Write makes the slot's entry: release, its root's hash tree, generation,
+// Write makes the slot's entry: release, its kernel arguments and its
+// root's hash tree, generation,
 // and tries > 0 for a try counter (0: the slot is good). The new file
 // replaces every older entry of the slot, and only of that slot.
-func (d Entries) Write(slot, release string, v *layout.Verity, generation, tries int) error {
+func (d Entries) Write(slot, release string, args []string, v *layout.Verity, generation, tries int) error {
 	e := Entry{Slot: slot, Counting: tries > 0, Left: tries}
 	// The temp file's name does not end in .conf: systemd-boot ignores it.
-	if err := atomicfile.Write(filepath.Join(d.Dir, e.Name()), []byte(BootEntry(slot, release, generation, v)), 0o644); err != nil {
+	if err := atomicfile.Write(filepath.Join(d.Dir, e.Name()), []byte(BootEntry(slot, release, generation, args, v)), 0o644); err != nil {
 		return fmt.Errorf("boot entry %s: %w", e.Name(), err)
 	}
 	if err := d.replace(slot, "", e.Name()); err != nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -33,16 +34,16 @@ func TestEntriesCycle(t *testing.T) {
 		}
 	}
 	// The factory image: slot A, good.
-	must(d.Write("A", "0.1.0", nil, 1, 0))
+	must(d.Write("A", "0.1.0", nil, nil, 1, 0))
 	mustBoot(t, d, "A", "berth-a.conf")
 
 	// Upgrade to 0.2.0 in B: installed first with generation 0, which
 	// does not change what boots …
 	must(d.Remove("B"))
-	must(d.Write("B", "0.2.0", nil, 0, 3))
+	must(d.Write("B", "0.2.0", nil, nil, 0, 3))
 	mustBoot(t, d, "A", "berth-a.conf")
 	// … then committed with a newer generation: B boots, on trial.
-	must(d.Write("B", "0.2.0", nil, 2, 3))
+	must(d.Write("B", "0.2.0", nil, nil, 2, 3))
 	mustBoot(t, d, "B", "berth-b+2-1.conf")
 	// The health gate marks it good; it keeps booting.
 	must(d.MarkGood("B"))
@@ -58,14 +59,14 @@ func TestEntriesCycle(t *testing.T) {
 	// A broken 0.3.0 in A that never reaches the health gate: three
 	// tries, then B again on its own.
 	must(d.Remove("A"))
-	must(d.Write("A", "0.3.0", nil, 3, 3))
+	must(d.Write("A", "0.3.0", nil, nil, 3, 3))
 	mustBoot(t, d, "A", "berth-a+2-1.conf")
 	mustBoot(t, d, "A", "berth-a+1-2.conf")
 	mustBoot(t, d, "A", "berth-a+0-3.conf")
 	mustBoot(t, d, "B", "berth-b.conf")
 
 	// One that reaches the gate and fails it: marked bad at once.
-	must(d.Write("A", "0.3.1", nil, 4, 3))
+	must(d.Write("A", "0.3.1", nil, nil, 4, 3))
 	mustBoot(t, d, "A", "berth-a+2-1.conf")
 	must(d.MarkBad("A"))
 	if a, _, _ := d.Slot("A"); a.File != "berth-a+0-3.conf" || a.State() != "bad" {
@@ -75,7 +76,7 @@ func TestEntriesCycle(t *testing.T) {
 
 	// Rollback to a good A (0.1.0 again, say): a newer generation with a
 	// counter, written without touching B's entry.
-	must(d.Write("A", "0.1.0", nil, 5, 3))
+	must(d.Write("A", "0.1.0", nil, nil, 5, 3))
 	mustBoot(t, d, "A", "berth-a+2-1.conf")
 	if got := Files(t, d.Dir); got != "berth-a+2-1.conf berth-b.conf other.conf" {
 		t.Fatalf("files: %s", got)
@@ -89,8 +90,8 @@ func TestEntriesCycle(t *testing.T) {
 // leaves two; the one systemd-boot would boot first counts.
 func TestEntriesTwoForOneSlot(t *testing.T) {
 	d := Entries{Dir: t.TempDir()}
-	os.WriteFile(filepath.Join(d.Dir, "berth-a.conf"), []byte(BootEntry("A", "0.1.0", 1, nil)), 0o644)
-	os.WriteFile(filepath.Join(d.Dir, "berth-a+3.conf"), []byte(BootEntry("A", "0.1.0", 4, nil)), 0o644)
+	os.WriteFile(filepath.Join(d.Dir, "berth-a.conf"), []byte(BootEntry("A", "0.1.0", 1, nil, nil)), 0o644)
+	os.WriteFile(filepath.Join(d.Dir, "berth-a+3.conf"), []byte(BootEntry("A", "0.1.0", 4, nil, nil)), 0o644)
 	a, ok, err := d.Slot("A")
 	if err != nil || !ok || a.File != "berth-a+3.conf" {
 		t.Fatalf("slot A: %+v %v %v", a, ok, err)
@@ -107,14 +108,14 @@ func TestEntriesTwoForOneSlot(t *testing.T) {
 }
 
 func TestBootEntryRoundTrip(t *testing.T) {
-	e := BootEntry("B", "1.2.3", 7, nil)
+	e := BootEntry("B", "1.2.3", 7, nil, nil)
 	for _, want := range []string{"linux   /berth/B/vmlinuz", "initrd  /berth/B/initrd.img", "berth.slot=B", "version 7", "title   Berth 1.2.3 (slot B)"} {
 		if !strings.Contains(e, want) {
 			t.Errorf("entry lacks %q:\n%s", want, e)
 		}
 	}
 	info, err := ParseBootEntry("x.conf", e)
-	if err != nil || info != (EntryInfo{Release: "1.2.3", Generation: 7}) {
+	if err != nil || !reflect.DeepEqual(info, EntryInfo{Release: "1.2.3", Generation: 7, Args: layout.KernelArgs}) {
 		t.Fatalf("%+v %v", info, err)
 	}
 	_, err = ParseBootEntry("/esp/loader/entries/berth-a.conf", "title x\nversion 1.2\n")
@@ -124,7 +125,7 @@ func TestBootEntryRoundTrip(t *testing.T) {
 
 	// The root hash goes to the kernel command line and comes back.
 	v := &layout.Verity{DataBlocks: 9, RootHash: strings.Repeat("ab", 32), Salt: "0102"}
-	e = BootEntry("A", "1.2.4", 8, v)
+	e = BootEntry("A", "1.2.4", 8, nil, v)
 	if !strings.Contains(e, "options console=tty0 console=ttyS0,115200 loglevel=4 panic=10 gpt berth.slot=A berth.verity=9:"+v.RootHash+":0102\n") {
 		t.Fatalf("entry:\n%s", e)
 	}
@@ -136,13 +137,24 @@ func TestBootEntryRoundTrip(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "berth-a.conf:7: options: berth.verity=") {
 		t.Fatalf("error %v", err)
 	}
+
+	// A release's own kernel arguments go to its entry and come back,
+	// for a rollback to write them again.
+	e = BootEntry("B", "1.3.0", 9, []string{"console=ttyS1,9600", "quiet"}, v)
+	if !strings.Contains(e, "options console=ttyS1,9600 quiet berth.slot=B berth.verity=9:") {
+		t.Fatalf("entry:\n%s", e)
+	}
+	info, err = ParseBootEntry("x.conf", e)
+	if err != nil || !reflect.DeepEqual(info.Args, []string{"console=ttyS1,9600", "quiet"}) {
+		t.Fatalf("%+v %v", info, err)
+	}
 }
 
 // A power cut can leave an entry emptied: it is no entry, and the slot's
 // next entry replaces it.
 func TestEntriesEmptyFile(t *testing.T) {
 	d := Entries{Dir: t.TempDir()}
-	d.Write("A", "0.1.0", nil, 1, 0)
+	d.Write("A", "0.1.0", nil, nil, 1, 0)
 	os.WriteFile(filepath.Join(d.Dir, "berth-b+3.conf"), nil, 0o644)
 	os.WriteFile(filepath.Join(d.Dir, ".berth-b+3.conf.1234"), []byte("tit"), 0o644)
 	os.WriteFile(filepath.Join(d.Dir, ".berth-a.conf.1234"), []byte("tit"), 0o644)
@@ -150,7 +162,7 @@ func TestEntriesEmptyFile(t *testing.T) {
 	if err != nil || len(es) != 1 || es[0].Slot != "A" {
 		t.Fatalf("%+v %v", es, err)
 	}
-	if err := d.Write("B", "0.2.0", nil, 2, 3); err != nil {
+	if err := d.Write("B", "0.2.0", nil, nil, 2, 3); err != nil {
 		t.Fatal(err)
 	}
 	if got := Files(t, d.Dir); got != ".berth-a.conf.1234 berth-a.conf berth-b+3.conf" {
@@ -186,7 +198,7 @@ func (d Entries) Boot() (SlotEntry, error) {
 // every update and the health gate (issue 15.10).
 func TestEntriesStrayFile(t *testing.T) {
 	d := Entries{Dir: t.TempDir()}
-	if err := d.Write("A", "0.1.0", nil, 1, 0); err != nil {
+	if err := d.Write("A", "0.1.0", nil, nil, 1, 0); err != nil {
 		t.Fatal(err)
 	}
 	for _, stray := range []string{"berth-a-backup.conf", "berth-c.conf", "berth-b+99999999999999999999.conf"} {

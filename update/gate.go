@@ -110,7 +110,8 @@ func (u *Updater) Rollback() (SlotRelease, error) {
 	case s.State != SlotGood || s.BootedGood.IsZero():
 		return to, refused("rollback: slot %s (%s) is %s and never passed the health gate: refusing to boot it", other, s.Version, s.State)
 	}
-	// The slot's root hash is in its entry, as its release gave it.
+	// The slot's root hash and kernel arguments are in its entry, as its
+	// release gave them.
 	cur, ok, err := u.entries().Slot(other)
 	if err != nil {
 		return to, fmt.Errorf("rollback: %w", err)
@@ -125,7 +126,7 @@ func (u *Updater) Rollback() (SlotRelease, error) {
 	_, tries := u.source()
 	a := Attempt{Started: time.Now().UTC(), From: SlotRelease{m.Slot, m.Version}, To: to, Kind: "rollback", Stage: "reboot", Result: ResultRebooting}
 	a.Channel, _ = u.Channel()
-	if err := u.entries().Write(other, s.Version, cur.Verity, gen+1, tries); err != nil {
+	if err := u.entries().Write(other, s.Version, cur.Args, cur.Verity, gen+1, tries); err != nil {
 		return to, fmt.Errorf("rollback: %w", err)
 	}
 	if err := m.Records.SaveAttempt(a); err != nil {

@@ -24,6 +24,10 @@ type Release struct {
 	// Verity is root.img's hash tree, which follows its file system in
 	// the same part; absent in releases made before it.
 	Verity *layout.Verity `json:"verity,omitempty"`
+	// KernelArgs are the words its slot's boot entry gives the kernel,
+	// before the slot and the root hash; absent in releases made before
+	// it, which boot with layout.KernelArgs (layout.Cmdline).
+	KernelArgs []string `json:"kernel_args,omitempty"`
 }
 
 // Part is one file of a release.
@@ -55,16 +59,20 @@ func ReadRelease(path string) (Release, error) {
 	if err := json.Unmarshal(b, &r); err != nil {
 		return r, fmt.Errorf("%s: %w", path, err)
 	}
-	if err := r.CheckVerity(r.Parts["root.img"].Size); err != nil {
+	if err := r.Check(r.Parts["root.img"].Size); err != nil {
 		return r, fmt.Errorf("%s: %w", path, err)
 	}
 	return r, nil
 }
 
-// CheckVerity says what is wrong with the release's verity field, for a
-// root.img of rootSize bytes: data blocks that leave no room for the tree
-// after them would send stage 1 reading past the image.
-func (r Release) CheckVerity(rootSize int64) error {
+// Check says what is wrong with the release's boot fields, for a root.img
+// of rootSize bytes: its verity (data blocks that leave no room for the
+// tree after them would send stage 1 reading past the image) and its
+// kernel arguments.
+func (r Release) Check(rootSize int64) error {
+	if err := layout.CheckKernelArgs(r.KernelArgs); err != nil {
+		return err
+	}
 	if r.Verity == nil {
 		return nil
 	}

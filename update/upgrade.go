@@ -489,7 +489,7 @@ func (u *Updater) upgrade(ctx context.Context, opt Options, a *Attempt, report f
 	if err := pause("entry"); err != nil {
 		return at("entry", err)
 	}
-	if err := u.entries().Write(slot, offer.Version, offer.Verity, 0, tries); err != nil {
+	if err := u.entries().Write(slot, offer.Version, offer.KernelArgs, offer.Verity, 0, tries); err != nil {
 		return at("entry", err)
 	}
 	if err := m.Records.SaveSlot(slot, SlotRecord{Version: offer.Version}); err != nil {
@@ -505,7 +505,7 @@ func (u *Updater) upgrade(ctx context.Context, opt Options, a *Attempt, report f
 	if err != nil {
 		return at("entry", err)
 	}
-	if err := u.entries().Write(slot, offer.Version, offer.Verity, gen+1, tries); err != nil {
+	if err := u.entries().Write(slot, offer.Version, offer.KernelArgs, offer.Verity, gen+1, tries); err != nil {
 		return at("entry", err)
 	}
 	// Committed: whatever fails from here, the next boot starts the new

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -40,7 +41,7 @@ func newMachine(t *testing.T, r *publishtest.Repo) *machine {
 	}
 	os.MkdirAll(filepath.Join(m.dir, "esp", "loader", "entries"), 0o755)
 	factory := publishtest.FakeVerity("0.1.0")
-	if err := m.updater().Entries().Write("A", "0.1.0", &factory, 1, 0); err != nil {
+	if err := m.updater().Entries().Write("A", "0.1.0", publishtest.FakeArgs("0.1.0"), &factory, 1, 0); err != nil {
 		t.Fatal(err)
 	}
 	if trial, err := m.updater().Booted(time.Now()); trial || err != nil {
@@ -75,6 +76,10 @@ func (m *machine) boot() bool {
 	// upgrade and after a rollback.
 	if v := publishtest.FakeVerity(m.version); e.Verity == nil || *e.Verity != v {
 		m.t.Fatalf("slot %s's entry has verity %+v, want %+v", e.Slot, e.Verity, v)
+	}
+	// And the release's kernel arguments, not the updater's.
+	if want := publishtest.FakeArgs(m.version); !slices.Equal(e.Args, want) {
+		m.t.Fatalf("slot %s's entry has kernel arguments %q, want %q", e.Slot, e.Args, want)
 	}
 	// What stage 1 would mount: the partition must hold that release.
 	if b, _ := os.ReadFile(m.partition(e.Slot)); m.version != "0.1.0" && !bytes.HasPrefix(b, []byte("root.img of "+m.version+"\n")) {

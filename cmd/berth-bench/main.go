@@ -68,7 +68,7 @@ func run(buildDir string, n, mem, cpus, starts, upgrades, installs int) error {
 		// is what dm-verity costs the boot. The order alternates, so
 		// that neither boot is always the warmer one.
 		plain := cfg
-		plain.Append = layout.Cmdline("A", nil)
+		plain.Append = layout.Cmdline("A", nil, nil)
 		var s, u qemu.BootSample
 		runs := []struct {
 			cfg qemu.Config

@@ -30,6 +30,10 @@ func main() {
 	fs.StringVar(&c.TrustedRoot, "trust", "", "the release repository's root.json the image trusts (berth-release init makes it)")
 	fs.StringVar(&c.Overlay, "overlay", "", "a directory laid over the root file system (extra units, files)")
 	fs.BoolVar(&c.NoDisk, "no-disk", false, "write the release only, not disk.img")
+	fs.Func("kernel-arg", "build: a kernel command line word every boot of the release gets, after Berth's own (repeat it for more)", func(w string) error {
+		c.KernelArgs = append(c.KernelArgs, w)
+		return nil
+	})
 	keep := fs.Bool("keep", false, "lock: keep the versions the lock pins, resolve only the packages it lacks")
 	fs.Parse(os.Args[2:])
 	c.Rootfs = *rootfs

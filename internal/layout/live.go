@@ -42,8 +42,8 @@ const InstalledUserData = "/var/lib/berth/install/user-data"
 
 // LiveCmdline is the live entry's kernel command line: slot A's (the
 // medium's root is the release slot A gets), then LiveParam.
-func LiveCmdline(v *Verity) string {
-	return strings.Join([]string{Cmdline("A", v), LiveParam + "=" + LiveLabel}, " ")
+func LiveCmdline(args []string, v *Verity) string {
+	return strings.Join([]string{Cmdline("A", args, v), LiveParam + "=" + LiveLabel}, " ")
 }
 
 // StateMkfsArgs are mke2fs's arguments for STATE on dev: stage 1 formats

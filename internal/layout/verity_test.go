@@ -11,10 +11,10 @@ func TestParseVerity(t *testing.T) {
 	if err != nil || v != (Verity{36864, root, salt}) || v.HashOffset() != 36864*4096 {
 		t.Fatalf("%+v %v", v, err)
 	}
-	if got := Cmdline("B", &v); !strings.HasSuffix(got, " berth.slot=B berth.verity=36864:"+root+":"+salt) {
+	if got := Cmdline("B", KernelArgs, &v); !strings.HasSuffix(got, " berth.slot=B berth.verity=36864:"+root+":"+salt) {
 		t.Fatalf("cmdline %q", got)
 	}
-	if got := Cmdline("A", nil); strings.Contains(got, "verity") {
+	if got := Cmdline("A", nil, nil); strings.Contains(got, "verity") {
 		t.Fatalf("cmdline %q", got)
 	}
 	for in, want := range map[string]string{

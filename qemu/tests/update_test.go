@@ -560,6 +560,9 @@ func TestUpdatePowerCuts(t *testing.T) {
 
 // A release that adds one Debian package (socat) to the console image
 // fetches at most 10% of the slot's bytes, and the console has it after.
+// The release also boots with one kernel argument more (Makefile): the
+// new slot's entry has the release's arguments, not the running
+// updater's.
 func TestDeltaUpdateOnePackage(t *testing.T) {
 	t.Parallel()
 	b := vmtest.FindBuild(t)
@@ -579,6 +582,10 @@ func TestDeltaUpdateOnePackage(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustFail(t, c, "socat -V", "not found")
+	const newArg = "printk.devkmsg=on"
+	if out := run(t, c, "cat /proc/cmdline"); strings.Contains(out, newArg) {
+		t.Fatalf("v1 already boots with %s: %s", newArg, out)
+	}
 	if out, ok := try(t, c, "sudo os-ctl upgrade"); !ok || !installed(out, rels.v5.version, "B") {
 		t.Fatalf("upgrade:\n%s", out)
 	}
@@ -598,6 +605,7 @@ func TestDeltaUpdateOnePackage(t *testing.T) {
 	}
 	defer c.Close()
 	mustMatch(t, run(t, c, "socat -V"), `socat version 1\.`)
+	mustMatch(t, run(t, c, "cat /proc/cmdline"), `console=ttyS0,115200 .*`+regexp.QuoteMeta(newArg)+` berth\.slot=B berth\.verity=`)
 }
 
 // A slot on trial whose bootcmd hangs never reaches its health gate (sysd

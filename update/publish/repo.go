@@ -508,7 +508,7 @@ func (r Repo) Publish(dir, channel string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("publish: %w", err)
 	}
-	if err := rel.CheckVerity(st.Size()); err != nil {
+	if err := rel.Check(st.Size()); err != nil {
 		return "", fmt.Errorf("publish: %s/release.json: %w", dir, err)
 	}
 	files := map[string][]byte{}

@@ -36,6 +36,7 @@ func FakeRelease(t testing.TB, version string) string {
 	}
 	v := FakeVerity(version)
 	r.Verity = &v
+	r.KernelArgs = FakeArgs(version)
 	if err := r.WriteJSON(filepath.Join(dir, "release.json")); err != nil {
 		t.Fatal(err)
 	}
@@ -47,6 +48,12 @@ func FakeRelease(t testing.TB, version string) string {
 func FakeVerity(version string) layout.Verity {
 	sum := sha256.Sum256([]byte(version))
 	return layout.Verity{DataBlocks: 1, RootHash: hex.EncodeToString(sum[:]), Salt: "00"}
+}
+
+// FakeArgs are the kernel arguments FakeRelease gives version: Berth's,
+// and one that names the release, which its slot's entry must carry.
+func FakeArgs(version string) []string {
+	return append(append([]string(nil), layout.KernelArgs...), "fake.release="+version)
 }
 
 // Repo is a repository served by a test HTTP server.
