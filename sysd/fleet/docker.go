@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // Docker speaks the few calls of the Engine API the fleet needs, over
@@ -163,6 +164,7 @@ func (d *Docker) SwarmUpdate(ctx context.Context, version uint64, spec map[strin
 type Node struct {
 	ID          string
 	Version     Version
+	CreatedAt   time.Time
 	Spec        map[string]any
 	Description struct {
 		Hostname string
@@ -182,6 +184,12 @@ type Node struct {
 func (d *Docker) Nodes(ctx context.Context) ([]Node, error) {
 	var ns []Node
 	return ns, d.do(ctx, "GET", "/nodes", nil, &ns)
+}
+
+// NodeRemove takes a node out of the swarm's list, down or not; a
+// manager that is a Raft member is refused all the same.
+func (d *Docker) NodeRemove(ctx context.Context, id string) error {
+	return d.do(ctx, "DELETE", "/nodes/"+url.PathEscape(id)+"?force=true", nil, nil)
 }
 
 func (d *Docker) NodeUpdate(ctx context.Context, n Node) error {

@@ -30,6 +30,8 @@ type Member struct {
 	mu    sync.Mutex
 	state wire.FleetMember
 	info  Info
+	// strayFailed are the stray nodes whose removal failed and was said.
+	strayFailed map[string]bool
 }
 
 // recheck is how often a member looks at its swarm state.
@@ -82,6 +84,9 @@ func (m *Member) step(ctx context.Context) error {
 	m.setInfo(info)
 	switch info.Swarm.LocalNodeState {
 	case StateActive:
+		if info.Swarm.ControlAvailable {
+			m.removeStrays(ctx, info.Swarm.NodeID, time.Now())
+		}
 		return nil
 	case StatePending:
 		return errors.New("joining: the swarm has not answered yet")
@@ -217,4 +222,54 @@ func advertise(given, toward string) (string, error) {
 	}
 	defer c.Close()
 	return c.LocalAddr().(*net.UDPAddr).IP.String(), nil
+}
+
+// strayAge is how long a node may be down without ever having said who it
+// is before the leader removes it: a node describes itself (host name,
+// engine labels) within seconds of joining, even under emulation.
+const strayAge = 2 * time.Minute
+
+// removeStrays removes, on the leader, the nodes of joins that never came
+// up. A manager's join that times out (the leader could not reach the new
+// member in time, as under load) leaves a node with a certificate and
+// nothing else; the machine then joins again under a new node ID, and the
+// first one stays in `docker node ls` as Down, without a host name, for
+// ever. A node that ever came up has a host name and is never touched.
+func (m *Member) removeStrays(ctx context.Context, self string, now time.Time) {
+	nodes, err := m.Docker.Nodes(ctx)
+	if err != nil {
+		return
+	}
+	leader := false
+	for _, n := range nodes {
+		if n.ID == self && n.ManagerStatus != nil && n.ManagerStatus.Leader {
+			leader = true
+		}
+	}
+	if !leader {
+		return
+	}
+	for _, n := range nodes {
+		if !stray(n, now) {
+			continue
+		}
+		if err := m.Docker.NodeRemove(ctx, n.ID); err != nil {
+			if !m.strayFailed[n.ID] {
+				m.Logf("swarm: node %s never came up (down since it joined at %s): removing it: %v", n.ID, n.CreatedAt.UTC().Format(time.RFC3339), err)
+			}
+			if m.strayFailed == nil {
+				m.strayFailed = map[string]bool{}
+			}
+			m.strayFailed[n.ID] = true
+			continue
+		}
+		m.Logf("swarm: removed node %s: it joined at %s but never came up (a join that timed out, made again under another node ID)", n.ID, n.CreatedAt.UTC().Format(time.RFC3339))
+	}
+}
+
+// stray says whether n is a node that got its certificate and never came
+// up.
+func stray(n Node, now time.Time) bool {
+	return n.Status.State == "down" && n.Description.Hostname == "" && n.Description.Engine.Labels[LabelMachineID] == "" &&
+		!n.CreatedAt.IsZero() && now.Sub(n.CreatedAt) > strayAge
 }

@@ -3,8 +3,10 @@ package fleet
 import (
 	"context"
 	"net"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"berth.dev/berth/sysd/userdata"
 )
@@ -59,5 +61,47 @@ func TestMemberJoins(t *testing.T) {
 	}
 	if err := fm.step(context.Background()); err != nil || len(first.inits) != 1 {
 		t.Fatalf("init again: %v %+v", err, first.inits)
+	}
+}
+
+// The leader removes the nodes of joins that never came up (down, no
+// host name, older than strayAge), and no other node; a manager that is
+// not the leader removes nothing.
+func TestLeaderRemovesStrayNodes(t *testing.T) {
+	e := newFakeEngine("m1", "m2")
+	e.nodeID = "node0"
+	e.nodes[0].ManagerStatus = &struct {
+		Leader       bool
+		Reachability string
+		Addr         string
+	}{Leader: true}
+	now := time.Now()
+	add := func(id string, created time.Time, host string) {
+		n := Node{ID: id, CreatedAt: created}
+		n.Status.State = "down"
+		n.Description.Hostname = host
+		e.nodes = append(e.nodes, n)
+	}
+	add("stray", now.Add(-10*time.Minute), "")
+	add("young", now.Add(-30*time.Second), "")  // may still be coming up
+	add("off", now.Add(-time.Hour), "host-off") // came up once: a machine that is off
+	e.nodes[1].Status.State = "down"            // m2, powered off
+	log := &logBuf{}
+	m := &Member{Swarm: userdata.Swarm{Role: userdata.SwarmManager}, Docker: serveEngine(t, e), Logf: log.Logf}
+
+	// Not the leader: nothing.
+	e.nodes[0].ManagerStatus.Leader = false
+	if err := m.step(context.Background()); err != nil || len(e.removed) != 0 {
+		t.Fatalf("not the leader: %v, removed %v", err, e.removed)
+	}
+	e.nodes[0].ManagerStatus.Leader = true
+	if err := m.step(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(e.removed, []string{"stray"}) {
+		t.Fatalf("removed %v, want only the stray", e.removed)
+	}
+	if !log.has("swarm: removed node stray: it joined at ") {
+		t.Errorf("log: %q", log.lines)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,6 +28,8 @@ type fakeEngine struct {
 	joins   []JoinRequest
 	leaves  int
 	inits   []InitRequest
+	removed []string // nodes DELETEd
+	nodeID  string   // this engine's own node, in /info
 }
 
 func newFakeEngine(machines ...string) *fakeEngine {
@@ -57,7 +60,7 @@ func (e *fakeEngine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.Method == "GET" && r.URL.Path == "/info":
 		var i Info
 		i.Name = "fake"
-		i.Swarm.LocalNodeState, i.Swarm.ControlAvailable = StateActive, e.manager
+		i.Swarm.LocalNodeState, i.Swarm.ControlAvailable, i.Swarm.NodeID = StateActive, e.manager, e.nodeID
 		if e.state != "" {
 			i.Swarm.LocalNodeState = e.state
 		}
@@ -104,6 +107,17 @@ func (e *fakeEngine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		w.WriteHeader(404)
+	case r.Method == "DELETE" && strings.HasPrefix(r.URL.Path, "/nodes/"):
+		id := strings.TrimPrefix(r.URL.Path, "/nodes/")
+		for i := range e.nodes {
+			if e.nodes[i].ID == id {
+				e.removed = append(e.removed, id)
+				e.nodes = slices.Delete(e.nodes, i, i+1)
+				return
+			}
+		}
+		w.WriteHeader(404)
+		send(map[string]string{"message": "node " + id + " not found"})
 	case r.Method == "GET" && r.URL.Path == "/tasks":
 		send([]Task{})
 	default:
