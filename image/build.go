@@ -363,7 +363,7 @@ func rootTree(c Config, k kernel, pkgs []Pkg) (Tree, error) {
 		return nil, err
 	}
 	t.Symlink("/sbin/modprobe", "init")
-	for _, b := range [][2]string{{"/usr/lib/berth/sysd", "sysd"}, {"/usr/lib/berth/container-init", "berth-container-init"}} {
+	for _, b := range [][2]string{{layout.SysdPath, "sysd"}, {"/usr/lib/berth/container-init", "berth-container-init"}} {
 		if err := t.Copy(b[0], filepath.Join(c.Bin, b[1])); err != nil {
 			return nil, err
 		}

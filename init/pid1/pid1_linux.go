@@ -23,7 +23,6 @@ import (
 )
 
 const (
-	sysdPath    = "/usr/lib/berth/sysd"
 	modulesList = "/etc/berth/modules"
 	// How long sysd gets to stop its services before everything is
 	// signalled; sysd's own per-service timeouts fit inside it.

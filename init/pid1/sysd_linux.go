@@ -6,6 +6,7 @@ import (
 	"syscall"
 	"time"
 
+	"berth.dev/berth/internal/layout"
 	"berth.dev/berth/internal/reaper"
 )
 
@@ -15,7 +16,7 @@ func (p *pid1) superviseSysd() {
 	defer close(p.sysdDone)
 	b := Backoff{Min: time.Second, Max: 30 * time.Second, Reset: time.Minute}
 	for {
-		cmd := exec.Command(sysdPath)
+		cmd := exec.Command(layout.SysdPath)
 		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 		cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root"}
 		// Its own session: a signal meant for PID 1's group never reaches it.

@@ -117,6 +117,16 @@ func run(l *log.Logger) error {
 		}
 		return err
 	}
+	// Stage 2 and sysd run next, from this root: read them into the page
+	// cache now, beside STATE's mount and the drivers' last loads, rather
+	// than fault them in block by block once they run (each block
+	// decompressed and hashed on the way). Waited for before the switch:
+	// a thread of this process would not outlive the exec.
+	prefetched := make(chan struct{})
+	go func() {
+		defer close(prefetched)
+		prefetch(newRoot+stage2, newRoot+layout.SysdPath)
+	}()
 	if v == nil {
 		l.Printf("root: slot %s from %s (%s), NOT verified: its boot entry has no %s (a release made before dm-verity)", slot, rootName, rootDev, layout.VerityParam)
 	} else {
@@ -140,6 +150,7 @@ func run(l *log.Logger) error {
 		return fmt.Errorf("prepare /etc and /var: %w", err)
 	}
 	drivers.finish()
+	<-prefetched
 	if err := switchRoot(newRoot, stage2); err != nil {
 		return fmt.Errorf("switch to the root of slot %s: %w", slot, err)
 	}
@@ -349,4 +360,23 @@ func keys(m map[string]string) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// prefetch reads the files whole and forgets the bytes: what stays is the
+// page cache, which the root's file system fills as it decompresses and
+// dm-verity checks each block. Errors do not matter: exec says them.
+func prefetch(paths ...string) {
+	buf := make([]byte, 1<<20)
+	for _, p := range paths {
+		f, err := os.Open(p)
+		if err != nil {
+			continue
+		}
+		for {
+			if _, err := f.Read(buf); err != nil {
+				break
+			}
+		}
+		f.Close()
+	}
 }

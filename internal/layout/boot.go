@@ -74,6 +74,7 @@ func CheckKernelArgs(args []string) error {
 	}
 	return nil
 }
+
 // Paths on the ESP.
 const (
 	// BootLoader is systemd-boot, where UEFI firmware looks by default.

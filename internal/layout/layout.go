@@ -74,3 +74,8 @@ func SgdiskArgs(parts []Partition, ext map[string]Extent) []string {
 	}
 	return args
 }
+
+// SysdPath is sysd's binary on the root: the image builder puts it there,
+// stage 1 reads it ahead, PID 1 starts it, and it is os-ctl in the
+// admin containers.
+const SysdPath = "/usr/lib/berth/sysd"

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 
+	"berth.dev/berth/internal/layout"
 	"berth.dev/berth/internal/reaper"
 	"berth.dev/berth/sysd/cgroup"
 	"berth.dev/berth/sysd/container"
@@ -53,7 +54,7 @@ func (a *AdminRunner) Run(ctx context.Context, name, script string) error {
 	for _, d := range []string{"/etc", "/var", "/home", "/root", "/run/berth"} {
 		spec.Mounts = append(spec.Mounts, container.Mount{Source: d, Target: d, Type: "rbind"})
 	}
-	spec.Mounts = append(spec.Mounts, container.Mount{Source: "/usr/lib/berth/sysd", Target: "/usr/bin/os-ctl", Type: "bind", ReadOnly: true})
+	spec.Mounts = append(spec.Mounts, container.Mount{Source: layout.SysdPath, Target: "/usr/bin/os-ctl", Type: "bind", ReadOnly: true})
 	g, err := a.Cgroups.Create(fmt.Sprintf("user-data-%d", n), cgroup.Limits{})
 	if err != nil {
 		return err
