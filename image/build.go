@@ -57,7 +57,7 @@ func (c Config) work(p ...string) string {
 // Build makes the release parts and the disk image.
 func Build(c Config) error {
 	args := append(append([]string(nil), layout.KernelArgs...), c.KernelArgs...)
-	if err := layout.CheckKernelArgs(args); err != nil {
+	if err := layout.CheckKernelArgs(args, nil); err != nil {
 		return fmt.Errorf("-kernel-arg: %w", err)
 	}
 	lock, err := ReadLock(filepath.Join(c.Rootfs, "packages.lock"))

@@ -70,7 +70,7 @@ func ReadRelease(path string) (Release, error) {
 // tree after them would send stage 1 reading past the image) and its
 // kernel arguments.
 func (r Release) Check(rootSize int64) error {
-	if err := layout.CheckKernelArgs(r.KernelArgs); err != nil {
+	if err := layout.CheckKernelArgs(r.KernelArgs, r.Verity); err != nil {
 		return err
 	}
 	if r.Verity == nil {

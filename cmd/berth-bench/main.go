@@ -42,6 +42,11 @@ func run(buildDir string, n, mem, cpus, starts, upgrades, installs int) error {
 		return err
 	}
 	base := qemu.BuildAt(build).Direct("A")
+	// The boot without verity keeps the release's other words.
+	rel, err := image.ReadRelease(filepath.Join(build, "release", "release.json"))
+	if err != nil {
+		return err
+	}
 	base.MemoryMB, base.CPUs = mem, cpus
 	var rootUp, toStage2, first, ready, used, rss, floor, firstBoot, online, search, allUp, allUpUsed, unverified []float64
 	for i := 0; i < n; i++ {
@@ -68,7 +73,7 @@ func run(buildDir string, n, mem, cpus, starts, upgrades, installs int) error {
 		// is what dm-verity costs the boot. The order alternates, so
 		// that neither boot is always the warmer one.
 		plain := cfg
-		plain.Append = layout.Cmdline("A", nil, nil)
+		plain.Append = layout.Cmdline("A", rel.KernelArgs, nil)
 		var s, u qemu.BootSample
 		runs := []struct {
 			cfg qemu.Config

@@ -25,11 +25,11 @@ var KernelArgs = []string{"console=tty0", "console=ttyS0,115200", "loglevel=4", 
 const SlotParam = "berth.slot"
 
 // maxCmdline is x86's COMMAND_LINE_SIZE less its terminating NUL: the
-// kernel cuts a longer line short. entryWords is kept for the words the
-// entry adds: the slot, the root hash (about 160 bytes), the live boot.
+// kernel cuts a longer line short, and berth.verity is at its end.
+// loaderRoom is kept for what a boot loader may add (an initrd= word).
 const (
 	maxCmdline = 2047
-	entryWords = 256
+	loaderRoom = 128
 )
 
 // Cmdline returns the kernel command line for a slot whose release boots
@@ -49,13 +49,16 @@ func Cmdline(slot string, args []string, v *Verity) string {
 
 // CheckKernelArgs says what is wrong with a release's kernel arguments:
 // each is one word of printable ASCII, none is a word the boot entry sets
-// itself (the slot, the root hash, the live boot), and the whole line
-// fits the kernel's limit.
-func CheckKernelArgs(args []string) error {
-	n := 0
+// itself (the slot, the root hash, the live boot) nor "--" (after which
+// the kernel hands every word to init), and the whole line, with the
+// entry's words for the root's hash tree v, fits the kernel's limit.
+func CheckKernelArgs(args []string, v *Verity) error {
 	for i, w := range args {
 		if w == "" {
 			return fmt.Errorf("kernel_args[%d]: empty", i)
+		}
+		if w == "--" {
+			return fmt.Errorf("kernel_args[%d] %q: the kernel would hand the entry's own words after it to init", i, w)
 		}
 		for _, c := range w {
 			if c <= ' ' || c > '~' || c == '"' {
@@ -67,10 +70,10 @@ func CheckKernelArgs(args []string) error {
 		case SlotParam, VerityParam, LiveParam:
 			return fmt.Errorf("kernel_args[%d] %q: %s is the boot entry's own, not a release's", i, w, key)
 		}
-		n += len(w) + 1
 	}
-	if room := maxCmdline - entryWords; n > room {
-		return fmt.Errorf("kernel_args: %d bytes, more than the %d the kernel's command line has beside the boot entry's own words", n, room)
+	// The live entry's line is the longest a release gets.
+	if n, room := len(LiveCmdline(args, v)), maxCmdline-loaderRoom; n > room {
+		return fmt.Errorf("kernel_args: with the boot entry's own words (slot, root hash) the command line would be %d bytes, more than the %d the kernel takes beside a boot loader's", n, room)
 	}
 	return nil
 }

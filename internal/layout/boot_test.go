@@ -13,10 +13,12 @@ func TestCmdlineTakesTheReleasesArgs(t *testing.T) {
 }
 
 func TestCheckKernelArgs(t *testing.T) {
-	if err := CheckKernelArgs(KernelArgs); err != nil {
+	// The longest root hash word ParseVerity takes.
+	big := &Verity{DataBlocks: 1 << 40, RootHash: strings.Repeat("a", 64), Salt: strings.Repeat("b", 512)}
+	if err := CheckKernelArgs(KernelArgs, nil); err != nil {
 		t.Errorf("this tree's own arguments: %v", err)
 	}
-	if err := CheckKernelArgs(nil); err != nil {
+	if err := CheckKernelArgs(nil, nil); err != nil {
 		t.Errorf("none: %v", err)
 	}
 	for _, c := range []struct {
@@ -30,11 +32,24 @@ func TestCheckKernelArgs(t *testing.T) {
 		{[]string{"berth.slot=B"}, "berth.slot is the boot entry's own"},
 		{[]string{"quiet", "berth.verity=1:2:3"}, "kernel_args[1] \"berth.verity=1:2:3\": berth.verity is the boot entry's own"},
 		{[]string{"berth.live=BERTH"}, "berth.live is the boot entry's own"},
-		{[]string{strings.Repeat("x", 1800)}, "kernel_args: 1801 bytes, more than the 1791"},
+		{[]string{"quiet", "--", "single"}, `kernel_args[1] "--": the kernel would hand`},
+		{[]string{strings.Repeat("x", 1800)}, "command line would be 2440 bytes, more than the 1919"},
 	} {
-		err := CheckKernelArgs(c.args)
+		err := CheckKernelArgs(c.args, big)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("CheckKernelArgs(%q) = %v, want it to say %q", c.args, err, c.want)
 		}
+	}
+}
+
+// A salt as long as ParseVerity takes leaves less room: the line is
+// measured whole, not estimated.
+func TestCheckKernelArgsMeasuresTheWholeLine(t *testing.T) {
+	args := []string{strings.Repeat("x", 1400)}
+	if err := CheckKernelArgs(args, &Verity{DataBlocks: 1, RootHash: strings.Repeat("a", 64), Salt: "00"}); err != nil {
+		t.Errorf("short salt: %v", err)
+	}
+	if err := CheckKernelArgs(args, &Verity{DataBlocks: 1, RootHash: strings.Repeat("a", 64), Salt: strings.Repeat("b", 512)}); err == nil {
+		t.Error("a 512-character salt and 1400 bytes of arguments: accepted")
 	}
 }

@@ -186,10 +186,10 @@ func (d *Docker) Nodes(ctx context.Context) ([]Node, error) {
 	return ns, d.do(ctx, "GET", "/nodes", nil, &ns)
 }
 
-// NodeRemove takes a node out of the swarm's list, down or not; a
-// manager that is a Raft member is refused all the same.
+// NodeRemove takes a down node out of the swarm's list. Without force:
+// a node that came up meanwhile is refused, and so is a Raft member.
 func (d *Docker) NodeRemove(ctx context.Context, id string) error {
-	return d.do(ctx, "DELETE", "/nodes/"+url.PathEscape(id)+"?force=true", nil, nil)
+	return d.do(ctx, "DELETE", "/nodes/"+url.PathEscape(id), nil, nil)
 }
 
 func (d *Docker) NodeUpdate(ctx context.Context, n Node) error {
