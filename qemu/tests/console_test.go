@@ -89,6 +89,11 @@ func diagnose(c *ssh.Client, cmd string) string {
 	if strings.Contains(cmd, "docker") {
 		logs += "; echo; sudo -n os-ctl logs docker -n 40"
 	}
+	// A swarm service that does not converge: where each task is and
+	// why, and the nodes the scheduler could choose from.
+	if strings.Contains(cmd, "docker service") {
+		logs += "; echo; docker node ls; echo; docker service ps --no-trunc $(docker service ls -q)"
+	}
 	s, err := c.NewSession()
 	if err != nil {
 		return ""

@@ -33,7 +33,7 @@ func waitRun(t *testing.T, c *ssh.Client, cmd, re string, timeout time.Duration)
 			return string(out)
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%q never printed /%s/ within %v; last:\n%s", cmd, re, timeout, out)
+			t.Fatalf("%q never printed /%s/ within %v; last:\n%s%s", cmd, re, timeout, out, diagnose(c, cmd))
 		}
 		time.Sleep(time.Second)
 	}
