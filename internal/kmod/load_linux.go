@@ -24,7 +24,7 @@ func LoadAll(names []string) []error { return LoadAllNice(names, 0) }
 // so that loads in the background yield the CPU to the boot's critical
 // path (module loading is CPU work: relocation and signature checks).
 func LoadAllNice(names []string, nice int) []error {
-	t, err := ReadTree(ModulesDir())
+	t, err := readLoadIndexes(ModulesDir())
 	if err != nil {
 		return []error{fmt.Errorf("load modules: %w", err)}
 	}

@@ -26,20 +26,39 @@ type Tree struct {
 // ReadTree reads dir's indexes: modules.dep is required, modules.alias and
 // modules.builtin may be missing (no aliases, nothing built in).
 func ReadTree(dir string) (*Tree, error) {
+	t, err := readLoadIndexes(dir)
+	if err != nil {
+		return nil, err
+	}
+	if t.alias, err = readOptional(filepath.Join(dir, "modules.alias")); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// readLoadIndexes reads what Load needs, modules.dep and modules.builtin,
+// and not modules.alias: a caller that names modules (LoadAll) never
+// resolves an alias, and the root's modules.alias is 1.3 MB to read each
+// time.
+func readLoadIndexes(dir string) (*Tree, error) {
 	t := &Tree{Dir: dir}
 	var err error
 	if t.dep, err = os.ReadFile(filepath.Join(dir, "modules.dep")); err != nil {
 		return nil, err
 	}
-	for _, f := range []struct {
-		name string
-		to   *[]byte
-	}{{"modules.alias", &t.alias}, {"modules.builtin", &t.builtin}} {
-		if *f.to, err = os.ReadFile(filepath.Join(dir, f.name)); err != nil && !os.IsNotExist(err) {
-			return nil, err
-		}
+	if t.builtin, err = readOptional(filepath.Join(dir, "modules.builtin")); err != nil {
+		return nil, err
 	}
 	return t, nil
+}
+
+// readOptional reads name; a file that is not there reads as empty.
+func readOptional(name string) ([]byte, error) {
+	b, err := os.ReadFile(name)
+	if err != nil && !os.IsNotExist(err) {
+		return nil, err
+	}
+	return b, nil
 }
 
 // Resolve returns the modules whose alias pattern matches name, in file

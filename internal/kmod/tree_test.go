@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"testing"
 )
 
@@ -81,5 +82,31 @@ func TestCompressed(t *testing.T) {
 		if got := compressed(in); got != want {
 			t.Errorf("compressed(%q) = %v, want %v", in, got, want)
 		}
+	}
+}
+
+// What LoadAll reads answers Load's questions as the whole tree does, and
+// leaves modules.alias unread.
+func TestLoadIndexesSkipAliases(t *testing.T) {
+	full := testTree(t)
+	lt, err := readLoadIndexes(full.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lt.alias != nil {
+		t.Errorf("modules.alias was read: %q", lt.alias)
+	}
+	if got := lt.Resolve("fs-ext4"); !slices.Equal(got, []string{"fs-ext4"}) {
+		t.Errorf("Resolve without aliases = %v, want the name itself", got)
+	}
+	for _, m := range []string{"br_netfilter", "virtio_net", "llc", "nosuch"} {
+		f1, d1, ok1 := full.Module(m)
+		f2, d2, ok2 := lt.Module(m)
+		if f1 != f2 || !slices.Equal(d1, d2) || ok1 != ok2 {
+			t.Errorf("Module(%q): %q %v %v, want %q %v %v", m, f2, d2, ok2, f1, d1, ok1)
+		}
+	}
+	if !lt.Builtin("ext4") || lt.Builtin("llc") {
+		t.Error("Builtin differs from the full tree's")
 	}
 }
