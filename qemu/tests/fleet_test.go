@@ -156,8 +156,17 @@ berth:
 		}
 		f.Close()
 	}
+	// A node is Ready in the leader's list once its agent has a session,
+	// which can be before its own engine has finished joining (a join
+	// that timed out goes on in the background): as a user would, wait
+	// until each engine says it is an active manager.
+	for _, m := range ms {
+		waitRun(t, m.c, "docker info --format '{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}'", `^active true\n$`, 3*time.Minute)
+	}
+	created := time.Now()
 	run(t, mgr.c, "docker service create --detach --quiet --name web --replicas 3 --publish published=8080,target=80 berth-test/busybox:1 httpd -f -p 80 -h /www")
 	waitRun(t, mgr.c, "docker service ls --filter name=web --format '{{.Replicas}}'", `^3/3`, 5*time.Minute)
+	t.Logf("service create → 3/3 replicas: %s", time.Since(created).Round(time.Second))
 	for _, m := range ms {
 		if body, err := httpGet(fmt.Sprintf("http://127.0.0.1:%d/", m.meshPort), 2*time.Minute); err != nil || body != "hello from the image\n" {
 			t.Errorf("%s: the service through the routing mesh: %q, %v", m.name, body, err)
