@@ -99,8 +99,19 @@ func diagnose(c *ssh.Client, cmd string) string {
 		return ""
 	}
 	defer s.Close()
-	out, _ := s.CombinedOutput(logs)
-	return fmt.Sprintf("\n%s:\n%s", logs, out)
+	// The failure is known already: a machine whose Docker or SSH hangs
+	// must not hold its message back until go test's own timeout.
+	done := make(chan []byte, 1)
+	go func() {
+		out, _ := s.CombinedOutput(logs)
+		done <- out
+	}()
+	select {
+	case out := <-done:
+		return fmt.Sprintf("\n%s:\n%s", logs, out)
+	case <-time.After(time.Minute):
+		return fmt.Sprintf("\n%s: no answer within a minute", logs)
+	}
 }
 
 // run runs cmd over SSH and fails the test unless it succeeds.

@@ -130,6 +130,15 @@ berth:
 	// Three Ready nodes, all managers.
 	out := waitRun(t, mgr.c, "docker node ls --format '{{.Hostname}} {{.Status}}' | sort", `^fleet-1 Ready\nfleet-2 Ready\nfleet-3 Ready\n$`, 6*time.Minute)
 	t.Logf("power-on → three Ready nodes: %s\n%s", time.Since(poweredOn).Round(time.Second), out)
+	// A node is Ready in the leader's list once its agent has a session,
+	// which can be before its own engine has finished joining (a join
+	// that timed out goes on in the background): as a user would, wait
+	// until each engine says it is an active manager, and say how long
+	// each took.
+	for _, m := range ms {
+		waitRun(t, m.c, "docker info --format '{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}'", `^active true\n$`, 3*time.Minute)
+		t.Logf("power-on → %s's engine an active manager: %s", m.name, time.Since(poweredOn).Round(time.Second))
+	}
 	// One leader and two reachable managers. fleet-1 made the swarm and
 	// led it first, but a manager stalled under TCG misses heartbeats, and
 	// Raft then elects another: any one may lead.
@@ -155,13 +164,6 @@ berth:
 			t.Errorf("%s: docker load:\n%s", m.name, out)
 		}
 		f.Close()
-	}
-	// A node is Ready in the leader's list once its agent has a session,
-	// which can be before its own engine has finished joining (a join
-	// that timed out goes on in the background): as a user would, wait
-	// until each engine says it is an active manager.
-	for _, m := range ms {
-		waitRun(t, m.c, "docker info --format '{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}'", `^active true\n$`, 3*time.Minute)
 	}
 	created := time.Now()
 	run(t, mgr.c, "docker service create --detach --quiet --name web --replicas 3 --publish published=8080,target=80 berth-test/busybox:1 httpd -f -p 80 -h /www")
